@@ -1,0 +1,64 @@
+# embedforge developer entry points. Every target creates .venv when it is missing.
+#   make run        build, then run the main job (the demo) on built-in defaults
+#   make test       build, then run the test suite
+#   make bench      build with the C++ benchmarks and run the side-by-side benchmarks
+#   make wheel      build a wheel into dist/
+#   make cuda-check build the CUDA kernels (nvcc required, no GPU needed) and run the CUDA tests
+#   make sanitize   build the core under ASan+UBSan and run the native core tests
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+DEPS   := $(VENV)/.deps-2
+TORCH  ?= torch==2.13.0
+DEV_DEPS := $(TORCH) "numpy>=1.24" "cmake>=3.26" ninja "pybind11>=2.12" "scikit-build-core>=0.10" \
+            pytest hypothesis tqdm matplotlib scikit-learn pillow pandas
+PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q
+# Serialise builds of one checkout (several shells may build at once).
+LOCK   := flock build/.lock
+
+.PHONY: run test bench wheel cuda-check sanitize develop venv clean
+
+venv: $(DEPS)
+$(DEPS):
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) $(DEV_DEPS)
+	touch $@
+
+develop: $(DEPS)
+	@mkdir -p build
+	$(LOCK) $(PIP_INSTALL) --no-build-isolation --no-deps -e .
+
+run: develop
+	$(PY) -m embedforge demo
+
+test: develop
+	$(PY) -m pytest tests
+
+bench: develop
+	@mkdir -p build
+	$(LOCK) sh -c '$(BIN)/cmake -S . -B build/bench -G Ninja -DEMBEDFORGE_BENCH=ON -DEMBEDFORGE_CUDA=OFF \
+	  -DPython_EXECUTABLE=$(abspath $(PY)) >/dev/null && $(BIN)/cmake --build build/bench --target embedding_bag_bench'
+	build/bench/embedding_bag_bench
+	$(PY) bench/compare_torch.py
+
+wheel: $(DEPS)
+	@mkdir -p build
+	$(LOCK) $(BIN)/pip wheel --no-build-isolation --no-deps -w dist .
+
+cuda-check: develop
+	@mkdir -p build
+	$(LOCK) sh -c '$(BIN)/cmake -S . -B build/cuda -G Ninja -DEMBEDFORGE_CUDA=ON \
+	  -DPython_EXECUTABLE=$(abspath $(PY)) >/dev/null && $(BIN)/cmake --build build/cuda --target _C'
+	$(PY) -m pytest -q -m cuda tests
+
+sanitize: $(DEPS)
+	@mkdir -p build
+	$(LOCK) sh -c '$(BIN)/cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEMBEDFORGE_CUDA=OFF \
+	  -DEMBEDFORGE_SANITIZE=address,undefined -DPython_EXECUTABLE=$(abspath $(PY)) >/dev/null && \
+	  $(BIN)/cmake --build build/sanitize --target core_tests'
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 build/sanitize/core_tests
+
+clean:
+	rm -rf build dist

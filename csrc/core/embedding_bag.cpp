@@ -1,0 +1,134 @@
+// Input checks, work balancing and the run-time choice of vectorised kernels.
+#include "core/embedding_bag.h"
+
+#include <algorithm>
+#include <atomic>
+#include <sstream>
+
+#include "core/cpu_features.h"
+
+namespace embedforge::core {
+
+#define EF_DECLARE_ISA(ns)                                                                          \
+  namespace ns {                                                                                    \
+  void forward(const ForwardArgs&, void*, int64_t*, const Parallel&);                               \
+  void backward_dense(const BackwardArgs&, const RowGroups&, void*, const Parallel&);               \
+  void backward_rows(const BackwardArgs&, const RowGroups&, void*, const Parallel&);                \
+  void backward_psw(const BackwardArgs&, const void*, float*, const Parallel&);                     \
+  }
+EF_DECLARE_ISA(isa_base)
+EF_DECLARE_ISA(isa_avx2)
+EF_DECLARE_ISA(isa_avx512)
+#undef EF_DECLARE_ISA
+
+#define EF_DISPATCH(fn, ...)                                       \
+  switch (best_isa()) {                                            \
+    case Isa::kAvx512: isa_avx512::fn(__VA_ARGS__); break;         \
+    case Isa::kAvx2: isa_avx2::fn(__VA_ARGS__); break;             \
+    default: isa_base::fn(__VA_ARGS__); break;                     \
+  }
+
+const char* embedding_bag_isa() { return isa_name(best_isa()); }
+
+std::string check_offsets(const BagLayout& bags, int64_t num_offsets, bool include_last_offset) {
+  if (!bags.offsets) return "";
+  std::ostringstream msg;
+  const int64_t n = bags.num_indices;
+  if (num_offsets == 0) {
+    if (include_last_offset) return "offsets must hold at least one entry (the end of the last bag) when include_last_offset=True";
+    return "";
+  }
+  if (bags.offset(0) != 0) {
+    msg << "offsets[0]=" << bags.offset(0) << " must be 0";
+    return msg.str();
+  }
+  for (int64_t i = 1; i < num_offsets; ++i) {
+    if (bags.offset(i) < bags.offset(i - 1)) {
+      msg << "offsets must be non-decreasing, but offsets[" << i << "]=" << bags.offset(i) << " < offsets[" << i - 1
+          << "]=" << bags.offset(i - 1);
+      return msg.str();
+    }
+  }
+  const int64_t last = bags.offset(num_offsets - 1);
+  if (last > n) {
+    msg << "offsets[" << num_offsets - 1 << "]=" << last << " is past the end of indices (" << n << " ids)";
+    return msg.str();
+  }
+  return "";
+}
+
+std::string check_indices(const BagLayout& bags, int64_t num_rows, const Parallel& par) {
+  const int64_t n = bags.num_indices;
+  std::atomic<int64_t> first_bad{n};
+  par.for_each((n + 65535) / 65536, [&](int64_t c0, int64_t c1) {
+    const int64_t j1 = std::min(n, c1 * 65536);
+    for (int64_t j = c0 * 65536; j < j1; ++j) {
+      const int64_t r = bags.id(j);
+      if (r < 0 || r >= num_rows) {
+        int64_t cur = first_bad.load();
+        while (j < cur && !first_bad.compare_exchange_weak(cur, j)) {}
+        return;
+      }
+    }
+  });
+  const int64_t j = first_bad.load();
+  if (j == n) return "";
+  std::ostringstream msg;
+  const int64_t r = bags.id(j);
+  msg << "indices[" << j << "]=" << r;
+  if (r < 0) msg << " is negative; ids must lie in [0, " << num_rows << ")";
+  else msg << " is out of range for a table of " << num_rows << " rows";
+  return msg.str();
+}
+
+std::vector<int64_t> balance_bags(const BagLayout& bags, int64_t parts) {
+  const int64_t B = bags.num_bags;
+  parts = std::max<int64_t>(1, std::min(parts, B));
+  std::vector<int64_t> bounds(static_cast<size_t>(parts + 1));
+  bounds[0] = 0;
+  bounds[parts] = B;
+  if (!bags.offsets) {
+    for (int64_t p = 1; p < parts; ++p) bounds[p] = B * p / parts;
+    return bounds;
+  }
+  // Work of bags [0, b) ~ ids before bag b + a fixed cost per bag; it grows with b, so each
+  // bound is found by binary search.
+  constexpr int64_t kBagCost = 4;
+  const int64_t first = bags.bag_begin(0);
+  auto work = [&](int64_t b) { return (b < B ? bags.bag_begin(b) : bags.bag_end(B - 1)) - first + kBagCost * b; };
+  const int64_t total = work(B);
+  for (int64_t p = 1; p < parts; ++p) {
+    const int64_t target = total * p / parts;
+    int64_t lo = bounds[p - 1], hi = B;
+    while (lo < hi) {
+      const int64_t mid = (lo + hi) / 2;
+      if (work(mid) < target) lo = mid + 1; else hi = mid;
+    }
+    bounds[p] = lo;
+  }
+  return bounds;
+}
+
+void embedding_bag_forward(const ForwardArgs& args, void* out, int64_t* max_rows, const Parallel& par) {
+  if (args.bags.num_bags == 0 || args.dim == 0) return;
+  EF_DISPATCH(forward, args, out, max_rows, par)
+}
+
+void embedding_bag_backward_dense(const BackwardArgs& args, const RowGroups& groups, void* grad_weight,
+                                  const Parallel& par) {
+  if (args.num_rows == 0 || args.dim == 0) return;
+  EF_DISPATCH(backward_dense, args, groups, grad_weight, par)
+}
+
+void embedding_bag_backward_rows(const BackwardArgs& args, const RowGroups& groups, void* row_grads,
+                                 const Parallel& par) {
+  if (groups.rows.empty() || args.dim == 0) return;
+  EF_DISPATCH(backward_rows, args, groups, row_grads, par)
+}
+
+void embedding_bag_backward_psw(const BackwardArgs& args, const void* weight, float* grad_psw, const Parallel& par) {
+  if (args.bags.num_bags == 0) return;
+  EF_DISPATCH(backward_psw, args, weight, grad_psw, par)
+}
+
+}  // namespace embedforge::core

@@ -1,0 +1,108 @@
+// Fused embedding-bag lookup (gather + pool) and its one-hot-free backward, on raw pointers.
+//
+// Layout of a batch: `indices` holds N row ids; bag b covers positions [bag_begin(b), bag_end(b)).
+// With offsets, bag b starts at offsets[b] and ends at offsets[b+1] (or `end` for the last bag);
+// without, every bag holds `bag_size` consecutive ids (the 2-D input of torch's EmbeddingBag).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/parallel.h"
+
+namespace embedforge::core {
+
+enum class Pool : int32_t { kSum = 0, kMean = 1, kMax = 2 };
+
+struct BagLayout {
+  const void* indices = nullptr;  // int32 or int64, num_indices entries
+  bool int64_ids = true;
+  int64_t num_indices = 0;
+  const void* offsets = nullptr;  // same integer type as indices; nullptr means fixed-length bags
+  int64_t num_bags = 0;
+  int64_t bag_size = 0;           // fixed-length bags only
+  int64_t end = 0;                // end of the last bag (offsets only)
+  int64_t padding_idx = -1;       // ids equal to this are skipped; -1 for none
+
+  int64_t id(int64_t j) const {
+    return int64_ids ? static_cast<const int64_t*>(indices)[j] : static_cast<const int32_t*>(indices)[j];
+  }
+  int64_t offset(int64_t b) const {
+    return int64_ids ? static_cast<const int64_t*>(offsets)[b] : static_cast<const int32_t*>(offsets)[b];
+  }
+  int64_t bag_begin(int64_t b) const { return offsets ? offset(b) : b * bag_size; }
+  int64_t bag_end(int64_t b) const {
+    if (!offsets) return (b + 1) * bag_size;
+    return b + 1 < num_bags ? offset(b + 1) : end;
+  }
+};
+
+// Caller-error checks, run before any kernel. Each returns "" when the input is fine, else a
+// message naming the argument, the bad value and its position.
+std::string check_offsets(const BagLayout& bags, int64_t num_offsets, bool include_last_offset);
+std::string check_indices(const BagLayout& bags, int64_t num_rows, const Parallel& par);
+
+struct ForwardArgs {
+  const void* weight = nullptr;  // [num_rows, dim], row-contiguous, `dtype`
+  DType dtype = DType::kFloat32;
+  int64_t num_rows = 0;
+  int64_t dim = 0;
+  BagLayout bags;
+  const float* per_sample_weights = nullptr;  // [num_indices] or nullptr (sum and mean only)
+  Pool pool = Pool::kSum;
+};
+
+// out: [num_bags, dim] of args.dtype. max_rows: [num_bags, dim] int64 for Pool::kMax (the row
+// that supplied each maximum, -1 for empty bags), else unused.
+void embedding_bag_forward(const ForwardArgs& args, void* out, int64_t* max_rows, const Parallel& par);
+
+// Splits bags [0, num_bags) into `parts` contiguous ranges of about equal work (ids + per-bag
+// cost), so bags of very different lengths still keep every thread busy. Returns parts+1 bounds.
+std::vector<int64_t> balance_bags(const BagLayout& bags, int64_t parts);
+
+// ---- backward -------------------------------------------------------------------------------
+// The gradient of a pooled lookup w.r.t. the table is delta^T * G (delta the one-hot matrix of
+// ids, G the per-id output gradients). We never form delta: entries are grouped by row with a
+// stable radix sort, and each touched row is reduced once, in position order, by one thread, so
+// the result is deterministic and identical for any thread count.
+struct RowGroups {
+  std::vector<uint32_t> pos;       // index positions, grouped by row, ascending within a row
+  std::vector<int64_t> rows;       // the distinct touched rows, ascending
+  std::vector<int64_t> seg;        // rows.size()+1 bounds into pos
+  std::vector<int32_t> bag_of;     // bag of each index position (offsets layout only)
+  std::vector<float> bag_scale;    // 1/count for Pool::kMean, per bag
+
+  int64_t num_rows_touched() const { return static_cast<int64_t>(rows.size()); }
+  int64_t bag(const BagLayout& b, int64_t j) const { return b.offsets ? bag_of[j] : j / b.bag_size; }
+};
+
+RowGroups group_by_row(const BagLayout& bags, int64_t num_rows, Pool pool);
+
+struct BackwardArgs {
+  const void* grad_out = nullptr;  // [num_bags, dim] of `dtype`
+  DType dtype = DType::kFloat32;
+  int64_t num_rows = 0;
+  int64_t dim = 0;
+  BagLayout bags;
+  const float* per_sample_weights = nullptr;
+  Pool pool = Pool::kSum;
+  const int64_t* max_rows = nullptr;  // from the forward, Pool::kMax only
+};
+
+// Dense gradient [num_rows, dim]: `grad_weight` need not be initialised; touched rows are written
+// once with their reduced gradient, the rows between them are zero-filled by the same thread.
+void embedding_bag_backward_dense(const BackwardArgs& args, const RowGroups& groups, void* grad_weight,
+                                  const Parallel& par);
+// Row-sparse gradient: row_grads [num_rows_touched, dim] in the order of groups.rows.
+void embedding_bag_backward_rows(const BackwardArgs& args, const RowGroups& groups, void* row_grads,
+                                 const Parallel& par);
+// Gradient w.r.t. per-sample weights: grad_psw[j] = <grad_out[bag(j)], weight[id j]> (· 1/count for
+// mean); zero at padding positions.
+void embedding_bag_backward_psw(const BackwardArgs& args, const void* weight, float* grad_psw,
+                                const Parallel& par);
+
+// Which vectorised build the dispatcher picked: "avx512", "avx2" or "baseline".
+const char* embedding_bag_isa();
+
+}  // namespace embedforge::core

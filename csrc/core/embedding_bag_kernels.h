@@ -1,0 +1,245 @@
+// The vectorised embedding-bag kernels. This header is compiled once per instruction set (see
+// embedding_bag_isa_*.cpp, each defining EF_ISA_NS and built with its own -m flags); the
+// dispatcher in embedding_bag.cpp picks one at run time. Loops over the embedding dimension are
+// written in fixed-width blocks so the compiler keeps the accumulators in vector registers.
+#ifndef EF_ISA_NS
+#error "define EF_ISA_NS before including embedding_bag_kernels.h"
+#endif
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/embedding_bag.h"
+
+namespace embedforge::core::EF_ISA_NS {
+namespace {
+
+constexpr int64_t kPrefetchAhead = 8;  // ids ahead whose rows are pulled towards the cache
+
+template <typename T>
+inline void prefetch_row(const T* row, int64_t dim) {
+  const char* p = reinterpret_cast<const char*>(row);
+  const int64_t bytes = dim * static_cast<int64_t>(sizeof(T));
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 1);
+}
+
+// Pools columns [c0, c0+BLK) of one bag.
+template <int BLK, Pool P, typename T, typename Idx>
+inline void pool_block(const T* __restrict W, int64_t D, const Idx* __restrict ids, int64_t s, int64_t e,
+                       int64_t pf_end, const float* __restrict psw, int64_t pad, int64_t c0, bool prefetch,
+                       T* __restrict out, int64_t* __restrict am_out) {
+  float acc[BLK];
+  int64_t am[BLK];
+  for (int k = 0; k < BLK; ++k) { acc[k] = 0.f; am[k] = -1; }
+  int64_t count = 0;
+  for (int64_t j = s; j < e; ++j) {
+    if (prefetch && j + kPrefetchAhead < pf_end) {
+      const int64_t nr = static_cast<int64_t>(ids[j + kPrefetchAhead]);
+      if (nr != pad) prefetch_row(W + nr * D, D);
+    }
+    const int64_t r = static_cast<int64_t>(ids[j]);
+    if (r == pad) continue;
+    const T* __restrict row = W + r * D + c0;
+    if constexpr (P == Pool::kMax) {
+      if (count == 0) {
+        for (int k = 0; k < BLK; ++k) { acc[k] = to_float(row[k]); am[k] = r; }
+      } else {
+        for (int k = 0; k < BLK; ++k) {
+          const float v = to_float(row[k]);
+          const bool gt = v > acc[k];
+          acc[k] = gt ? v : acc[k];
+          am[k] = gt ? r : am[k];
+        }
+      }
+    } else {
+      const float w = psw ? psw[j] : 1.f;
+      for (int k = 0; k < BLK; ++k) acc[k] += w * to_float(row[k]);
+    }
+    ++count;
+  }
+  if constexpr (P == Pool::kMean) {
+    if (count > 0) {
+      const float inv = 1.f / static_cast<float>(count);
+      for (int k = 0; k < BLK; ++k) acc[k] *= inv;
+    }
+  }
+  for (int k = 0; k < BLK; ++k) out[c0 + k] = from_float<T>(acc[k]);
+  if constexpr (P == Pool::kMax) {
+    for (int k = 0; k < BLK; ++k) am_out[c0 + k] = am[k];
+  }
+}
+
+template <Pool P, typename T, typename Idx>
+void forward_range(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
+  const T* W = static_cast<const T*>(a.weight);
+  const Idx* ids = static_cast<const Idx*>(a.bags.indices);
+  const int64_t D = a.dim;
+  const int64_t pad = a.bags.padding_idx;
+  const int64_t pf_end = b1 > b0 ? a.bags.bag_end(b1 - 1) : 0;
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t s = a.bags.bag_begin(b), e = a.bags.bag_end(b);
+    T* o = out + b * D;
+    int64_t* am = P == Pool::kMax ? max_rows + b * D : nullptr;
+    int64_t c = 0;
+    for (; c + 64 <= D; c += 64) pool_block<64, P>(W, D, ids, s, e, pf_end, a.per_sample_weights, pad, c, c == 0, o, am);
+    for (; c + 16 <= D; c += 16) pool_block<16, P>(W, D, ids, s, e, pf_end, a.per_sample_weights, pad, c, c == 0, o, am);
+    for (; c + 4 <= D; c += 4) pool_block<4, P>(W, D, ids, s, e, pf_end, a.per_sample_weights, pad, c, c == 0, o, am);
+    for (; c < D; ++c) pool_block<1, P>(W, D, ids, s, e, pf_end, a.per_sample_weights, pad, c, c == 0, o, am);
+  }
+}
+
+template <typename T, typename Idx>
+void forward_typed(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel& par) {
+  const int64_t parts = std::min<int64_t>(a.bags.num_bags, std::max(1, par.threads) * 8);
+  const std::vector<int64_t> bounds = balance_bags(a.bags, parts);
+  par.for_each(parts, [&](int64_t p0, int64_t p1) {
+    const int64_t b0 = bounds[p0], b1 = bounds[p1];
+    T* o = static_cast<T*>(out);
+    switch (a.pool) {
+      case Pool::kSum: forward_range<Pool::kSum, T, Idx>(a, o, max_rows, b0, b1); break;
+      case Pool::kMean: forward_range<Pool::kMean, T, Idx>(a, o, max_rows, b0, b1); break;
+      case Pool::kMax: forward_range<Pool::kMax, T, Idx>(a, o, max_rows, b0, b1); break;
+    }
+  });
+}
+
+template <typename T>
+void forward_ids(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel& par) {
+  if (a.bags.int64_ids) forward_typed<T, int64_t>(a, out, max_rows, par);
+  else forward_typed<T, int32_t>(a, out, max_rows, par);
+}
+
+// Reduces the gradient of touched row number u into acc[0, D).
+template <typename T>
+inline void reduce_row(const BackwardArgs& a, const RowGroups& g, int64_t u, float* __restrict acc) {
+  const int64_t D = a.dim;
+  const T* go = static_cast<const T*>(a.grad_out);
+  for (int64_t k = 0; k < D; ++k) acc[k] = 0.f;
+  const int64_t q0 = g.seg[u], q1 = g.seg[u + 1];
+  if (a.pool == Pool::kMax) {
+    const int64_t r = g.rows[u];
+    int64_t prev = -1;
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t b = g.bag(a.bags, g.pos[q]);
+      if (b == prev) continue;  // the same row twice in one bag supplies each maximum once
+      prev = b;
+      const T* __restrict gr = go + b * D;
+      const int64_t* __restrict am = a.max_rows + b * D;
+      for (int64_t k = 0; k < D; ++k) acc[k] += am[k] == r ? to_float(gr[k]) : 0.f;
+    }
+    return;
+  }
+  const float* psw = a.per_sample_weights;
+  const bool mean = a.pool == Pool::kMean;
+  for (int64_t q = q0; q < q1; ++q) {
+    const int64_t j = g.pos[q];
+    const int64_t b = g.bag(a.bags, j);
+    float s = psw ? psw[j] : 1.f;
+    if (mean) s *= g.bag_scale[b];
+    const T* __restrict gr = go + b * D;
+    for (int64_t k = 0; k < D; ++k) acc[k] += s * to_float(gr[k]);
+  }
+}
+
+template <typename T>
+void backward_dense_typed(const BackwardArgs& a, const RowGroups& g, void* grad_weight, const Parallel& par) {
+  const int64_t V = a.num_rows, D = a.dim;
+  T* gw = static_cast<T*>(grad_weight);
+  // Row space is cut into chunks; a chunk's thread writes every row in it exactly once: reduced
+  // gradients for touched rows, zeros for the rest.
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(std::max(1, par.threads) * 8, V / 256));
+  par.for_each(parts, [&](int64_t p0, int64_t p1) {
+    std::vector<float> acc(static_cast<size_t>(D));
+    const int64_t r0 = V * p0 / parts, r1 = V * p1 / parts;
+    int64_t u = std::lower_bound(g.rows.begin(), g.rows.end(), r0) - g.rows.begin();
+    int64_t r = r0;
+    const int64_t U = g.num_rows_touched();
+    while (r < r1) {
+      const int64_t next = (u < U && g.rows[u] < r1) ? g.rows[u] : r1;
+      if (next > r) std::memset(static_cast<void*>(gw + r * D), 0, static_cast<size_t>((next - r) * D) * sizeof(T));
+      if (next == r1) break;
+      reduce_row<T>(a, g, u, acc.data());
+      T* dst = gw + next * D;
+      for (int64_t k = 0; k < D; ++k) dst[k] = from_float<T>(acc[k]);
+      r = next + 1;
+      ++u;
+    }
+  });
+}
+
+template <typename T>
+void backward_rows_typed(const BackwardArgs& a, const RowGroups& g, void* row_grads, const Parallel& par) {
+  const int64_t D = a.dim;
+  T* out = static_cast<T*>(row_grads);
+  par.for_each(g.num_rows_touched(), [&](int64_t u0, int64_t u1) {
+    std::vector<float> acc(static_cast<size_t>(D));
+    for (int64_t u = u0; u < u1; ++u) {
+      reduce_row<T>(a, g, u, acc.data());
+      T* dst = out + u * D;
+      for (int64_t k = 0; k < D; ++k) dst[k] = from_float<T>(acc[k]);
+    }
+  });
+}
+
+template <typename T>
+void backward_psw_typed(const BackwardArgs& a, const void* weight, float* grad_psw, const Parallel& par) {
+  const int64_t D = a.dim;
+  const T* W = static_cast<const T*>(weight);
+  const T* go = static_cast<const T*>(a.grad_out);
+  const BagLayout& bags = a.bags;
+  par.for_each(bags.num_bags, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t s = bags.bag_begin(b), e = bags.bag_end(b);
+      int64_t count = 0;
+      if (a.pool == Pool::kMean)
+        for (int64_t j = s; j < e; ++j) count += bags.id(j) != bags.padding_idx;
+      const float scale = (a.pool == Pool::kMean && count > 0) ? 1.f / static_cast<float>(count) : 1.f;
+      const T* __restrict gr = go + b * D;
+      for (int64_t j = s; j < e; ++j) {
+        const int64_t r = bags.id(j);
+        if (r == bags.padding_idx) { grad_psw[j] = 0.f; continue; }
+        const T* __restrict row = W + r * D;
+        float dot = 0.f;
+        for (int64_t k = 0; k < D; ++k) dot += to_float(gr[k]) * to_float(row[k]);
+        grad_psw[j] = dot * scale;
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void forward(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel& par) {
+  switch (a.dtype) {
+    case DType::kFloat32: forward_ids<float>(a, out, max_rows, par); break;
+    case DType::kBFloat16: forward_ids<bf16>(a, out, max_rows, par); break;
+    case DType::kFloat16: forward_ids<f16>(a, out, max_rows, par); break;
+  }
+}
+
+void backward_dense(const BackwardArgs& a, const RowGroups& g, void* gw, const Parallel& par) {
+  switch (a.dtype) {
+    case DType::kFloat32: backward_dense_typed<float>(a, g, gw, par); break;
+    case DType::kBFloat16: backward_dense_typed<bf16>(a, g, gw, par); break;
+    case DType::kFloat16: backward_dense_typed<f16>(a, g, gw, par); break;
+  }
+}
+
+void backward_rows(const BackwardArgs& a, const RowGroups& g, void* rg, const Parallel& par) {
+  switch (a.dtype) {
+    case DType::kFloat32: backward_rows_typed<float>(a, g, rg, par); break;
+    case DType::kBFloat16: backward_rows_typed<bf16>(a, g, rg, par); break;
+    case DType::kFloat16: backward_rows_typed<f16>(a, g, rg, par); break;
+  }
+}
+
+void backward_psw(const BackwardArgs& a, const void* weight, float* grad_psw, const Parallel& par) {
+  switch (a.dtype) {
+    case DType::kFloat32: backward_psw_typed<float>(a, weight, grad_psw, par); break;
+    case DType::kBFloat16: backward_psw_typed<bf16>(a, weight, grad_psw, par); break;
+    case DType::kFloat16: backward_psw_typed<f16>(a, weight, grad_psw, par); break;
+  }
+}
+
+}  // namespace embedforge::core::EF_ISA_NS
