@@ -13,7 +13,7 @@ PY     := $(BIN)/python
 DEPS   := $(VENV)/.deps-2
 TORCH  ?= torch==2.13.0
 DEV_DEPS := $(TORCH) "numpy>=1.24" "cmake>=3.26" ninja "pybind11>=2.12" "scikit-build-core>=0.10" \
-            pytest hypothesis tqdm matplotlib scikit-learn pillow pandas
+            pytest hypothesis tqdm matplotlib scikit-learn pillow pandas gensim tensorboard
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q
 # Serialise builds of one checkout (several shells may build at once).
 LOCK   := flock build/.lock
