@@ -88,6 +88,9 @@ class KeyedVectors:
     with ``filter``/``subset``/arithmetic are plain ``KeyedVectors``.
     """
 
+    #: make numpy defer to our reflected operators in ``array - kv``
+    __array_ufunc__ = None
+
     def __init__(self, keys: Sequence[str], vectors: Any) -> None:
         """Build from N unique string keys and an ``[N, D]`` array of finite floats."""
         keys = list(keys)
