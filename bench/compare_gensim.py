@@ -1,0 +1,133 @@
+"""gensim 4.x vs embedforge word2vec on one corpus file, same hyperparameters, side by side.
+
+    python bench/compare_gensim.py build/corpus.txt                 # SG-NS, CBOW-NS, SG-HS at 1 and 2 threads
+    python bench/compare_gensim.py build/corpus.txt --repeats 3 --configs sg-ns
+
+Hyperparameters: vector_size 100, window 5, min_count 5, sample 1e-3, negative 5 (HS: hs=1,
+negative=0), 5 epochs. Both read the corpus file (gensim's corpus_file mode, its fastest). Every
+run is its own subprocess, so peak RSS (ru_maxrss, read right after training, before evaluation)
+is that run's alone. words/s = in-vocabulary words per pass x epochs / training seconds (vocabulary
+scan excluded, same formula for both). Quality uses gensim's evaluators on both models' vectors:
+analogy accuracy on questions-words.txt (restrict_vocab=30000), Spearman rho on wordsim353.tsv
+and simlex999.txt from gensim's test data. Medians over --repeats runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CONFIGS = {
+    "sg-ns": dict(sg=1, hs=0, negative=5),
+    "cbow-ns": dict(sg=0, hs=0, negative=5),
+    "sg-hs": dict(sg=1, hs=1, negative=0),
+}
+COMMON = dict(vector_size=100, window=5, min_count=5, sample=1e-3)
+
+
+def run_one(impl: str, config: str, threads: int, corpus: str, epochs: int) -> dict:
+    kw = dict(COMMON, **CONFIGS[config], workers=threads, epochs=epochs)
+    cpu0 = time.process_time()
+    if impl == "gensim":
+        from gensim.models import Word2Vec
+
+        model = Word2Vec(**kw)
+        model.build_vocab(corpus_file=corpus)
+        t0 = time.perf_counter()
+        model.train(corpus_file=corpus, total_examples=model.corpus_count, total_words=model.corpus_total_words,
+                    epochs=epochs)
+        seconds = time.perf_counter() - t0
+        words = model.corpus_total_words
+        keys, vectors = list(model.wv.index_to_key), model.wv.vectors
+    else:
+        import embedforge
+
+        model = embedforge.Word2Vec(progress=False, **kw)
+        model.build_vocab(corpus_file=corpus)
+        t0 = time.perf_counter()
+        model.train(corpus_file=corpus)
+        seconds = time.perf_counter() - t0
+        words = model.corpus_total_words
+        keys, vectors = list(model.index_to_key), model.wv.vectors
+    cpu = time.process_time() - cpu0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath
+
+    kv = KeyedVectors(vectors.shape[1])
+    kv.add_vectors(keys, vectors)
+    analogy, _ = kv.evaluate_word_analogies(datapath("questions-words.txt"), restrict_vocab=30000)
+    ws = kv.evaluate_word_pairs(datapath("wordsim353.tsv"))
+    sl = kv.evaluate_word_pairs(datapath("simlex999.txt"))
+    return dict(impl=impl, config=config, threads=threads, seconds=seconds, cpu=cpu, words=words * epochs,
+                words_per_s=words * epochs / seconds, rss_mb=rss_mb, analogy=float(analogy),
+                ws353=float(ws[1][0]), simlex=float(sl[1][0]), vocab=len(keys))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("corpus")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--impls", nargs="+", default=["gensim", "embedforge"], choices=["gensim", "embedforge"])
+    ap.add_argument("--json", help="also write every run to this file")
+    ap.add_argument("--_worker", nargs=4, metavar=("IMPL", "CONFIG", "THREADS", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._worker:
+        impl, config, threads, out = args._worker
+        res = run_one(impl, config, int(threads), args.corpus, args.epochs)
+        with open(out, "w") as f:
+            json.dump(res, f)
+        return
+    if not os.path.isfile(args.corpus):
+        sys.exit(f"corpus {args.corpus!r} not found (build one with bench/make_corpus.sh)")
+    runs = []
+    for config in args.configs:
+        for threads in args.threads:
+            for rep in range(args.repeats):
+                for impl in args.impls:  # interleaved, so background load hits both alike
+                    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tf:
+                        out = tf.name
+                    cmd = [sys.executable, __file__, args.corpus, "--epochs", str(args.epochs),
+                           "--_worker", impl, config, str(threads), out]
+                    subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+                    with open(out) as f:
+                        r = json.load(f)
+                    os.unlink(out)
+                    runs.append(r)
+                    print(f"  {config:8s} {threads}t {impl:10s} rep {rep}: {r['seconds']:7.2f}s "
+                          f"{r['words_per_s'] / 1e3:8.0f}k w/s  rss {r['rss_mb']:6.0f} MB  analogy {r['analogy']:.4f}  "
+                          f"ws353 {r['ws353']:.4f}  simlex {r['simlex']:.4f}", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(runs, f, indent=1)
+    print()
+    print(f"corpus {args.corpus}: {runs[0]['words'] // args.epochs} in-vocab words/pass, vocab {runs[0]['vocab']}, "
+          f"{args.epochs} epochs, medians of {args.repeats} run(s)")
+    hdr = "| config | threads | impl | train s | words/s | speed-up | peak RSS MB | analogy | ws353 rho | simlex rho |"
+    print(hdr)
+    print("|" + "---|" * (hdr.count("|") - 1))
+    for config in args.configs:
+        for threads in args.threads:
+            base = None
+            for impl in args.impls:
+                rs = [r for r in runs if r["config"] == config and r["threads"] == threads and r["impl"] == impl]
+                med = {k: statistics.median(r[k] for r in rs) for k in ("seconds", "words_per_s", "rss_mb", "analogy", "ws353", "simlex")}
+                if impl == "gensim":
+                    base = med["words_per_s"]
+                sp = f"{med['words_per_s'] / base:.2f}x" if base else "-"
+                print(f"| {config} | {threads} | {impl} | {med['seconds']:.1f} | {med['words_per_s'] / 1e3:.0f}k | {sp} | "
+                      f"{med['rss_mb']:.0f} | {med['analogy']:.4f} | {med['ws353']:.4f} | {med['simlex']:.4f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,344 @@
+"""The native word2vec trainer: learning planted structure, agreement with a float64 reference update,
+determinism, streaming, persistence, errors."""
+
+from __future__ import annotations
+
+import _thread
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import embedforge
+from embedforge._native import C
+
+N_TOPICS, TOPIC_WORDS = 5, 20
+
+
+def topic_corpus(n_sentences: int = 2500, length: int = 10, seed: int = 0) -> list[list[str]]:
+    """Each sentence draws all its words from one topic: same-topic words share contexts."""
+    rng = np.random.default_rng(seed)
+    topics = [[f"t{t}w{i}" for i in range(TOPIC_WORDS)] for t in range(N_TOPICS)]
+    out = []
+    for _ in range(n_sentences):
+        t = int(rng.integers(N_TOPICS))
+        out.append([topics[t][j] for j in rng.integers(0, TOPIC_WORDS, size=length)])
+    return out
+
+
+CORPUS = topic_corpus()
+FAST = dict(vector_size=24, min_count=1, epochs=4, sample=0, progress=False, workers=2, seed=3)
+
+
+def topic_precision(model, topn: int = 5) -> float:
+    hits = total = 0
+    for t in range(N_TOPICS):
+        for i in range(0, TOPIC_WORDS, 4):
+            w = f"t{t}w{i}"
+            for k, _ in model.wv.most_similar(w, topn=topn):
+                hits += k.startswith(f"t{t}w")
+                total += 1
+    return hits / total
+
+
+@pytest.mark.parametrize("sg", [1, 0], ids=["skipgram", "cbow"])
+@pytest.mark.parametrize("hs,negative", [(0, 5), (1, 0)], ids=["ns", "hs"])
+def test_learns_planted_topics(sg, hs, negative):
+    model = embedforge.Word2Vec(CORPUS, sg=sg, hs=hs, negative=negative, **FAST)
+    assert len(model.wv.index_to_key) == N_TOPICS * TOPIC_WORDS
+    assert topic_precision(model) == 1.0
+
+
+def test_random_vectors_do_not_pass_the_topic_check():
+    # The check above can fail: untrained vectors score near chance (1/5).
+    model = embedforge.Word2Vec(**FAST)
+    model.build_vocab(CORPUS)
+    assert topic_precision(model) < 0.6
+
+
+def test_cbow_sum_learns_and_wv_is_keyedvectors():
+    from embedforge.vectors import KeyedVectors
+
+    model = embedforge.Word2Vec(CORPUS, sg=0, cbow_mean=0, alpha=0.01, **FAST)
+    assert isinstance(model.wv, KeyedVectors)
+    assert model.wv.vectors.shape == (100, 24)
+    assert topic_precision(model) == 1.0
+
+
+# ---- exact agreement of one update with a float64 reference ---------------------------------------
+def reference_block(I, O, inputs, outputs, labels, lr):
+    """Slow float64 word2vec update, word2vec.c's order: inputs[i] rows are averaged into h_i (fixed
+    during the block); for each output j in turn, g_ij = lr * (label_j - sigmoid(h_i . o_j)), the
+    input gradients gain g_ij o_j, then o_j += sum_i g_ij h_i; finally every input row gains its gradient."""
+    I, O = I.astype(np.float64), O.astype(np.float64)
+    h = [I[r].mean(axis=0) for r in inputs]
+    grad_in = [np.zeros(I.shape[1]) for _ in inputs]
+    for j, o in enumerate(outputs):
+        g = [lr * (labels[j] - 1.0 / (1.0 + np.exp(-(h[i] @ O[o])))) for i in range(len(inputs))]
+        for i in range(len(inputs)):
+            grad_in[i] += g[i] * O[o]
+        O[o] = O[o] + sum(g[i] * h[i] for i in range(len(inputs)))
+    for i, rows in enumerate(inputs):
+        for r in rows:
+            I[r] += grad_in[i]
+    return I, O
+
+
+@pytest.mark.parametrize("dim", [1, 7, 16, 100, 131])
+def test_single_pair_update_matches_float64_reference(dim):
+    rng = np.random.default_rng(dim)
+    I = rng.normal(0, 0.5, (12, dim)).astype(np.float32)
+    O = rng.normal(0, 0.5, (12, dim)).astype(np.float32)
+    inputs, outputs, labels = [[3]], np.array([5, 1, 9, 2], np.int32), np.array([1, 0, 0, 0], np.float32)
+    O0 = O.copy()
+    refI, refO = reference_block(I, O, inputs, outputs, labels, 0.05)
+    C.w2v_block_step(I, O, inputs, outputs, labels, 0.05)
+    np.testing.assert_allclose(I, refI, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(O, refO, rtol=1e-5, atol=1e-6)
+    assert np.abs(refO[5] - O0[5]).max() > 1e-3  # the update did move the rows
+
+
+def test_window_block_with_subword_inputs_matches_reference():
+    # Several inputs sharing outputs (a skip-gram window with shared negatives), some averaged from
+    # several rows (FastText subwords), one row repeated, and an HS-style mix of labels.
+    rng = np.random.default_rng(1)
+    I = rng.normal(0, 0.3, (20, 33)).astype(np.float32)
+    O = rng.normal(0, 0.3, (9, 33)).astype(np.float32)
+    inputs = [[0, 11, 15], [4], [4], [7, 12]]
+    outputs, labels = np.array([2, 8, 3, 2], np.int32), np.array([1, 0, 1, 0], np.float32)
+    refI, refO = reference_block(I, O, inputs, outputs, labels, 0.1)
+    C.w2v_block_step(I, O, inputs, outputs, labels, 0.1)
+    np.testing.assert_allclose(I, refI, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(O, refO, rtol=1e-5, atol=1e-6)
+
+
+# ---- determinism and streaming ----------------------------------------------------------------------
+def test_deterministic_is_bit_identical_for_1_and_2_workers():
+    kw = dict(FAST, deterministic=True, sample=1e-2)
+    a = embedforge.Word2Vec(CORPUS, **dict(kw, workers=1))
+    b = embedforge.Word2Vec(CORPUS, **dict(kw, workers=2))
+    assert np.array_equal(a.wv.vectors, b.wv.vectors)
+    assert np.array_equal(a.syn1neg, b.syn1neg)
+    c = embedforge.Word2Vec(CORPUS, **dict(kw, workers=2, seed=4))
+    assert not np.array_equal(a.wv.vectors, c.wv.vectors)
+
+
+def write_corpus(path, sentences):
+    with open(path, "w") as f:
+        for s in sentences:
+            f.write(" ".join(s) + "\n")
+
+
+def test_corpus_file_equals_sentences_in_deterministic_mode(tmp_path):
+    p = tmp_path / "c.txt"
+    sents = CORPUS[:1500] + [["rare", "t0w1"]]
+    write_corpus(p, sents)
+    kw = dict(FAST, deterministic=True, min_count=2, sample=1e-2, hs=1)
+    a = embedforge.Word2Vec(sents, **kw)
+    b = embedforge.Word2Vec(corpus_file=str(p), **kw)
+    assert a.index_to_key == b.index_to_key and "rare" not in a.key_to_index
+    assert [e.words for e in a.epoch_history] == [e.words for e in b.epoch_history]
+    assert np.array_equal(a.wv.vectors, b.wv.vectors)
+    assert np.array_equal(a.syn1, b.syn1)
+
+
+def test_long_lines_are_split_not_cut(tmp_path):
+    rng = np.random.default_rng(0)
+    line = [f"w{i}" for i in rng.integers(0, 50, size=25_003)]
+    p = tmp_path / "long.txt"
+    with open(p, "w") as f:
+        f.write(" ".join(line))  # no trailing newline, longer than any job or read chunk? (chunk 1 MiB)
+    m = embedforge.Word2Vec(corpus_file=p, **dict(FAST, epochs=2))
+    assert m.corpus_total_words == 25_003
+    assert [e.words for e in m.epoch_history] == [25_003, 25_003]
+    m2 = embedforge.Word2Vec([line], **dict(FAST, epochs=1))
+    assert m2.epoch_history[0].words == 25_003
+
+
+def test_vocab_pruning_and_counts_from_file_match_python(tmp_path):
+    p = tmp_path / "c.txt"
+    write_corpus(p, CORPUS[:300])
+    a = embedforge.Word2Vec(**FAST)
+    a.build_vocab(CORPUS[:300])
+    b = embedforge.Word2Vec(**FAST)
+    b.build_vocab(corpus_file=str(p))
+    assert a.index_to_key == b.index_to_key
+    assert np.array_equal(a.counts, b.counts)
+    c = embedforge.Word2Vec(**dict(FAST, max_vocab_size=30))
+    c.build_vocab(CORPUS[:300])
+    assert len(c.index_to_key) <= 100 and c.pruned_below >= 1
+
+
+# ---- training loop behaviour ------------------------------------------------------------------------
+def test_callbacks_get_words_float64_loss_and_elapsed():
+    seen = []
+
+    class Hooks:
+        def __init__(self):
+            self.calls = []
+
+        def on_train_begin(self, model):
+            self.calls.append("begin")
+
+        def on_epoch_end(self, model):
+            self.calls.append(model.get_latest_training_loss())
+
+        def on_train_end(self, model):
+            self.calls.append("end")
+
+    hooks = Hooks()
+    m = embedforge.Word2Vec(CORPUS, callbacks=[seen.append, hooks], compute_loss=True, **FAST)
+    assert len(seen) == 4 and all(e.words == 25_000 for e in seen)
+    assert all(isinstance(e.loss, float) and e.loss > 0 for e in seen)
+    assert seen[-1].loss < seen[0].loss  # it learns
+    assert [e.elapsed for e in seen] == sorted(e.elapsed for e in seen)
+    assert hooks.calls[0] == "begin" and hooks.calls[-1] == "end" and len(hooks.calls) == 6
+    assert m.get_latest_training_loss() == seen[-1].loss
+
+
+def test_progress_line_without_tqdm(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails -> plain stderr line
+    m = embedforge.Word2Vec(CORPUS, **dict(FAST, progress=True))
+    assert m.epochs_trained == 4
+    captured = capsys.readouterr()
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("source", ["sentences", "file"])
+def test_worker_exception_surfaces(tmp_path, source):
+    m = embedforge.Word2Vec(**FAST)
+    m.build_vocab(CORPUS)
+    m._fail_at_job = 1
+    p = tmp_path / "c.txt"
+    write_corpus(p, CORPUS)
+    with pytest.raises(RuntimeError, match="injected worker failure at job 1"):
+        if source == "file":
+            m.train(corpus_file=str(p))
+        else:
+            m.train(CORPUS)
+    m._fail_at_job = None
+    m.train(CORPUS, epochs=1)  # the model is still usable
+    assert m.epochs_trained == 1
+
+
+def test_ctrl_c_stops_training_with_keyboardinterrupt(tmp_path):
+    p = tmp_path / "c.txt"
+    write_corpus(p, CORPUS)
+    m = embedforge.Word2Vec(**dict(FAST, epochs=100_000))
+    m.build_vocab(corpus_file=str(p))
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            m.train(corpus_file=str(p))
+    finally:
+        timer.cancel()
+    assert 0 < m.epochs_trained < 100_000
+
+
+def test_gil_is_released_while_training():
+    ticks = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ticks[0] += 1
+
+    t = threading.Thread(target=spin)
+    m = embedforge.Word2Vec(**dict(FAST, epochs=3))
+    m.build_vocab(CORPUS)
+    t.start()
+    try:
+        m.train(CORPUS)
+    finally:
+        stop.set()
+        t.join()
+    assert ticks[0] > 1000
+
+
+# ---- persistence ----------------------------------------------------------------------------------------
+def test_save_load_resume(tmp_path):
+    m = embedforge.Word2Vec(CORPUS, **dict(FAST, hs=1))
+    path = tmp_path / "m.w2v"
+    m.save(path)
+    assert sorted(os.listdir(tmp_path)) == ["m.w2v"]  # no temp files left
+    r = embedforge.Word2Vec.load(path)
+    assert type(r) is embedforge.Word2Vec
+    assert r.index_to_key == m.index_to_key and r.epochs_trained == 4 and r.hs == 1
+    assert np.array_equal(r.wv.vectors, m.wv.vectors)
+    assert np.array_equal(r.syn1neg, m.syn1neg) and np.array_equal(r.syn1, m.syn1)
+    before = r.wv.vectors.copy()
+    r.train(CORPUS, epochs=1)
+    assert r.epochs_trained == 5
+    assert not np.array_equal(r.wv.vectors, before)
+    assert topic_precision(r) == 1.0
+    # save + load + train gives the same bits as training on without saving
+    kw = dict(FAST, deterministic=True)
+    x = embedforge.Word2Vec(CORPUS, **dict(kw, epochs=1))
+    x.save(path)
+    y = embedforge.Word2Vec.load(path)
+    x.train(CORPUS, epochs=2)
+    y.train(CORPUS, epochs=2)
+    assert np.array_equal(x.wv.vectors, y.wv.vectors)
+
+
+def test_load_rejects_garbage(tmp_path):
+    p = tmp_path / "bad.npz"
+    p.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a readable embedforge model"):
+        embedforge.Word2Vec.load(p)
+
+
+# ---- bad inputs -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (dict(sentences=[]), ValueError, "corpus is empty"),
+        (dict(sentences=[[], []]), ValueError, "corpus is empty"),
+        (dict(sentences=[["a", "b"]], min_count=5), ValueError, "min_count=5 removed every word"),
+        (dict(sentences=CORPUS, vector_size=-3), ValueError, "vector_size must be >= 1"),
+        (dict(sentences=CORPUS, vector_size=2.5), TypeError, "vector_size must be an int"),
+        (dict(sentences=CORPUS, window=0), ValueError, "window must be >= 1"),
+        (dict(sentences=CORPUS, negative=-1), ValueError, "negative must be >= 0"),
+        (dict(sentences=CORPUS, negative=0, hs=0), ValueError, "nothing to train"),
+        (dict(sentences=CORPUS, workers=0), ValueError, "workers must be >= 1"),
+        (dict(sentences=CORPUS, alpha="fast"), TypeError, "alpha must be a number"),
+        (dict(sentences=CORPUS, sg=2), ValueError, "sg must be 0"),
+        (dict(sentences="a b c"), TypeError, "not a string"),
+        (dict(sentences=(s for s in CORPUS)), TypeError, "one-shot iterator"),
+        (dict(sentences=[["a", "b"], "c d"]), TypeError, "sentence 1 must be a list"),
+        (dict(sentences=[[1, 2, 3]]), TypeError, "tokens must be str"),
+        (dict(sentences=CORPUS, corpus_file="x.txt"), ValueError, "not both"),
+        (dict(corpus_file="/nonexistent/corpus.txt"), ValueError, "does not exist"),
+        (dict(corpus_file=123), TypeError, "corpus_file must be a path"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        embedforge.Word2Vec(**{**dict(min_count=1, progress=False, epochs=1), **kwargs})
+
+
+def test_empty_corpus_file(tmp_path):
+    p = tmp_path / "empty.txt"
+    p.write_text("\n\n   \n")
+    with pytest.raises(ValueError, match="corpus is empty"):
+        embedforge.Word2Vec(corpus_file=p, min_count=1, progress=False)
+
+
+def test_native_trainer_checks_ids_and_tables():
+    m = embedforge.Word2Vec(**FAST)
+    m.build_vocab(CORPUS)
+    cfg = m._config(1000, 0.025, 0.0001)
+    tr = C.Word2VecTrainer(m._in, m.syn1neg, None, m.counts, None, None, None, cfg)
+    tr.begin_epoch(0)
+    with pytest.raises(ValueError, match=r"ids\[1\]=100 is out of range for a vocabulary of 100"):
+        tr.push(np.array([0, 100], np.int32), np.array([2], np.int64))
+    tr.abort()
+    with pytest.raises(TypeError, match="in_table must be float32"):
+        C.Word2VecTrainer(m._in.astype(np.float64), m.syn1neg, None, m.counts, None, None, None, cfg)
+    with pytest.raises(ValueError, match="out_neg has 24 columns, expected 25"):
+        C.Word2VecTrainer(np.zeros((100, 25), np.float32), m.syn1neg, None, m.counts, None, None, None,
+                          dict(cfg, vector_size=25))
