@@ -6,8 +6,9 @@
 Hyperparameters: vector_size 100, window 5, min_count 5, sample 1e-3, negative 5 (HS: hs=1,
 negative=0), 5 epochs. Both read the corpus file (gensim's corpus_file mode, its fastest). Every
 run is its own subprocess, so peak RSS (ru_maxrss, read right after training, before evaluation)
-is that run's alone. words/s = in-vocabulary words per pass x epochs / training seconds (vocabulary
-scan excluded, same formula for both). Quality uses gensim's evaluators on both models' vectors:
+is that run's alone. words/s = corpus tokens per pass x epochs / training wall seconds (vocabulary
+scan excluded, same count for both); CPU s is the process CPU time while training (a fairer figure
+when the machine is shared). Quality uses gensim's evaluators on both models' vectors:
 analogy accuracy on questions-words.txt (restrict_vocab=30000), Spearman rho on wordsim353.tsv
 and simlex999.txt from gensim's test data. Medians over --repeats runs.
 """
@@ -32,31 +33,35 @@ CONFIGS = {
 COMMON = dict(vector_size=100, window=5, min_count=5, sample=1e-3)
 
 
+def raw_tokens(corpus: str) -> int:
+    n = 0
+    with open(corpus, "rb") as f:
+        for line in f:
+            n += len(line.split())
+    return n
+
+
 def run_one(impl: str, config: str, threads: int, corpus: str, epochs: int) -> dict:
     kw = dict(COMMON, **CONFIGS[config], workers=threads, epochs=epochs)
-    cpu0 = time.process_time()
     if impl == "gensim":
         from gensim.models import Word2Vec
 
         model = Word2Vec(**kw)
         model.build_vocab(corpus_file=corpus)
-        t0 = time.perf_counter()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         model.train(corpus_file=corpus, total_examples=model.corpus_count, total_words=model.corpus_total_words,
                     epochs=epochs)
-        seconds = time.perf_counter() - t0
-        words = model.corpus_total_words
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         keys, vectors = list(model.wv.index_to_key), model.wv.vectors
     else:
         import embedforge
 
         model = embedforge.Word2Vec(progress=False, **kw)
         model.build_vocab(corpus_file=corpus)
-        t0 = time.perf_counter()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         model.train(corpus_file=corpus)
-        seconds = time.perf_counter() - t0
-        words = model.corpus_total_words
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         keys, vectors = list(model.index_to_key), model.wv.vectors
-    cpu = time.process_time() - cpu0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     from gensim.models import KeyedVectors
     from gensim.test.utils import datapath
@@ -66,6 +71,7 @@ def run_one(impl: str, config: str, threads: int, corpus: str, epochs: int) -> d
     analogy, _ = kv.evaluate_word_analogies(datapath("questions-words.txt"), restrict_vocab=30000)
     ws = kv.evaluate_word_pairs(datapath("wordsim353.tsv"))
     sl = kv.evaluate_word_pairs(datapath("simlex999.txt"))
+    words = raw_tokens(corpus)  # the same count for both: whitespace tokens per pass
     return dict(impl=impl, config=config, threads=threads, seconds=seconds, cpu=cpu, words=words * epochs,
                 words_per_s=words * epochs / seconds, rss_mb=rss_mb, analogy=float(analogy),
                 ws353=float(ws[1][0]), simlex=float(sl[1][0]), vocab=len(keys))
@@ -105,27 +111,28 @@ def main() -> None:
                     os.unlink(out)
                     runs.append(r)
                     print(f"  {config:8s} {threads}t {impl:10s} rep {rep}: {r['seconds']:7.2f}s "
-                          f"{r['words_per_s'] / 1e3:8.0f}k w/s  rss {r['rss_mb']:6.0f} MB  analogy {r['analogy']:.4f}  "
+                          f"{r['words_per_s'] / 1e3:8.0f}k w/s  cpu {r['cpu']:7.1f}s  rss {r['rss_mb']:6.0f} MB  analogy {r['analogy']:.4f}  "
                           f"ws353 {r['ws353']:.4f}  simlex {r['simlex']:.4f}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(runs, f, indent=1)
     print()
-    print(f"corpus {args.corpus}: {runs[0]['words'] // args.epochs} in-vocab words/pass, vocab {runs[0]['vocab']}, "
+    print(f"corpus {args.corpus}: {runs[0]['words'] // args.epochs} tokens/pass, vocab {runs[0]['vocab']}, "
           f"{args.epochs} epochs, medians of {args.repeats} run(s)")
-    hdr = "| config | threads | impl | train s | words/s | speed-up | peak RSS MB | analogy | ws353 rho | simlex rho |"
+    hdr = "| config | threads | impl | train s | CPU s | words/s | speed-up | CPU-time speed-up | peak RSS MB | analogy | ws353 rho | simlex rho |"
     print(hdr)
     print("|" + "---|" * (hdr.count("|") - 1))
     for config in args.configs:
         for threads in args.threads:
-            base = None
+            base = base_cpu = None
             for impl in args.impls:
                 rs = [r for r in runs if r["config"] == config and r["threads"] == threads and r["impl"] == impl]
-                med = {k: statistics.median(r[k] for r in rs) for k in ("seconds", "words_per_s", "rss_mb", "analogy", "ws353", "simlex")}
+                med = {k: statistics.median(r[k] for r in rs) for k in ("seconds", "cpu", "words_per_s", "rss_mb", "analogy", "ws353", "simlex")}
                 if impl == "gensim":
-                    base = med["words_per_s"]
+                    base, base_cpu = med["words_per_s"], med["cpu"]
                 sp = f"{med['words_per_s'] / base:.2f}x" if base else "-"
-                print(f"| {config} | {threads} | {impl} | {med['seconds']:.1f} | {med['words_per_s'] / 1e3:.0f}k | {sp} | "
+                sp_cpu = f"{base_cpu / med['cpu']:.2f}x" if base else "-"
+                print(f"| {config} | {threads} | {impl} | {med['seconds']:.1f} | {med['cpu']:.1f} | {med['words_per_s'] / 1e3:.0f}k | {sp} | {sp_cpu} | "
                       f"{med['rss_mb']:.0f} | {med['analogy']:.4f} | {med['ws353']:.4f} | {med['simlex']:.4f} |")
 
 

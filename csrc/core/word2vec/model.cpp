@@ -49,6 +49,7 @@ void WorkerState::reserve(const Model& m) {
   h.assign(B, nullptr);
   means.assign(B * D, 0.f);
   grad_in.assign(B * D, 0.f);
+  next_negs.reserve(m.cfg.negative);
   outs.reserve(m.cfg.negative + 1 + m.tree.max_path_length());
   labels.reserve(outs.capacity());
   g.assign(B * M, 0.f);

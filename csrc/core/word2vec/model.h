@@ -69,6 +69,7 @@ struct WorkerState {
   std::vector<float> means;         // subword means (FastText) / CBOW hidden vector
   std::vector<float> grad_in;       // gradient w.r.t. each input vector
   std::vector<float*> outs;         // output rows of the current block
+  std::vector<int32_t> next_negs;   // negatives drawn ahead for the next position
   std::vector<float> labels;
   std::vector<float> g;             // B x M scaled errors
   double loss = 0;

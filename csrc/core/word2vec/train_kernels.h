@@ -25,10 +25,31 @@ inline float dot(const float* __restrict a, const float* __restrict b, int64_t D
   int64_t d = 0;
   for (; d + kLanes <= D; d += kLanes)
     for (int k = 0; k < kLanes; ++k) acc[k] += a[d + k] * b[d + k];
-  for (int k = 0; d < D; ++d, ++k) acc[k] += a[d] * b[d];
+  float tail = 0.f;
+  for (; d < D; ++d) tail += a[d] * b[d];
   for (int w = kLanes / 2; w > 0; w /= 2)
     for (int k = 0; k < w; ++k) acc[k] += acc[k + w];
-  return acc[0];
+  return acc[0] + tail;
+}
+
+// y += sum_i a[i] * x[i], one pass over y (x: n rows).
+inline void multi_axpy(int n, const float* __restrict a, const float* const* x, float* __restrict y, int64_t D) {
+  int64_t d = 0;
+  for (; d + kLanes <= D; d += kLanes) {
+    float acc[kLanes];
+    for (int k = 0; k < kLanes; ++k) acc[k] = y[d + k];
+    for (int i = 0; i < n; ++i) {
+      const float ai = a[i];
+      const float* __restrict xi = x[i] + d;
+      for (int k = 0; k < kLanes; ++k) acc[k] += ai * xi[k];
+    }
+    for (int k = 0; k < kLanes; ++k) y[d + k] = acc[k];
+  }
+  for (; d < D; ++d) {
+    float acc = y[d];
+    for (int i = 0; i < n; ++i) acc += a[i] * x[i][d];
+    y[d] = acc;
+  }
 }
 
 inline void axpy(float a, const float* __restrict x, float* __restrict y, int64_t D) {
@@ -47,21 +68,20 @@ inline double logistic_loss(float x, float label) {
 
 double block_update(int64_t D, int B, const float* const* h, int M, float* const* outs, const float* labels,
                     float lr, float* grad_in, float* g, bool want_loss) {
+  // One output row at a time, so it is read once into L1 and used for the B dots, the B input
+  // gradients (with its old value) and its own update. Equivalent to computing all scaled errors
+  // first: the inputs only change after the block.
   double loss = 0;
-  for (int i = 0; i < B; ++i) {
-    for (int j = 0; j < M; ++j) {
-      const float x = dot(h[i], outs[j], D);
-      g[i * M + j] = lr * (labels[j] - sigmoid(x));
-      if (want_loss) loss += logistic_loss(x, labels[j]);
-    }
-  }
-  for (int i = 0; i < B; ++i) {
-    float* gi = grad_in + i * D;
-    for (int j = 0; j < M; ++j) axpy(g[i * M + j], outs[j], gi, D);
-  }
   for (int j = 0; j < M; ++j) {
     float* o = outs[j];
-    for (int i = 0; i < B; ++i) axpy(g[i * M + j], h[i], o, D);
+    float* gj = g + j * B;
+    for (int i = 0; i < B; ++i) {
+      const float x = dot(h[i], o, D);
+      gj[i] = lr * (labels[j] - sigmoid(x));
+      if (want_loss) loss += logistic_loss(x, labels[j]);
+    }
+    for (int i = 0; i < B; ++i) axpy(gj[i], o, grad_in + i * D, D);
+    multi_axpy(B, gj, h, o, D);
   }
   return loss;
 }
@@ -89,8 +109,27 @@ inline void apply_input(const Model& m, int32_t w, const float* grad) {
     axpy(1.0f, grad, m.t.in + static_cast<int64_t>(m.t.sub_rows[k]) * D, D);
 }
 
-// Output rows and labels for predicting `center`: negatives (shared by the block), then the
-// Huffman path. Returns (count of NS outputs, count of HS outputs).
+inline void prefetch_row(const float* row, int64_t D) {
+  const char* p = reinterpret_cast<const char*>(row);
+  for (int64_t off = 0; off < D * static_cast<int64_t>(sizeof(float)); off += 64) __builtin_prefetch(p + off, 1, 3);
+}
+
+// Draws the negatives for the next position ahead of time and pulls their rows (and the next
+// center's rows) towards the cache while the current block is computed.
+inline void prepare_negatives(const Model& m, WorkerState& ws, int32_t center) {
+  const int64_t D = m.cfg.dim;
+  ws.next_negs.clear();
+  for (int k = 0; k < m.cfg.negative; ++k) {
+    const int32_t t = m.sampler.draw(ws.rng);
+    if (t == center) continue;  // word2vec skips a negative that is the target itself
+    ws.next_negs.push_back(t);
+    prefetch_row(m.t.out_neg + static_cast<int64_t>(t) * D, D);
+  }
+  prefetch_row(m.t.out_neg + static_cast<int64_t>(center) * D, D);
+}
+
+// Output rows and labels for predicting `center`: its row and the negatives drawn for it by
+// prepare_negatives (shared by the whole block), then the Huffman path.
 inline void collect_outputs(const Model& m, WorkerState& ws, int32_t center, int& n_neg, int& n_hs) {
   const int64_t D = m.cfg.dim;
   ws.outs.clear();
@@ -99,9 +138,7 @@ inline void collect_outputs(const Model& m, WorkerState& ws, int32_t center, int
   if (m.cfg.negative > 0) {
     ws.outs.push_back(m.t.out_neg + static_cast<int64_t>(center) * D);
     ws.labels.push_back(1.f);
-    for (int k = 0; k < m.cfg.negative; ++k) {
-      int32_t t = m.sampler.draw(ws.rng);
-      if (t == center) continue;  // word2vec skips a negative that is the target itself
+    for (int32_t t : ws.next_negs) {
       ws.outs.push_back(m.t.out_neg + static_cast<int64_t>(t) * D);
       ws.labels.push_back(0.f);
     }
@@ -124,6 +161,7 @@ void train_sentence(const Model& m, WorkerState& ws, float lr) {
   const int n = static_cast<int>(ws.sentence.size());
   const int32_t* sen = ws.sentence.data();
   const bool want_loss = m.cfg.compute_loss;
+  if (m.cfg.negative > 0 && n > 0) prepare_negatives(m, ws, sen[0]);
   for (int pos = 0; pos < n; ++pos) {
     const int reduce = m.cfg.shrink_windows ? static_cast<int>(ws.rng.below(static_cast<uint32_t>(m.cfg.window))) : 0;
     const int w = m.cfg.window - reduce;
@@ -133,10 +171,14 @@ void train_sentence(const Model& m, WorkerState& ws, float lr) {
     for (int c = lo; c <= hi; ++c)
       if (c != pos) ws.ctx.push_back(sen[c]);
     const int B = static_cast<int>(ws.ctx.size());
-    if (B == 0) continue;
     const int32_t center = sen[pos];
-    int n_neg, n_hs;
-    collect_outputs(m, ws, center, n_neg, n_hs);
+    int n_neg = 0, n_hs = 0;
+    if (B > 0) collect_outputs(m, ws, center, n_neg, n_hs);
+    if (m.cfg.negative > 0 && pos + 1 < n) {
+      prepare_negatives(m, ws, sen[pos + 1]);
+      if (pos + w + 1 < n && !m.t.sub_offsets) prefetch_row(m.t.in + static_cast<int64_t>(sen[pos + w + 1]) * D, D);
+    }
+    if (B == 0) continue;
     if (m.cfg.sg) {
       // Skip-gram: each context word's input predicts the center word; the block shares the
       // center's negatives, so the updates become small B x M matrix products.
