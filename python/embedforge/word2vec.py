@@ -104,15 +104,15 @@ class _Progress:
         if not self.enabled:
             return
         done = self.base + epoch_words
+        now = time.perf_counter()
+        if now - self.last < 0.2:
+            return
+        self.last = now
         if self.bar is not None:
             self.bar.n = min(done, self.total)
             self.bar.set_postfix(lr=f"{lr:.5f}", refresh=False)
             self.bar.refresh()
             return
-        now = time.perf_counter()
-        if now - self.last < 0.5:
-            return
-        self.last = now
         el = now - self.t0
         rate = done / el if el > 0 else 0.0
         eta = (self.total - done) / rate if rate > 0 else float("inf")
