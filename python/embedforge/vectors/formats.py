@@ -217,7 +217,8 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
                 raise ValueError(f"{name} line {line_no}: duplicate word {word!r} (first on line "
                                  f"{first_line[word]})")
             try:
-                row = np.array(parts[1:], dtype=np.float32)
+                with np.errstate(over="ignore"):
+                    row = np.array(parts[1:], dtype=np.float32)
             except ValueError:
                 for column, text in enumerate(parts[1:], start=1):
                     try:
@@ -307,7 +308,9 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
                         have = len(buffer) - space - 1
                         raise ValueError(f"{name} byte {base + space + 1}: file ends inside the "
                                          f"vector of {word!r} ({have} of {vector_bytes} bytes)")
-                    if buffer[pos:].strip(b"\n\r\t "):
+                    rest = buffer[pos:]
+                    if rest.strip(b"\n\r\t "):
+                        start += len(rest) - len(rest.lstrip(b"\n\r\t "))
                         raise ValueError(f"{name} byte {start}: file ends inside a word, after "
                                          f"{row} of the {count} vectors the header announces")
                     raise ValueError(f"{name} byte {base + len(buffer)}: file ends after {row} of "
