@@ -118,20 +118,17 @@ def heatmap(initial: Any, trained: Any | None = None, *, labels: Sequence[Any] |
     return fig
 
 
-def _history_dict(history: Any) -> dict[str, list[float]]:
-    if hasattr(history, "history") and not isinstance(history, Mapping):
-        history = history.history
-    if isinstance(history, Sequence) and not isinstance(history, (str, bytes)):
-        records = list(history)
-        if not all(isinstance(r, Mapping) for r in records):
-            raise TypeError("history must be a dict of series or a list of per-epoch dicts")
-        merged: dict[str, list[float]] = {}
-        for r in records:
-            for k, v in r.items():
-                merged.setdefault(k, []).append(v)
-        history = merged
-    if not isinstance(history, Mapping):
-        raise TypeError(f"history must be a dict of series, got {type(history).__name__}")
+def _records_to_series(records: Sequence[Any]) -> dict[str, list[float]]:
+    if not all(isinstance(r, Mapping) for r in records):
+        raise TypeError("history records must be dicts")
+    merged: dict[str, list[Any]] = {}
+    for r in records:
+        for k, v in r.items():
+            merged.setdefault(str(k), []).append(v)
+    return _numeric(merged)
+
+
+def _numeric(history: Mapping[Any, Any]) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for k, v in history.items():
         if isinstance(v, (str, bytes)) or not hasattr(v, "__len__"):
@@ -145,21 +142,40 @@ def _history_dict(history: Any) -> dict[str, list[float]]:
     return out
 
 
+def _history_series(history: Any) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """(per-step series, per-epoch series) from a Trainer, its History, a dict of series or of records."""
+    if hasattr(history, "history") and not isinstance(history, Mapping):  # a Trainer
+        history = history.history
+    if hasattr(history, "steps") and hasattr(history, "epochs"):  # a History
+        return _records_to_series(history.steps), _records_to_series(history.epochs)
+    if isinstance(history, Mapping) and ("steps" in history or "epochs" in history) and all(
+            isinstance(v, Sequence) and all(isinstance(r, Mapping) for r in v) for v in history.values()):
+        return _records_to_series(history.get("steps", [])), _records_to_series(history.get("epochs", []))
+    if isinstance(history, Sequence) and not isinstance(history, (str, bytes)):
+        return {}, _records_to_series(list(history))
+    if not isinstance(history, Mapping):
+        raise TypeError(f"history must be a Trainer, a History or a dict of series, got {type(history).__name__}")
+    series = _numeric(history)
+    per_step = {k: v for k, v in series.items() if "step" in k.lower() or "batch" in k.lower()}
+    return per_step, {k: v for k, v in series.items() if k not in per_step}
+
+
+def _plottable(series: dict[str, list[float]]) -> dict[str, list[float]]:
+    lossy = {k: v for k, v in series.items() if "loss" in k.lower()}
+    return lossy or {k: v for k, v in series.items() if k.lower() not in ("epoch", "step", "lr")}
+
+
 def loss_curves(history: Any, *, path: "str | os.PathLike[str] | None" = None, log_scale: bool = False,
                 figsize: tuple[float, float] = (8.0, 4.5), dpi: float = 100) -> Any:
-    """Loss curves from a Trainer history (dict of series, list of per-epoch dicts, or an object with .history).
+    """Loss curves from a Trainer (or its History), a dict of series, or a list of per-epoch dicts.
 
-    Series whose name mentions "step" or "batch" go in a per-step panel, the others in a per-epoch panel;
-    only series whose name contains "loss" are drawn when there are any.
+    Per-step records (or series named with "step"/"batch") go in a per-step panel, per-epoch ones in a
+    per-epoch panel; series whose name contains "loss" are drawn when there are any.
     """
-    series = _history_dict(history)
-    lossy = {k: v for k, v in series.items() if "loss" in k.lower()}
-    series = lossy or {k: v for k, v in series.items() if k.lower() not in ("epoch", "step")}
-    if not series:
-        raise ValueError("history holds no numeric series to plot")
-    per_step = {k: v for k, v in series.items() if "step" in k.lower() or "batch" in k.lower()}
-    per_epoch = {k: v for k, v in series.items() if k not in per_step}
+    per_step, per_epoch = (_plottable(s) for s in _history_series(history))
     panels = [(name, group) for name, group in (("step", per_step), ("epoch", per_epoch)) if group]
+    if not panels:
+        raise ValueError("history holds no numeric series to plot")
     fig = _new_figure(figsize, dpi)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (unit, group) in zip(axes, panels):
@@ -167,7 +183,7 @@ def loss_curves(history: Any, *, path: "str | os.PathLike[str] | None" = None, l
             xs = np.arange(len(v)) + (1 if unit == "epoch" else 0)
             ax.plot(xs, v, marker="o" if unit == "epoch" and len(v) <= 50 else None, label=k)
         ax.set_xlabel(unit)
-        ax.set_ylabel("loss" if lossy else "value")
+        ax.set_ylabel("loss" if any("loss" in k.lower() for k in group) else "value")
         if log_scale:
             ax.set_yscale("log")
         ax.legend(fontsize="small")
