@@ -10,6 +10,9 @@ import pytest
 from embedforge.vectors import KeyedVectors
 from embedforge.vectors.evaluation import betainc, correlation_pvalue, pearson, rankdata, spearman
 
+# gensim calls its own deprecated init_sims() inside most_similar_cosmul
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
+
 scipy_stats = pytest.importorskip("scipy.stats", reason="scipy (a gensim dependency) is the reference")
 
 

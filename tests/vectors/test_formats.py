@@ -149,7 +149,7 @@ def test_limit(tmp_path):
 
 
 def test_no_header_and_tolerated_whitespace(tmp_path):
-    text = "2 3\r\na 1 2 3 \r\n\nb 4 5 6\n\n"
+    text = "2 3\r\na 1 2 3 \r\n\nb\t4  5 \t6\n\n"  # CRLF, blank lines, runs of spaces and tabs
     kv = KeyedVectors.load_word2vec_format(write_bytes(tmp_path / "v.txt", text.encode()))
     assert kv.index_to_key == ["a", "b"]
     np.testing.assert_array_equal(kv.vectors, [[1, 2, 3], [4, 5, 6]])
@@ -202,7 +202,7 @@ TEXT_ERRORS = [
     (b"3 2\na 1 2\nb 3 4\na 5 6\n", r"v\.txt line 4: duplicate word 'a' \(first on line 2\)"),
     (b"3 2\na 1 2\nb 3 4\n", r"v\.txt line 3: file ends after 2 of the 3 vectors"),
     (b"1 2\na 1 2\nb 3 4\n", r"v\.txt line 3: more vectors than the 1 the header announces"),
-    (b"1 2\n 1 2\n", r"v\.txt line 2: expected 2 values, found 2|line 2: line starts with a space"),
+    (b"1 2\n 1 2\n", r"v\.txt line 2: expected 2 values, found 1"),
 ]
 
 

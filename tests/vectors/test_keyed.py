@@ -7,6 +7,9 @@ import pytest
 
 from embedforge.vectors import KeyedVectors
 
+# gensim calls its own deprecated init_sims() inside most_similar_cosmul
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
+
 N, D = 200, 16
 
 

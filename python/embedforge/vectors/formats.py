@@ -24,6 +24,7 @@ import gzip
 import json
 import lzma
 import os
+import re
 import struct
 from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, Union
@@ -56,6 +57,7 @@ _NATIVE_ALIGN = 64
 _FASTTEXT_MAGIC = 793712314  # first int32 of a fastText model .bin
 _MAX_WORD_BYTES = 1 << 20
 _CHUNK = 1 << 20
+_FIELD_SEPARATORS = re.compile(r"[ \t]+")
 _COMPRESSORS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
@@ -193,6 +195,8 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
                     break
                 continue
             parts = line.split(" ")
+            if "" in parts or "\t" in line:  # runs of spaces or tabs: split on any run of them
+                parts = _FIELD_SEPARATORS.split(line.strip(" \t"))
             if dim is None:  # no header: the first line fixes the dimension
                 dim = len(parts) - 1
                 header_like_first = _parse_header(line) is not None
@@ -211,8 +215,6 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
                 raise ValueError(f"{name} line {line_no}: expected {dim} values, "
                                  f"found {len(parts) - 1}{hint}")
             word = parts[0]
-            if not word:
-                raise ValueError(f"{name} line {line_no}: line starts with a space (empty word)")
             if word in first_line:
                 raise ValueError(f"{name} line {line_no}: duplicate word {word!r} (first on line "
                                  f"{first_line[word]})")
