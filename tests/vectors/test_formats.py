@@ -347,6 +347,17 @@ def test_guess_format_and_load_errors(tmp_path):
     assert guess_format(write_bytes(tmp_path / "h.bin", b"0 5\n")) == "word2vec-binary"
     assert guess_format(write_bytes(tmp_path / "h.txt", b"0 5\n")) == "word2vec"
     assert guess_format(write_bytes(tmp_path / "x.dat", b"a 0.5 1e-3 -inf\n")) == "glove"
+    assert guess_format(write_bytes(tmp_path / "small.dat", b"2 2\nxyz 0.5 1\nabc 2 3\n")) == "word2vec"
+    # a long first line (300 values) that does not fit the sniffed prefix is still text
+    wide = KeyedVectors(["a", "b"], np.full((2, 8000), -1.2345678e-30, dtype=np.float32))
+    wide.save_word2vec_format(tmp_path / "wide.dat")
+    assert guess_format(tmp_path / "wide.dat") == "word2vec"
+    assert_same(load(tmp_path / "wide.dat"), wide)
+    # binary whose first vector happens to be printable bytes is still binary
+    printable = np.frombuffer(b"abcdefgh", dtype="<f4").reshape(1, 2)
+    write_bytes(tmp_path / "p.data", w2v_binary(["a"], printable))
+    assert guess_format(tmp_path / "p.data") == "word2vec-binary"
+    np.testing.assert_array_equal(load(tmp_path / "p.data").vectors, printable)
     # a binary file with an unusual extension is still recognised by its content
     write_bytes(tmp_path / "w.data", w2v_binary(["a"], np.array([[1.5, -2.25]])))
     assert guess_format(tmp_path / "w.data") == "word2vec-binary"

@@ -161,6 +161,11 @@ def test_input_keys_excluded_and_weights():
         kv.most_similar()
     with pytest.raises(ValueError, match="shape"):
         kv.most_similar(positive=[np.zeros(D + 1)])
+    with pytest.raises(ValueError, match="non-finite"):
+        kv.similar_by_vector(np.full(D, np.nan))
+    # gensim's positional shorthand: most_similar(positive, negative)
+    assert kv.most_similar("w1", "w2", topn=4) == kv.most_similar(positive=["w1"], negative=["w2"], topn=4)
+    assert kv.most_similar("w1", topn=4, restrict_vocab=0) == []
 
 
 def test_n_similarity_doesnt_match_rank_distances():

@@ -480,7 +480,7 @@ def guess_format(path: PathLike) -> str:
     if os.path.isdir(name):
         raise ValueError(f"{name}: is a directory, not a vectors file")
     with _open_read(name) as handle:
-        head = handle.read(4096)
+        head = handle.read(1 << 16)
     if not head:
         raise ValueError(f"{name}: file is empty")
     if head.startswith(NATIVE_MAGIC):
@@ -493,19 +493,23 @@ def guess_format(path: PathLike) -> str:
     header = _parse_header(first.decode("ascii", "replace"))
     if header is None:
         return "glove"
-    # word2vec text or binary: after the header, the binary form has raw float bytes
+    # word2vec text or binary: text has a first vector line of a word and `dim` numbers
     body = head[newline + 1:] if newline >= 0 else b""
-    if not body:
+    if not body.strip():
         return "word2vec-binary" if _extension(name) == ".bin" else "word2vec"
-    space = body.find(b" ")
-    if space >= 0 and len(body) > space + 1:
-        sample = body[space + 1: space + 1 + 4 * min(header[1], 16)]
-        try:
-            text = sample.decode("utf8")
-        except UnicodeDecodeError:
-            return "word2vec-binary"
-        if any(ch not in "0123456789+-.eEinfatyINFATY \r\n" for ch in text):
-            return "word2vec-binary"
+    end = body.find(b"\n")
+    line = body if end < 0 else body[:end]
+    try:
+        fields = _FIELD_SEPARATORS.split(line.decode("utf8").strip(" \t\r"))
+    except UnicodeDecodeError:
+        return "word2vec-binary"
+    values = fields[1:] if end >= 0 else fields[1:-1]  # the last field may be cut off
+    if end >= 0 and len(values) != header[1]:
+        return "word2vec-binary"
+    try:
+        [float(value) for value in values]
+    except ValueError:
+        return "word2vec-binary"
     return "word2vec"
 
 

@@ -251,6 +251,8 @@ class KeyedVectors:
             if vector.shape != (self.vector_size,):
                 raise ValueError(f"a query vector must have shape ({self.vector_size},), "
                                  f"got {vector.shape}")
+            if not np.isfinite(vector).all():
+                raise ValueError("a query vector has a non-finite value")
             return _unit(vector) if norm else vector
         return self.get_vector(term, norm=norm)
 
