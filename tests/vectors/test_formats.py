@@ -153,6 +153,9 @@ def test_no_header_and_tolerated_whitespace(tmp_path):
     kv = KeyedVectors.load_word2vec_format(write_bytes(tmp_path / "v.txt", text.encode()))
     assert kv.index_to_key == ["a", "b"]
     np.testing.assert_array_equal(kv.vectors, [[1, 2, 3], [4, 5, 6]])
+    for binary in (False, True):  # a header announcing no vectors is a valid, empty set
+        empty = KeyedVectors.load_word2vec_format(write_bytes(tmp_path / "z", b"0 3\n"), binary=binary)
+        assert len(empty) == 0 and empty.vector_size == 3
     glove = KeyedVectors.load_word2vec_format(write_bytes(tmp_path / "g.txt", b"a 1 2\nb 3 4\n"), no_header=True)
     np.testing.assert_array_equal(glove.vectors, [[1, 2], [3, 4]])
     # binary without newlines after vectors (as gensim writes it) reads the same
@@ -202,6 +205,7 @@ TEXT_ERRORS = [
     (b"3 2\na 1 2\nb 3 4\na 5 6\n", r"v\.txt line 4: duplicate word 'a' \(first on line 2\)"),
     (b"3 2\na 1 2\nb 3 4\n", r"v\.txt line 3: file ends after 2 of the 3 vectors"),
     (b"1 2\na 1 2\nb 3 4\n", r"v\.txt line 3: more vectors than the 1 the header announces"),
+    (b"0 2\na 1 2\n", r"v\.txt line 2: more vectors than the 0 the header announces"),
     (b"1 2\n 1 2\n", r"v\.txt line 2: expected 2 values, found 1"),
 ]
 

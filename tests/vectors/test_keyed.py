@@ -284,6 +284,8 @@ def test_filter_subset_and_exits():
     assert tensor.dtype == torch.float32 and tuple(tensor.shape) == (20, 4)
     np.testing.assert_array_equal(tensor.numpy(), kv.vectors)
     assert KeyedVectors(["a"], torch.ones(1, 3)).vectors.shape == (1, 3)
+    half = KeyedVectors(["a"], torch.full((1, 3), 0.5, dtype=torch.bfloat16, requires_grad=True))
+    np.testing.assert_array_equal(half.vectors, [[0.5, 0.5, 0.5]])
     norm = kv.normalized()
     np.testing.assert_allclose(np.linalg.norm(norm.vectors, axis=1), 1.0, atol=1e-6)
     projected = kv.transform(lambda m: m[:, :2])

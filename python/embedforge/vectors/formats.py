@@ -191,8 +191,6 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
                                      ">= 0 and dim >= 1")
                 if limit is not None:
                     count = min(count, limit)
-                if count == 0:
-                    break
                 continue
             parts = line.split(" ")
             if "" in parts or "\t" in line:  # runs of spaces or tabs: split on any run of them

@@ -85,7 +85,9 @@ class KeyedVectors:
 
     ``get_vector`` is the single lookup path every query uses, so a subclass (e.g. FastText's
     n-gram vectors) overrides it together with ``has_index_for`` / ``__contains__``. Sets derived
-    with ``filter``/``subset``/arithmetic are plain ``KeyedVectors``.
+    with ``filter``/``subset``/arithmetic are plain ``KeyedVectors``. A float32 array is used
+    without copying; unit vectors are cached, so after editing ``vectors`` in place call
+    ``fill_norms(force=True)`` (assigning ``kv.vectors = ...`` or ``add_vectors`` does it for you).
     """
 
     #: make numpy defer to our reflected operators in ``array - kv``
@@ -115,7 +117,7 @@ class KeyedVectors:
             array = vectors
         else:
             if hasattr(vectors, "detach") and hasattr(vectors, "cpu"):  # a torch tensor
-                vectors = vectors.detach().cpu().numpy()
+                vectors = vectors.detach().cpu().float().numpy()
             with np.errstate(over="ignore"):
                 array = np.asarray(vectors, dtype=np.float32)
         if array.ndim != 2:
