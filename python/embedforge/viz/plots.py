@@ -48,15 +48,17 @@ def _row(index: Mapping[str, int], word: str) -> int:
 def scatter(vectors: Any, labels: Sequence[Any] | None = None, *, groups: Sequence[Any] | None = None,
             method: str = "pca", dims: int = 2, max_labels: int | None = 60, title: str | None = None,
             path: "str | os.PathLike[str] | None" = None, figsize: tuple[float, float] = (8.0, 6.0),
-            dpi: float = 100, point_size: float = 14.0, seed: int = 0) -> Any:
+            dpi: float = 100, point_size: float = 14.0, seed: int = 0,
+            projection_kwargs: Mapping[str, Any] | None = None) -> Any:
     """Labelled scatter of vectors (projected with `method` unless already `dims` wide); returns the Figure.
 
     Only the first `max_labels` rows get a text label (KeyedVectors are ordered by frequency, so those are
-    the most frequent words); `None` labels every point.
+    the most frequent words); `None` labels every point. `projection_kwargs` go to the projector
+    (e.g. `{"max_iter": 500}` for t-SNE).
     """
     x = as_matrix(vectors)
     names = as_labels(vectors, labels, len(x))
-    pts = x if x.shape[1] == dims else project(x, method=method, dims=dims, seed=seed)
+    pts = x if x.shape[1] == dims else project(x, method=method, dims=dims, seed=seed, **(projection_kwargs or {}))
     if groups is not None and len(groups) != len(pts):
         raise ValueError(f"groups has {len(groups)} entries but there are {len(pts)} vectors")
     fig = _new_figure(figsize, dpi)
