@@ -29,7 +29,7 @@ def _planted_kv() -> KeyedVectors:
     unit /= np.linalg.norm(unit, axis=1, keepdims=True)
     words += ["read", "reader", "writer", "write"]
     rows += [unit[0], unit[1], unit[2], unit[0] - unit[1] + unit[2]]
-    words += ["the", "of"]  # "files" is absent, so the second analogy candidate is the one used + [f"word{i}" for i in range(60)]
+    words += ["the", "of"] + [f"word{i}" for i in range(60)]  # no "files": the 2nd analogy candidate is used
     rows += list(rng.normal(size=(62, 24)))
     return KeyedVectors(words, np.asarray(rows, dtype=np.float32))
 
