@@ -244,12 +244,15 @@ def test_info_json(capsys) -> None:
 def test_bench_prints_the_comparison_table(tmp_path: Path, capsys) -> None:
     pytest.importorskip("embedforge.benchmark", reason="embedforge.benchmark has not landed on this branch yet")
     out_json = tmp_path / "bench.json"
-    code, out, err = _run(["bench", "--threads", "1", "--repeats", "1", "--scale", "0.02", "--json", out_json],
-                          capsys)
+    code, out, err = _run(["bench", "--threads", "1", "--repeats", "1", "--iters", "2", "--scale", "0.02",
+                           "--workloads", "W1", "--json", out_json], capsys)
     assert code == 0, err
     rows = json.loads(out_json.read_text())
-    assert isinstance(rows, list) and rows
-    assert len(out.strip().splitlines()) >= len(rows)
+    assert rows and {r["workload"] for r in rows} == {"W1"} and {r["threads"] for r in rows} == {1}
+    assert len(out.strip().splitlines()) == len(rows) + 1  # header + one line per row
+    assert len(err.strip().splitlines()) == len(rows)  # per-row progress on stderr
+    code, _, err = _run(["bench", "--scale", "3"], capsys)
+    _assert_usage_error(code, err, "--scale must be in (0, 1]")
 
 
 # ------------------------------------------------------------------------------------------------ train

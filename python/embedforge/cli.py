@@ -321,7 +321,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .benchmark import compare_embedding_bag, format_table
     except ImportError as exc:
         raise CLIError(f"the benchmark module is not available in this build ({_one_line(exc)})", 1) from exc
-    rows = compare_embedding_bag(threads=tuple(args.threads), repeats=args.repeats, scale=args.scale)
+    if not 0.0 < args.scale <= 1.0:
+        raise CLIError(f"{PROG} bench: error: --scale must be in (0, 1], got {args.scale}")
+    kwargs: dict[str, Any] = {}
+    if args.workloads:
+        kwargs["workloads"] = tuple(args.workloads)
+    rows = compare_embedding_bag(threads=tuple(args.threads), repeats=args.repeats, iters=args.iters,
+                                 scale=args.scale, progress=None if args.quiet else _info, **kwargs)
     print(format_table(rows))
     if args.json:
         _write_text_atomic(args.json, json.dumps(rows, indent=2, default=str) + "\n")
@@ -430,8 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("bench", cmd_bench, "Quick side-by-side benchmark of the embedding bag against torch.")
     p.add_argument("--threads", type=_positive_int, nargs="+", default=[1, 2])
-    p.add_argument("--repeats", type=_positive_int, default=5)
-    p.add_argument("--scale", type=float, default=0.25, help="problem size relative to the full benchmark")
+    p.add_argument("--workloads", nargs="+", default=None, help="workload names (default: all; see bench/)")
+    p.add_argument("--repeats", type=_positive_int, default=5, help="timed repeats per row (median reported)")
+    p.add_argument("--iters", type=_positive_int, default=10, help="calls per timed repeat")
+    p.add_argument("--scale", type=float, default=0.25, help="problem size relative to the full benchmark, in (0, 1]")
+    p.add_argument("--quiet", action="store_true", help="no per-row progress on stderr")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
 
     p = add("demo", cmd_demo, "Run the end-to-end demo and write pictures and a report into a folder.")
