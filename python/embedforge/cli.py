@@ -233,7 +233,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                                 for s in sections[:-1]}}
             print(f"analogies  {args.analogies}: accuracy {acc:.4f} ({n_ok}/{n_ok + n_bad} answered questions)")
             for name, (ok, n) in report["analogies"]["sections"].items():
-                print(f"  {name}: {ok}/{n}")
+                if n:  # sections whose questions all have unknown words are left out
+                    print(f"  {name}: {ok}/{n}")
         if args.pairs:
             (pr, pp), (sr, sp), oov = kv.evaluate_word_pairs(args.pairs, restrict_vocab=args.restrict_vocab,
                                                             delimiter=args.delimiter)

@@ -47,7 +47,7 @@ def _row(index: Mapping[str, int], word: str) -> int:
 
 def scatter(vectors: Any, labels: Sequence[Any] | None = None, *, groups: Sequence[Any] | None = None,
             method: str = "pca", dims: int = 2, max_labels: int | None = 60, title: str | None = None,
-            path: "str | os.PathLike[str] | None" = None, figsize: tuple[float, float] = (8.0, 6.0),
+            path: str | os.PathLike[str] | None = None, figsize: tuple[float, float] = (8.0, 6.0),
             dpi: float = 100, point_size: float = 14.0, seed: int = 0,
             projection_kwargs: Mapping[str, Any] | None = None) -> Any:
     """Labelled scatter of vectors (projected with `method` unless already `dims` wide); returns the Figure.
@@ -91,7 +91,7 @@ def scatter(vectors: Any, labels: Sequence[Any] | None = None, *, groups: Sequen
 
 def heatmap(initial: Any, trained: Any | None = None, *, labels: Sequence[Any] | None = None,
             max_rows: int = 40, max_cols: int = 64, titles: tuple[str, str] = ("initial", "trained"),
-            path: "str | os.PathLike[str] | None" = None, figsize: tuple[float, float] = (10.0, 6.0),
+            path: str | os.PathLike[str] | None = None, figsize: tuple[float, float] = (10.0, 6.0),
             dpi: float = 100) -> Any:
     """Heatmap of an embedding matrix, or initial and trained side by side on one colour scale."""
     mats = [as_matrix(initial)[:max_rows, :max_cols]]
@@ -167,7 +167,7 @@ def _plottable(series: dict[str, list[float]]) -> dict[str, list[float]]:
     return lossy or {k: v for k, v in series.items() if k.lower() not in ("epoch", "step", "lr")}
 
 
-def loss_curves(history: Any, *, path: "str | os.PathLike[str] | None" = None, log_scale: bool = False,
+def loss_curves(history: Any, *, path: str | os.PathLike[str] | None = None, log_scale: bool = False,
                 figsize: tuple[float, float] = (8.0, 4.5), dpi: float = 100) -> Any:
     """Loss curves from a Trainer (or its History), a dict of series, or a list of per-epoch dicts.
 
@@ -228,7 +228,7 @@ def neighbor_table(vectors: Any, words: Sequence[str], topn: int = 5, *, labels:
 
 
 def analogy_arrows(vectors: Any, a: str, b: str, c: str, *, labels: Sequence[Any] | None = None,
-                   context: int = 3, path: "str | os.PathLike[str] | None" = None,
+                   context: int = 3, path: str | os.PathLike[str] | None = None,
                    figsize: tuple[float, float] = (7.0, 6.0), dpi: float = 100) -> Any:
     """Plot the analogy a − b + c ≈ d: arrows b→a and c→(a − b + c), d being the nearest other word.
 
