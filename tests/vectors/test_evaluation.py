@@ -191,6 +191,52 @@ def test_analogy_options_match_gensim(tmp_path):
     assert upper in dummy["incorrect"]
 
 
+class CountingVectors(KeyedVectors):
+    """A subclass that overrides the query methods, so evaluation asks it one question at a time."""
+
+    calls = 0
+
+    def most_similar(self, *args, **kwargs):
+        """Count, then delegate."""
+        CountingVectors.calls += 1
+        return super().most_similar(*args, **kwargs)
+
+    def most_similar_cosmul(self, *args, **kwargs):
+        """Count, then delegate."""
+        CountingVectors.calls += 1
+        return super().most_similar_cosmul(*args, **kwargs)
+
+
+@pytest.mark.parametrize("function", ["most_similar", "most_similar_cosmul"])
+@pytest.mark.parametrize("batch_bytes", [1, 4 * 60 * 7, 1 << 25])
+def test_batched_analogies_equal_one_by_one(tmp_path, monkeypatch, function, batch_bytes):
+    from embedforge.vectors import evaluation
+
+    monkeypatch.setattr(evaluation, "_BATCH_BYTES", batch_bytes)
+    path = tmp_path / "questions.txt"
+    write_questions(path)
+    plain = planted_vectors(seed=2)
+    # exact ties: one-hot rows shared by many keys make every score exact whatever the summation
+    # order, so the candidates are decided by the lower-index tie rule in both paths
+    tied = np.eye(6, dtype=np.float32)[np.arange(len(plain)) % 6]
+    tied[::7] *= -1
+    for vectors in (plain.vectors, tied):
+        kv = KeyedVectors(plain.index_to_key, vectors)
+        slow = CountingVectors(plain.index_to_key, vectors)
+        for restrict in (300000, 30, 6):  # 6 rows: fewer than 5 candidates besides the inputs
+            CountingVectors.calls = 0
+            expected = slow.evaluate_word_analogies(path, restrict_vocab=restrict, similarity_function=function)
+            assert CountingVectors.calls == sum(len(s["correct"]) + len(s["incorrect"]) for s in expected[1][:-1])
+            assert CountingVectors.calls > 0
+            assert kv.evaluate_word_analogies(path, restrict_vocab=restrict, similarity_function=function) == expected
+            # the candidate lists themselves (not only the first acceptable one) agree
+            rng = np.random.default_rng(restrict)
+            questions = [tuple(int(i) for i in rng.choice(min(restrict, len(kv)), 3, replace=False))
+                         for _ in range(40)]
+            assert evaluation._candidates_batched(kv, function, restrict, questions) == \
+                evaluation._candidates_one_by_one(kv, function, restrict, questions)
+
+
 def test_analogy_errors(tmp_path):
     kv = planted_vectors()
     headless = tmp_path / "headless.txt"
