@@ -209,30 +209,17 @@ def _candidates_batched(kv: KeyedVectors, similarity_function: str, restrict_voc
             half = np.float32(0.5)
             sim_a, sim_b, sim_c = ((1 + units[i] @ searched.T) * half for i in (ia, ib, ic))
             scores = sim_b * sim_c / (sim_a + np.float32(1e-6))
-        scores[np.arange(len(chunk))[:, None], chunk] = -np.inf  # input rows never count
-        if rows >= 8:  # at least 5 candidates besides the 3 inputs: vectorised top 5
-            top = np.argpartition(-scores, 4, axis=1)[:, :5]
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            cutoff = top_scores.min(axis=1)
-            exact = (scores >= cutoff[:, None]).sum(axis=1) == 5  # no tie at the cut-off
-            order = np.lexsort((top, -top_scores.astype(np.float64)), axis=-1)
-            best = np.take_along_axis(top, order, axis=1).tolist()
-        else:
-            exact = np.zeros(len(chunk), dtype=bool)
-            best = []
-        for row, inputs in enumerate(chunk):
-            if exact[row]:
-                result.append(best[row])
-                continue
-            line = scores[row]
-            count = min(5, rows - len(set(inputs.tolist())))
-            if count <= 0:
-                result.append([])
-                continue
-            top_row = np.argpartition(-line, count - 1)[:count]
-            tied = np.flatnonzero(line >= line[top_row].min())
-            ranked = np.lexsort((tied, -line[tied].astype(np.float64)))
-            result.append(tied[ranked][:count].tolist())
+        every = np.arange(len(chunk))
+        scores[every[:, None], chunk] = -np.inf  # input rows never count
+        # five rounds of argmax: best score first, ties to the lower index (argmax's first hit)
+        picks = []
+        for _ in range(min(5, rows)):
+            best = scores.argmax(axis=1)
+            found = scores[every, best] > -np.inf
+            picks.append(np.where(found, best, -1))
+            scores[every, best] = -np.inf
+        for row in np.stack(picks, axis=1).tolist() if picks else [[]] * len(chunk):
+            result.append([index for index in row if index >= 0])
     return result
 
 
