@@ -345,8 +345,8 @@ def test_shipped_questions_words_parse(tmp_path):
 def test_shipped_wordsim353_parse():
     utils = pytest.importorskip("gensim.test.utils", reason="gensim ships the reference files")
     path = utils.datapath("wordsim353.tsv")
-    pairs = [line.split("\t") for line in open(path, encoding="utf8").read().splitlines()
-             if line and not line.startswith("#")]
+    with open(path, encoding="utf8") as handle:
+        pairs = [line.split("\t") for line in handle.read().splitlines() if line and not line.startswith("#")]
     vocab = sorted({w.lower() for a, b, _ in pairs for w in (a, b)})
     rng = np.random.default_rng(1)
     keep = vocab[: len(vocab) * 3 // 4]
