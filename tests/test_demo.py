@@ -112,7 +112,7 @@ def test_report_links_every_output(tmp_path: Path) -> None:
     assert {"word_map.png", "letters.gif", "explorer.html", "projector/", "analogy.png"} <= set(links)
     assert all((tmp_path / link).exists() for link in links)
     assert "`read − reader + writer` ≈ **write** (0.90)" in text
-    assert "200 words/s" in text  # 100 tokens x 1 epoch / 0.5 s
+    assert "about 200 words/s" in text  # 100 tokens x 1 epoch / 0.5 s
 
 
 def test_quick_demo_end_to_end(tmp_path: Path, capsys) -> None:

@@ -75,7 +75,7 @@ class DemoConfig:
     @classmethod
     def quick(cls) -> DemoConfig:
         """A small corpus and few epochs: every output, in seconds."""
-        return cls(max_sentences=3000, vector_size=32, window=4, min_count=3, epochs=3, map_words=80,
+        return cls(max_sentences=5000, vector_size=32, window=4, min_count=5, epochs=10, map_words=80,
                    map_labels=30, map_method="pca", explorer_words=400, projector_words=400, clusters=5,
                    letters_chars=20_000, letters_epochs=1, letters_snapshot_every=5, letters_batch=1024,
                    letters_lr=0.05, max_frames=10)
@@ -223,7 +223,8 @@ def write_report(out: Path, facts: dict[str, Any]) -> Path:
         f"{facts['epochs']} epochs, min_count {facts['min_count']}) trained on the Python {sys.version.split()[0]} "
         f"standard library's docstrings: {facts['sentences']:,} sentences, {facts['tokens']:,} tokens, "
         f"{facts['vocab']:,} words kept, in {facts['train_seconds']:.1f} s "
-        f"({facts['tokens'] * facts['epochs'] / max(facts['train_seconds'], 1e-9):,.0f} words/s).",
+        f"(about {facts['tokens'] * facts['epochs'] / max(facts['train_seconds'], 1e-9):,.0f} words/s, "
+        "vocabulary scan included).",
         "",
         "## Nearest neighbours",
         "",
