@@ -91,7 +91,7 @@ PreparedBags prepare_cpu(const Tensor& indices, const std::optional<Tensor>& off
 
 std::tuple<Tensor, Tensor> embedding_bag_cpu(Tensor weight, Tensor indices, std::optional<Tensor> offsets, int64_t mode,
                                              std::optional<Tensor> per_sample_weights, int64_t padding_idx,
-                                             bool include_last_offset) {
+                                             bool include_last_offset, bool /*sparse: autograd only*/) {
   check_dim(weight, "weight", 2);
   check_cpu(weight, "weight");
   const core::DType dt = table_dtype(weight, "weight");

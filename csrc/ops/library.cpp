@@ -15,8 +15,11 @@ STABLE_TORCH_LIBRARY(embedforge, m) {
       "int mode, "
       "Tensor? per_sample_weights, "
       "int padding_idx, "
-      "bool include_last_offset"
+      "bool include_last_offset, "
+      "bool sparse"
       ") -> (Tensor, Tensor)");
+  // `sparse` selects the gradient the autograd formula returns (row-sparse COO or dense); the
+  // forward kernels ignore it.
   // Dense gradient of the table, [num_rows, D]; each touched row written once, no atomics.
   m.def(
       "embedding_bag_backward_dense("

@@ -1,0 +1,5 @@
+"""Embedding layers on embedforge's fused kernels: drop-ins for torch.nn's classes."""
+
+from .embedding import Embedding, EmbeddingBag
+
+__all__ = ["Embedding", "EmbeddingBag"]

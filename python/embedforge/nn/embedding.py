@@ -1,0 +1,227 @@
+"""Drop-in replacements for ``torch.nn.EmbeddingBag`` and ``torch.nn.Embedding`` on the fused op."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ..ops.embedding_bag import MODES, embedding, embedding_bag
+
+__all__ = ["EmbeddingBag", "Embedding"]
+
+
+def _unsupported(max_norm: Optional[float], scale_grad_by_freq: bool) -> None:
+    if max_norm is not None:
+        raise NotImplementedError(
+            "max_norm is not supported by embedforge (it renormalises rows in place during the forward); "
+            "renormalise the weight yourself between steps, or use torch.nn.Embedding for this layer"
+        )
+    if scale_grad_by_freq:
+        raise NotImplementedError("scale_grad_by_freq is not supported by embedforge")
+
+
+def _init_weight(num_embeddings: int, embedding_dim: int, weight: Optional[Tensor], device, dtype) -> Tensor:
+    if num_embeddings <= 0 or embedding_dim <= 0:
+        raise ValueError(f"num_embeddings and embedding_dim must be positive, got {num_embeddings}, {embedding_dim}")
+    if weight is None:
+        return torch.empty((num_embeddings, embedding_dim), device=device, dtype=dtype)
+    if tuple(weight.shape) != (num_embeddings, embedding_dim):
+        raise ValueError(
+            f"_weight has shape {tuple(weight.shape)}, expected ({num_embeddings}, {embedding_dim})"
+        )
+    return weight
+
+
+def _check_padding(padding_idx: Optional[int], num_embeddings: int) -> Optional[int]:
+    if padding_idx is None:
+        return None
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"padding_idx={padding_idx} is out of range for a table of {num_embeddings} rows")
+    return padding_idx % num_embeddings
+
+
+class EmbeddingBag(torch.nn.Module):
+    """Sums, averages or max-pools bags of embeddings without materialising the gathered rows.
+
+    Shapes: V ``num_embeddings``, D ``embedding_dim``, B bags, N ids, L ids per bag.
+    ``forward(input [N], offsets [B])`` or ``forward(input [B, L])`` → [B, D].
+
+    >>> bag = EmbeddingBag(10, 3, mode="sum")
+    >>> bag(torch.tensor([1, 2, 4, 5, 4, 3, 2, 9]), torch.tensor([0, 4])).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        max_norm: Optional[float] = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        _weight: Optional[Tensor] = None,
+        include_last_offset: bool = False,
+        padding_idx: Optional[int] = None,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        _unsupported(max_norm, scale_grad_by_freq)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
+        self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
+        self.padding_idx = _check_padding(padding_idx, num_embeddings)
+        self.weight = torch.nn.Parameter(_init_weight(num_embeddings, embedding_dim, _weight, device, dtype))
+        if _weight is None:
+            self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """N(0, 1) initialisation as torch's, with the padding row zeroed."""
+        torch.nn.init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with torch.no_grad():
+                self.weight[self.padding_idx].fill_(0)
+
+    def forward(
+        self, input: Tensor, offsets: Optional[Tensor] = None, per_sample_weights: Optional[Tensor] = None
+    ) -> Tensor:
+        """Pools each bag: [N] ids with [B] offsets, or [B, L] ids → [B, D]."""
+        return embedding_bag(
+            self.weight,
+            input,
+            offsets,
+            mode=self.mode,
+            per_sample_weights=per_sample_weights,
+            padding_idx=self.padding_idx,
+            include_last_offset=self.include_last_offset,
+            sparse=self.sparse,
+        )
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.sparse:
+            s += ", sparse=True"
+        if self.include_last_offset:
+            s += ", include_last_offset=True"
+        return s
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        max_norm: Optional[float] = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        include_last_offset: bool = False,
+        padding_idx: Optional[int] = None,
+    ) -> "EmbeddingBag":
+        """A bag layer over a given [V, D] matrix (kept as is, padding row included)."""
+        if embeddings.dim() != 2:
+            raise ValueError(f"embeddings must be 2-D, got shape {tuple(embeddings.shape)}")
+        bag = cls(
+            embeddings.shape[0],
+            embeddings.shape[1],
+            max_norm=max_norm,
+            norm_type=norm_type,
+            scale_grad_by_freq=scale_grad_by_freq,
+            mode=mode,
+            sparse=sparse,
+            _weight=embeddings,
+            include_last_offset=include_last_offset,
+            padding_idx=padding_idx,
+        )
+        bag.weight.requires_grad = not freeze
+        return bag
+
+
+class Embedding(torch.nn.Module):
+    """A lookup table: ids of any shape [*] → [*, D], on embedforge's one-hot-free kernels.
+
+    Shapes: V ``num_embeddings``, D ``embedding_dim``. The padding row is returned as stored and
+    never receives a gradient, as in ``torch.nn.Embedding``.
+
+    >>> emb = Embedding(10, 3, padding_idx=0)
+    >>> emb(torch.tensor([[0, 2], [4, 9]])).shape
+    torch.Size([2, 2, 3])
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: Optional[int] = None,
+        max_norm: Optional[float] = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight: Optional[Tensor] = None,
+        _freeze: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        _unsupported(max_norm, scale_grad_by_freq)
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
+        self.sparse = sparse
+        self.padding_idx = _check_padding(padding_idx, num_embeddings)
+        self.weight = torch.nn.Parameter(
+            _init_weight(num_embeddings, embedding_dim, _weight, device, dtype), requires_grad=not _freeze
+        )
+        if _weight is None:
+            self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """N(0, 1) initialisation as torch's, with the padding row zeroed."""
+        torch.nn.init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with torch.no_grad():
+                self.weight[self.padding_idx].fill_(0)
+
+    def forward(self, input: Tensor) -> Tensor:
+        """Looks up every id: [*] → [*, D]."""
+        return embedding(self.weight, input, padding_idx=self.padding_idx, sparse=self.sparse)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.sparse:
+            s += ", sparse=True"
+        return s
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        padding_idx: Optional[int] = None,
+        max_norm: Optional[float] = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+    ) -> "Embedding":
+        """A table over a given [V, D] matrix (kept as is, padding row included)."""
+        if embeddings.dim() != 2:
+            raise ValueError(f"embeddings must be 2-D, got shape {tuple(embeddings.shape)}")
+        return cls(
+            embeddings.shape[0],
+            embeddings.shape[1],
+            padding_idx=padding_idx,
+            max_norm=max_norm,
+            norm_type=norm_type,
+            scale_grad_by_freq=scale_grad_by_freq,
+            sparse=sparse,
+            _weight=embeddings,
+            _freeze=freeze,
+        )

@@ -1,0 +1,5 @@
+"""Operators of the native core, as Python functions with autograd (torch.ops.embedforge.*)."""
+
+from .embedding_bag import MODES, embedding, embedding_bag
+
+__all__ = ["embedding_bag", "embedding", "MODES"]

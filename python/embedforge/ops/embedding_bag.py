@@ -1,0 +1,197 @@
+"""The fused embedding-bag operator: wrapper, fake kernels and autograd.
+
+Shapes: V table rows, D embedding dim, N ids, B bags, L ids per bag (fixed-length input).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .._native import translate_errors
+
+__all__ = ["embedding_bag", "embedding", "MODES"]
+
+MODES = {"sum": 0, "mean": 1, "max": 2}
+_ops = torch.ops.embedforge
+_TABLE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+_ID_DTYPES = (torch.int32, torch.int64)
+
+
+def _num_bags(indices: torch.Tensor, offsets: Optional[torch.Tensor], include_last_offset: bool) -> int:
+    if offsets is None:
+        return indices.shape[0]
+    return offsets.shape[0] - 1 if include_last_offset else offsets.shape[0]
+
+
+# ---- fake (meta) kernels ---------------------------------------------------------------------
+@torch.library.register_fake("embedforge::embedding_bag")
+def _embedding_bag_fake(weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse):
+    torch._check(weight.dim() == 2, lambda: "weight must be 2-D")
+    B = _num_bags(indices, offsets, include_last_offset)
+    D = weight.shape[1]
+    out = weight.new_empty((B, D))
+    max_rows = weight.new_empty((B, D) if mode == 2 else (0, 0), dtype=torch.int64)
+    return out, max_rows
+
+
+@torch.library.register_fake("embedforge::embedding_bag_backward_dense")
+def _backward_dense_fake(grad, indices, offsets, num_rows, mode, per_sample_weights, max_rows, padding_idx,
+                         include_last_offset):
+    return grad.new_empty((num_rows, grad.shape[1]))
+
+
+@torch.library.register_fake("embedforge::embedding_bag_backward_rows")
+def _backward_rows_fake(grad, indices, offsets, num_rows, mode, per_sample_weights, max_rows, padding_idx,
+                        include_last_offset):
+    ctx = torch.library.get_ctx()
+    touched = ctx.new_dynamic_size()
+    return grad.new_empty((touched,), dtype=torch.int64), grad.new_empty((touched, grad.shape[1]))
+
+
+@torch.library.register_fake("embedforge::embedding_bag_backward_psw")
+def _backward_psw_fake(grad, weight, indices, offsets, mode, padding_idx, include_last_offset):
+    return grad.new_empty((indices.numel(),), dtype=torch.float32)
+
+
+# ---- autograd --------------------------------------------------------------------------------
+def _setup_context(ctx, inputs, output):
+    weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse = inputs
+    _, max_rows = output
+    ctx.mark_non_differentiable(max_rows)
+    ctx.num_rows = weight.shape[0]
+    ctx.mode, ctx.padding_idx, ctx.include_last_offset, ctx.sparse = mode, padding_idx, include_last_offset, sparse
+    ctx.psw_shape = None if per_sample_weights is None else per_sample_weights.shape
+    ctx.psw_dtype = None if per_sample_weights is None else per_sample_weights.dtype
+    need_psw_grad = per_sample_weights is not None and ctx.needs_input_grad[4]
+    ctx.save_for_backward(indices, offsets, per_sample_weights, max_rows, weight if need_psw_grad else None)
+
+
+def _backward(ctx, grad_out, _grad_max_rows):
+    indices, offsets, per_sample_weights, max_rows, weight = ctx.saved_tensors
+    grad_out = grad_out.contiguous()
+    grad_weight = grad_psw = None
+    if ctx.needs_input_grad[0]:
+        args = (grad_out, indices, offsets, ctx.num_rows, ctx.mode, per_sample_weights, max_rows, ctx.padding_idx,
+                ctx.include_last_offset)
+        if ctx.sparse:
+            rows, row_grads = _ops.embedding_bag_backward_rows(*args)
+            grad_weight = torch.sparse_coo_tensor(
+                rows.unsqueeze(0), row_grads, (ctx.num_rows, grad_out.shape[1]), is_coalesced=True
+            )
+        else:
+            grad_weight = _ops.embedding_bag_backward_dense(*args)
+    if ctx.psw_shape is not None and ctx.needs_input_grad[4]:
+        g = _ops.embedding_bag_backward_psw(
+            grad_out, weight, indices, offsets, ctx.mode, ctx.padding_idx, ctx.include_last_offset
+        )
+        grad_psw = g.reshape(ctx.psw_shape).to(ctx.psw_dtype)
+    return grad_weight, None, None, None, grad_psw, None, None, None
+
+
+torch.library.register_autograd("embedforge::embedding_bag", _backward, setup_context=_setup_context)
+
+
+# ---- the user-facing wrapper -----------------------------------------------------------------
+def _check_inputs(weight, indices, offsets, mode, per_sample_weights, padding_idx):
+    if not isinstance(weight, torch.Tensor) or not isinstance(indices, torch.Tensor):
+        raise TypeError("weight and indices must be tensors")
+    if weight.dim() != 2:
+        raise ValueError(f"weight must be 2-D [num_embeddings, embedding_dim], got shape {tuple(weight.shape)}")
+    if weight.dtype not in _TABLE_DTYPES:
+        raise TypeError(f"weight must be float32, bfloat16 or float16, got {weight.dtype}")
+    if indices.dtype not in _ID_DTYPES:
+        raise TypeError(f"indices must be int32 or int64, got {indices.dtype}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+    if offsets is not None:
+        if not isinstance(offsets, torch.Tensor):
+            raise TypeError("offsets must be a tensor or None")
+        if offsets.dtype not in _ID_DTYPES:
+            raise TypeError(f"offsets must be int32 or int64, got {offsets.dtype}")
+        if indices.dim() != 1:
+            raise ValueError(f"indices must be 1-D when offsets are given, got shape {tuple(indices.shape)}")
+        if offsets.dim() != 1:
+            raise ValueError(f"offsets must be 1-D, got shape {tuple(offsets.shape)}")
+        if offsets.device != indices.device:
+            raise ValueError(f"offsets ({offsets.device}) and indices ({indices.device}) must be on the same device")
+    elif indices.dim() != 2:
+        raise ValueError(
+            f"indices must be 2-D [bags, ids per bag] when offsets is None, got shape {tuple(indices.shape)}"
+        )
+    if indices.device != weight.device:
+        raise ValueError(f"indices ({indices.device}) and weight ({weight.device}) must be on the same device")
+    if per_sample_weights is not None:
+        if mode == "max":
+            raise ValueError("per_sample_weights are only supported for mode='sum' and mode='mean', not 'max'")
+        if not isinstance(per_sample_weights, torch.Tensor) or not per_sample_weights.is_floating_point():
+            raise TypeError("per_sample_weights must be a floating-point tensor")
+        if per_sample_weights.shape != indices.shape:
+            raise ValueError(
+                f"per_sample_weights must have the shape of indices {tuple(indices.shape)}, "
+                f"got {tuple(per_sample_weights.shape)}"
+            )
+        if per_sample_weights.device != weight.device:
+            raise ValueError("per_sample_weights must be on the device of weight")
+    num_rows = weight.shape[0]
+    if padding_idx is None:
+        return -1
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, int):
+        raise TypeError(f"padding_idx must be an int or None, got {type(padding_idx).__name__}")
+    if not -num_rows <= padding_idx < num_rows:
+        raise ValueError(f"padding_idx={padding_idx} is out of range for a table of {num_rows} rows")
+    return padding_idx % num_rows
+
+
+def embedding_bag(
+    weight: torch.Tensor,
+    indices: torch.Tensor,
+    offsets: Optional[torch.Tensor] = None,
+    mode: str = "sum",
+    per_sample_weights: Optional[torch.Tensor] = None,
+    padding_idx: Optional[int] = None,
+    include_last_offset: bool = False,
+    sparse: bool = False,
+) -> torch.Tensor:
+    """Pooled lookup of bags of rows of ``weight`` in one pass: [V, D] table → [B, D].
+
+    ``indices`` is 1-D with ``offsets`` (bag b is ``indices[offsets[b]:offsets[b+1]]``) or 2-D
+    [B, L] without. ``mode`` is "sum", "mean" or "max"; ``per_sample_weights`` (shape of
+    ``indices``) scale each row in sum and mean (mean divides the weighted sum by the number of
+    non-padding ids). Ids equal to ``padding_idx`` are skipped and not counted; empty bags give
+    zeros. The backward never forms a one-hot matrix: gradients are reduced per touched row,
+    deterministically; ``sparse=True`` makes the table's gradient a coalesced sparse COO tensor.
+
+    >>> w = torch.randn(10, 3)
+    >>> embedding_bag(w, torch.tensor([1, 2, 4, 5]), torch.tensor([0, 2]), mode="mean").shape
+    torch.Size([2, 3])
+    """
+    pad = _check_inputs(weight, indices, offsets, mode, per_sample_weights, padding_idx)
+    if offsets is not None and offsets.dtype != indices.dtype:
+        indices, offsets = indices.long(), offsets.long()
+    with translate_errors():
+        out, _ = _ops.embedding_bag(
+            weight, indices, offsets, MODES[mode], per_sample_weights, pad, include_last_offset, sparse
+        )
+    return out
+
+
+def embedding(
+    weight: torch.Tensor, indices: torch.Tensor, padding_idx: Optional[int] = None, sparse: bool = False
+) -> torch.Tensor:
+    """Plain lookup ``weight[indices]`` for ids of any shape → ``indices.shape + (D,)``.
+
+    As ``torch.nn.functional.embedding``: the padding row is returned as stored but receives no
+    gradient. Runs on the embedding-bag kernels with bags of one id.
+    """
+    if not isinstance(indices, torch.Tensor):
+        raise TypeError("indices must be a tensor")
+    flat = indices.reshape(-1, 1)
+    pad = _check_inputs(weight, flat, None, "sum", None, padding_idx)
+    with translate_errors():
+        out, _ = _ops.embedding_bag(weight, flat, None, 0, None, -1, False, sparse)
+    if pad >= 0 and out.requires_grad:
+        # Forward returns the stored padding row; its gradient is masked out.
+        out = torch.where((flat == pad), out.detach(), out)
+    return out.reshape(*indices.shape, weight.shape[1])
