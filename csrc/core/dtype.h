@@ -12,7 +12,9 @@ const char* dtype_name(DType d);
 // Storage types. bfloat16 is the top half of a float32; float16 uses the compiler's _Float16,
 // which becomes F16C instructions in the AVX2/AVX-512 builds and a libgcc routine otherwise.
 struct bf16 { uint16_t bits; };
+#ifndef __CUDACC__  // nvcc's front end has no _Float16; CUDA code uses __half instead
 using f16 = _Float16;
+#endif
 
 inline float to_float(float x) { return x; }
 inline float to_float(bf16 x) {
@@ -21,7 +23,9 @@ inline float to_float(bf16 x) {
   std::memcpy(&f, &u, sizeof f);
   return f;
 }
+#ifndef __CUDACC__
 inline float to_float(f16 x) { return static_cast<float>(x); }
+#endif
 
 template <typename T> inline T from_float(float x);
 template <> inline float from_float<float>(float x) { return x; }
@@ -32,6 +36,8 @@ template <> inline bf16 from_float<bf16>(float x) {
   u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
   return bf16{static_cast<uint16_t>(u >> 16)};
 }
+#ifndef __CUDACC__
 template <> inline f16 from_float<f16>(float x) { return static_cast<f16>(x); }
+#endif
 
 }  // namespace embedforge::core

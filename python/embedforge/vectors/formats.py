@@ -1,0 +1,538 @@
+"""Readers and writers for word-vector files: word2vec text/binary, GloVe, fastText .vec, native.
+
+Every reader returns ``(keys, float32 array)`` and raises ``ValueError`` naming the file and the
+line (text formats) or byte offset (binary formats) of the first problem. Every writer is atomic:
+it writes a temporary file in the target's directory and renames it over the target, so a failed
+write leaves whatever was there untouched. Files ending in ``.gz``, ``.bz2`` or ``.xz`` are
+(de)compressed transparently by the text and word2vec binary readers and writers; byte offsets in
+errors then count uncompressed bytes.
+
+Native format (one file, suggested extension ``.efv``)::
+
+    8 bytes   magic b"\\x93EFVEC1\\n"
+    8 bytes   little-endian uint64 H: length of the JSON header
+    H bytes   UTF-8 JSON {"format": "embedforge.vectors", "version": 1, "count": N, "dim": D,
+              "dtype": "<f4", "keys": [...]}
+    padding   zero bytes up to the next multiple of 64
+    N*D*4     little-endian float32 vectors, row-major (opened with numpy.memmap)
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import os
+import struct
+from collections.abc import Callable, Sequence
+from typing import IO, TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .keyed import KeyedVectors
+
+__all__ = [
+    "FORMATS",
+    "atomic_write",
+    "guess_format",
+    "load",
+    "read_native",
+    "read_word2vec_binary",
+    "read_word2vec_text",
+    "save",
+    "write_native",
+    "write_word2vec",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Format names accepted by :func:`load` and :func:`save`.
+FORMATS = ("word2vec", "word2vec-binary", "glove", "fasttext", "native")
+
+NATIVE_MAGIC = b"\x93EFVEC1\n"
+_NATIVE_ALIGN = 64
+_FASTTEXT_MAGIC = 793712314  # first int32 of a fastText model .bin
+_MAX_WORD_BYTES = 1 << 20
+_CHUNK = 1 << 20
+_COMPRESSORS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _open_read(path: PathLike) -> IO[bytes]:
+    """Open a file for binary reading, decompressing by extension."""
+    opener = _COMPRESSORS.get(os.path.splitext(os.fspath(path))[1].lower())
+    return opener(path, "rb") if opener else open(path, "rb")
+
+
+def _extension(name: str) -> str:
+    """The lower-case extension of ``name``, looking through a compression suffix."""
+    stem, ext = os.path.splitext(name)
+    if ext.lower() in _COMPRESSORS:
+        ext = os.path.splitext(stem)[1]
+    return ext.lower()
+
+
+def atomic_write(path: PathLike, write: Callable[[IO[bytes]], None], compress: bool = True) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path`` and rename it over ``path``.
+
+    If ``write`` raises, the temporary file is removed and ``path`` is left as it was.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    for attempt in range(100):
+        tmp = os.path.join(directory, f".{base}.{os.getpid()}.{attempt}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 stale temp files
+        raise FileExistsError(f"cannot create a temporary file beside {path}")
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            opener = _COMPRESSORS.get(os.path.splitext(path)[1].lower()) if compress else None
+            if opener is None:
+                write(raw)
+            else:
+                with opener(raw, "wb") as stream:
+                    write(stream)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _check_writable_keys(keys: Sequence[str], fmt: str) -> None:
+    """Reject keys that a whitespace-delimited format cannot represent."""
+    for position, key in enumerate(keys):
+        if not key or any(ch.isspace() for ch in key):
+            raise ValueError(f"key {position} ({key!r}) is empty or contains whitespace, which the "
+                             f"{fmt} format cannot store; use the native format (save)")
+
+
+def _check_array(vectors: Any, n: int) -> np.ndarray:
+    """Validate the array passed to a writer."""
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] != n:
+        raise ValueError(f"expected vectors of shape ({n}, dim), got {array.shape}")
+    return array
+
+
+def _check_limit(limit: int | None) -> int | None:
+    """Normalise ``limit`` (None or 0 mean no limit, as in gensim)."""
+    if limit is None or limit == 0:
+        return None
+    if not isinstance(limit, (int, np.integer)) or limit < 0:
+        raise ValueError(f"limit={limit!r} must be a non-negative integer or None")
+    return int(limit)
+
+
+def _parse_header(text: str) -> tuple[int, int] | None:
+    """Parse a ``count dim`` header; None if it is not one."""
+    parts = text.split()
+    if len(parts) != 2:
+        return None
+    try:
+        count, dim = int(parts[0]), int(parts[1])
+    except ValueError:
+        return None
+    return count, dim
+
+
+# ---------------------------------------------------------------------------------------- text
+def _format_row(key: str, row: np.ndarray, fmt: str) -> str:
+    """One text line: the key then its values (``%.9g`` round-trips float32 exactly)."""
+    return key + " " + fmt % tuple(row.tolist()) + "\n"
+
+
+def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str = "utf8",
+                       unicode_errors: str = "strict", no_header: bool = False
+                       ) -> tuple[list[str], np.ndarray]:
+    """Read word2vec/fastText text (``count dim`` header) or, with ``no_header``, GloVe text."""
+    name = os.fspath(path)
+    limit = _check_limit(limit)
+    keys: list[str] = []
+    first_line: dict[str, int] = {}
+    rows: list[np.ndarray] = []
+    count: int | None = None
+    dim: int | None = None
+    header_like_first = False
+    with _open_read(path) as handle:
+        line_no = 0
+        for raw in handle:
+            line_no += 1
+            try:
+                line = raw.decode(encoding, unicode_errors)
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{name} line {line_no}: cannot decode as {encoding}: {exc}") from None
+            line = line.rstrip("\r\n").rstrip(" \t")
+            if not line.strip():
+                continue
+            if count is None and dim is None and not no_header:
+                header = _parse_header(line)
+                if header is None:
+                    raise ValueError(
+                        f"{name} line {line_no}: bad header {line[:60]!r}: expected 'count dim' "
+                        "(for a file without a header, such as GloVe, use no_header=True or "
+                        "load_glove)")
+                count, dim = header
+                if count < 0 or dim < 1:
+                    raise ValueError(f"{name} line {line_no}: bad header {line!r}: count must be "
+                                     ">= 0 and dim >= 1")
+                if limit is not None:
+                    count = min(count, limit)
+                if count == 0:
+                    break
+                continue
+            parts = line.split(" ")
+            if dim is None:  # no header: the first line fixes the dimension
+                dim = len(parts) - 1
+                header_like_first = _parse_header(line) is not None
+                if dim < 1:
+                    raise ValueError(f"{name} line {line_no}: expected a word and its values, "
+                                     f"found {line[:60]!r}")
+            if count is not None and len(keys) == count:
+                if limit is not None:
+                    break
+                raise ValueError(f"{name} line {line_no}: more vectors than the {count} the "
+                                 "header announces")
+            if len(parts) - 1 != dim:
+                hint = ""
+                if header_like_first and len(keys) == 1:
+                    hint = " (line 1 looks like a word2vec header: use load_word2vec_format)"
+                raise ValueError(f"{name} line {line_no}: expected {dim} values, "
+                                 f"found {len(parts) - 1}{hint}")
+            word = parts[0]
+            if not word:
+                raise ValueError(f"{name} line {line_no}: line starts with a space (empty word)")
+            if word in first_line:
+                raise ValueError(f"{name} line {line_no}: duplicate word {word!r} (first on line "
+                                 f"{first_line[word]})")
+            try:
+                row = np.array(parts[1:], dtype=np.float32)
+            except ValueError:
+                for column, text in enumerate(parts[1:], start=1):
+                    try:
+                        float(text)
+                    except ValueError:
+                        raise ValueError(f"{name} line {line_no}: value {column} of {word!r} is "
+                                         f"not a number: {text[:30]!r}") from None
+                raise  # pragma: no cover - numpy and float() disagree
+            if not np.isfinite(row).all():
+                column = int(np.flatnonzero(~np.isfinite(row))[0]) + 1
+                raise ValueError(f"{name} line {line_no}: value {column} of {word!r} is not a "
+                                 f"finite float32: {parts[column]!r}")
+            first_line[word] = line_no
+            keys.append(word)
+            rows.append(row)
+            if limit is not None and len(keys) == limit:
+                break
+    if line_no == 0:
+        raise ValueError(f"{name}: file is empty")
+    if dim is None:
+        raise ValueError(f"{name}: no header and no vectors (file is blank)")
+    if count is not None and len(keys) < count:
+        raise ValueError(f"{name} line {line_no}: file ends after {len(keys)} of the {count} "
+                         "vectors the header announces")
+    array = np.vstack(rows) if rows else np.empty((0, dim), dtype=np.float32)
+    return keys, array
+
+
+def _write_text(stream: IO[bytes], keys: Sequence[str], array: np.ndarray, write_header: bool) -> None:
+    """Write word2vec/GloVe text lines."""
+    if write_header:
+        stream.write(f"{len(keys)} {array.shape[1]}\n".encode("ascii"))
+    fmt = " ".join(["%.9g"] * array.shape[1])
+    batch: list[str] = []
+    for key, row in zip(keys, array):
+        batch.append(_format_row(key, row, fmt))
+        if len(batch) >= 1024:
+            stream.write("".join(batch).encode("utf8"))
+            batch.clear()
+    stream.write("".join(batch).encode("utf8"))
+
+
+# ---------------------------------------------------------------------------------------- binary
+def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str = "utf8",
+                         unicode_errors: str = "strict") -> tuple[list[str], np.ndarray]:
+    """Read word2vec binary: ``count dim`` line, then ``word<space>`` + dim little-endian float32."""
+    name = os.fspath(path)
+    limit = _check_limit(limit)
+    with _open_read(path) as handle:
+        head = handle.read(1024)
+        if not head:
+            raise ValueError(f"{name}: file is empty")
+        newline = head.find(b"\n")
+        if len(head) >= 4 and struct.unpack("<i", head[:4])[0] == _FASTTEXT_MAGIC:
+            raise ValueError(f"{name} byte 0: this is a fastText model (.bin), not word2vec "
+                             "binary; load its .vec file instead")
+        header = _parse_header(head[:newline].decode("ascii", "replace")) if newline >= 0 else None
+        if header is None or header[0] < 0 or header[1] < 1:
+            shown = head[: newline if newline >= 0 else 60][:60]
+            raise ValueError(f"{name} byte 0: bad header {shown!r}: expected 'count dim' and a "
+                             "newline")
+        count, dim = header
+        if limit is not None:
+            count = min(count, limit)
+        vector_bytes = 4 * dim
+        buffer = head[newline + 1:]
+        base = newline + 1  # file offset of buffer[0]
+        pos = 0
+        eof = False
+        keys: list[str] = []
+        offsets: dict[str, int] = {}
+        array = np.empty((count, dim), dtype=np.float32)
+        for row in range(count):
+            while True:
+                space = buffer.find(b" ", pos, pos + _MAX_WORD_BYTES)
+                if space >= 0 and len(buffer) - space - 1 >= vector_bytes:
+                    break
+                if space < 0 and len(buffer) - pos > _MAX_WORD_BYTES:
+                    raise ValueError(f"{name} byte {base + pos}: no word separator within "
+                                     f"{_MAX_WORD_BYTES} bytes; is this really word2vec binary?")
+                more = b"" if eof else handle.read(_CHUNK)
+                if not more:
+                    eof = True
+                    start = base + pos
+                    if space >= 0:
+                        word = buffer[pos:space].lstrip(b"\n").decode(encoding, "replace")
+                        have = len(buffer) - space - 1
+                        raise ValueError(f"{name} byte {base + space + 1}: file ends inside the "
+                                         f"vector of {word!r} ({have} of {vector_bytes} bytes)")
+                    if buffer[pos:].strip(b"\n\r\t "):
+                        raise ValueError(f"{name} byte {start}: file ends inside a word, after "
+                                         f"{row} of the {count} vectors the header announces")
+                    raise ValueError(f"{name} byte {base + len(buffer)}: file ends after {row} of "
+                                     f"the {count} vectors the header announces")
+                buffer = buffer[pos:] + more
+                base += pos
+                pos = 0
+            word_start = pos
+            raw_word = buffer[pos:space]
+            stripped = raw_word.lstrip(b"\n")
+            word_start += len(raw_word) - len(stripped)
+            offset = base + word_start
+            if not stripped:
+                raise ValueError(f"{name} byte {offset}: empty word (is the header's dimension "
+                                 "right?)")
+            if min(stripped) < 0x20:
+                raise ValueError(f"{name} byte {offset}: word {stripped[:40]!r} contains control "
+                                 "bytes (is the header's count or dimension wrong?)")
+            try:
+                word = stripped.decode(encoding, unicode_errors)
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{name} byte {offset}: word {stripped[:40]!r} cannot be decoded "
+                                 f"as {encoding} ({exc.reason}; is the header's dimension "
+                                 "right?)") from None
+            if word in offsets:
+                raise ValueError(f"{name} byte {offset}: duplicate word {word!r} (first at byte "
+                                 f"{offsets[word]})")
+            vector = np.frombuffer(buffer, dtype="<f4", count=dim, offset=space + 1)
+            if not np.isfinite(vector).all():
+                raise ValueError(f"{name} byte {base + space + 1}: the vector of {word!r} has a "
+                                 "non-finite value")
+            array[row] = vector
+            offsets[word] = offset
+            keys.append(word)
+            pos = space + 1 + vector_bytes
+        if limit is None:
+            rest = buffer[pos:]
+            while True:
+                stray = len(rest) - len(rest.lstrip(b"\n\r\t "))
+                if stray < len(rest):
+                    raise ValueError(f"{name} byte {base + pos + stray}: unexpected data after "
+                                     f"the {count} vectors the header announces (is the header's "
+                                     "count or dimension wrong?)")
+                more = handle.read(_CHUNK)
+                if not more:
+                    break
+                base += pos + len(rest)
+                pos = 0
+                rest = more
+    return keys, array
+
+
+def _write_binary(stream: IO[bytes], keys: Sequence[str], array: np.ndarray) -> None:
+    """Write word2vec binary (one newline after each vector, as the original tool does)."""
+    stream.write(f"{len(keys)} {array.shape[1]}\n".encode("ascii"))
+    little = array.astype("<f4", copy=False)
+    batch: list[bytes] = []
+    for key, row in zip(keys, little):
+        batch.append(key.encode("utf8") + b" " + row.tobytes() + b"\n")
+        if len(batch) >= 1024:
+            stream.write(b"".join(batch))
+            batch.clear()
+    stream.write(b"".join(batch))
+
+
+def write_word2vec(path: PathLike, keys: Sequence[str], vectors: Any, binary: bool = False,
+                   write_header: bool = True) -> None:
+    """Write word2vec text/binary (or GloVe text with ``write_header=False``) atomically."""
+    keys = list(keys)
+    array = _check_array(vectors, len(keys))
+    _check_writable_keys(keys, "word2vec binary" if binary else "text")
+    if binary:
+        if not write_header:
+            raise ValueError("the word2vec binary format always has a header")
+        atomic_write(path, lambda stream: _write_binary(stream, keys, array))
+    else:
+        atomic_write(path, lambda stream: _write_text(stream, keys, array, write_header))
+
+
+# ---------------------------------------------------------------------------------------- native
+def write_native(path: PathLike, keys: Sequence[str], vectors: Any) -> None:
+    """Write the native single-file format atomically (see the module docstring)."""
+    keys = list(keys)
+    array = _check_array(vectors, len(keys))
+    header = json.dumps({"format": "embedforge.vectors", "version": 1, "count": len(keys),
+                         "dim": int(array.shape[1]), "dtype": "<f4", "keys": keys},
+                        ensure_ascii=False).encode("utf8")
+    prefix = NATIVE_MAGIC + struct.pack("<Q", len(header)) + header
+    padding = b"\0" * (-len(prefix) % _NATIVE_ALIGN)
+
+    def write(stream: IO[bytes]) -> None:
+        stream.write(prefix + padding)
+        little = np.ascontiguousarray(array, dtype="<f4")
+        step = max(1, _CHUNK // max(1, 4 * little.shape[1]))
+        for start in range(0, little.shape[0], step):
+            stream.write(little[start:start + step].tobytes())
+
+    atomic_write(path, write, compress=False)
+
+
+def read_native(path: PathLike, mmap: str | None = "r") -> tuple[list[str], np.ndarray]:
+    """Read the native format; ``mmap`` ('r', 'r+', 'c' or None) is numpy's memmap mode."""
+    name = os.fspath(path)
+    if mmap not in (None, "r", "r+", "c"):
+        raise ValueError(f"mmap={mmap!r} must be None, 'r', 'r+' or 'c'")
+    if os.path.isdir(name):
+        raise ValueError(f"{name}: is a directory, expected a native vectors file")
+    size = os.path.getsize(name)
+    with open(name, "rb") as handle:
+        start = handle.read(16)
+        if not start:
+            raise ValueError(f"{name}: file is empty")
+        if start[:8] != NATIVE_MAGIC:
+            raise ValueError(f"{name} byte 0: not an embedforge native vectors file (bad magic "
+                             f"{start[:8]!r}); use embedforge.vectors.load for other formats")
+        if len(start) < 16:
+            raise ValueError(f"{name} byte 8: file ends inside the header length")
+        (header_length,) = struct.unpack("<Q", start[8:16])
+        if 16 + header_length > size:
+            raise ValueError(f"{name} byte 16: header of {header_length} bytes runs past the end "
+                             f"of the {size}-byte file")
+        raw = handle.read(header_length)
+    try:
+        header = json.loads(raw.decode("utf8"))
+        count, dim, keys = int(header["count"]), int(header["dim"]), header["keys"]
+        if header.get("format") != "embedforge.vectors" or header.get("dtype") != "<f4":
+            raise ValueError("unknown format or dtype")
+        if header.get("version") != 1:
+            raise ValueError(f"unsupported version {header.get('version')!r}")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{name} byte 16: bad header: {exc}") from None
+    if not isinstance(keys, list) or len(keys) != count or not all(isinstance(k, str) for k in keys):
+        raise ValueError(f"{name} byte 16: header has {count} as count but a key list that does "
+                         "not match it")
+    if len(set(keys)) != len(keys):
+        seen: set[str] = set()
+        duplicate = next(k for k in keys if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"{name} byte 16: duplicate key {duplicate!r} in the header")
+    if dim < 1 or count < 0:
+        raise ValueError(f"{name} byte 16: bad shape ({count}, {dim}) in the header")
+    offset = 16 + header_length
+    offset += -offset % _NATIVE_ALIGN
+    expected = offset + 4 * count * dim
+    if size != expected:
+        problem = "truncated" if size < expected else "has extra bytes"
+        raise ValueError(f"{name} byte {min(size, expected)}: file {problem}: {count} x {dim} "
+                         f"float32 vectors at byte {offset} need {expected} bytes, file has {size}")
+    if count == 0:
+        return keys, np.empty((0, dim), dtype=np.float32)
+    if mmap is None:
+        array = np.fromfile(name, dtype="<f4", count=count * dim, offset=offset)
+        array = array.reshape(count, dim).astype(np.float32, copy=False)
+        if not np.isfinite(array).all():
+            row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
+            raise ValueError(f"{name} byte {offset + 4 * row * dim}: the vector of {keys[row]!r} "
+                             "has a non-finite value")
+        return keys, array
+    return keys, np.memmap(name, dtype="<f4", mode=mmap, offset=offset, shape=(count, dim))
+
+
+# ---------------------------------------------------------------------------------------- dispatch
+def guess_format(path: PathLike) -> str:
+    """Guess a file's format from its content (and extension for ambiguous cases)."""
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        raise ValueError(f"{name}: is a directory, not a vectors file")
+    with _open_read(name) as handle:
+        head = handle.read(4096)
+    if not head:
+        raise ValueError(f"{name}: file is empty")
+    if head.startswith(NATIVE_MAGIC):
+        return "native"
+    if len(head) >= 4 and struct.unpack("<i", head[:4])[0] == _FASTTEXT_MAGIC:
+        raise ValueError(f"{name}: this is a fastText model (.bin), which is not supported; "
+                         "load its .vec file instead")
+    newline = head.find(b"\n")
+    first = head[:newline if newline >= 0 else len(head)]
+    header = _parse_header(first.decode("ascii", "replace"))
+    if header is None:
+        return "glove"
+    # word2vec text or binary: after the header, the binary form has raw float bytes
+    body = head[newline + 1:] if newline >= 0 else b""
+    if not body:
+        return "word2vec-binary" if _extension(name) == ".bin" else "word2vec"
+    space = body.find(b" ")
+    if space >= 0 and len(body) > space + 1:
+        sample = body[space + 1: space + 1 + 4 * min(header[1], 16)]
+        try:
+            text = sample.decode("utf8")
+        except UnicodeDecodeError:
+            return "word2vec-binary"
+        if any(ch not in "0123456789+-.eEinfatyINFATY \r\n" for ch in text):
+            return "word2vec-binary"
+    return "word2vec"
+
+
+def load(path: PathLike, format: str | None = None, **kwargs: Any) -> KeyedVectors:
+    """Load vectors in any supported format, guessing it from the content when ``format`` is None.
+
+    ``format`` is one of :data:`FORMATS`; extra keyword arguments go to the reader (``limit``,
+    ``encoding``, ``unicode_errors`` for text/binary; ``mmap`` for native).
+    """
+    from .keyed import KeyedVectors
+
+    fmt = guess_format(path) if format is None else format
+    if fmt in ("word2vec", "fasttext"):
+        return KeyedVectors.load_word2vec_format(path, binary=False, **kwargs)
+    if fmt == "word2vec-binary":
+        return KeyedVectors.load_word2vec_format(path, binary=True, **kwargs)
+    if fmt == "glove":
+        return KeyedVectors.load_glove(path, **kwargs)
+    if fmt == "native":
+        return KeyedVectors.load(path, **kwargs)
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def save(vectors: KeyedVectors, path: PathLike, format: str = "native") -> None:
+    """Save ``vectors`` in the named format (one of :data:`FORMATS`), atomically."""
+    if format in ("word2vec", "fasttext"):
+        vectors.save_word2vec_format(path, binary=False)
+    elif format == "word2vec-binary":
+        vectors.save_word2vec_format(path, binary=True)
+    elif format == "glove":
+        vectors.save_glove(path)
+    elif format == "native":
+        vectors.save(path)
+    else:
+        raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
