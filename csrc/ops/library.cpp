@@ -62,6 +62,8 @@ STABLE_TORCH_LIBRARY(embedforge, m) {
   // The backward of embedding_bag fused with an optimizer step: the batch arguments are those of
   // embedding_bag_backward_rows (grad = d loss / d output), and each touched row of `weight` is
   // updated in place right after its gradient is reduced; no gradient tensor is returned or built.
+  // `pool` is embedding_bag's mode (0 sum, 1 mean, 2 max), named apart from torch's internal
+  // `mode` keyword that functionalization passes alongside the op's own arguments.
   // They mutate because the update is the whole point: the table (and its optimizer state) change
   // in place, so nothing of size V x D is ever allocated. All checks run before any write.
   // stochastic_rounding (bfloat16/float16 tables): unbiased rounding of updated rows, bits from
@@ -74,7 +76,7 @@ STABLE_TORCH_LIBRARY(embedforge, m) {
       "Tensor grad, "
       "Tensor indices, "
       "Tensor? offsets, "
-      "int mode, "
+      "int pool, "
       "Tensor? per_sample_weights, "
       "Tensor max_rows, "
       "int padding_idx, "
@@ -92,7 +94,7 @@ STABLE_TORCH_LIBRARY(embedforge, m) {
       "Tensor grad, "
       "Tensor indices, "
       "Tensor? offsets, "
-      "int mode, "
+      "int pool, "
       "Tensor? per_sample_weights, "
       "Tensor max_rows, "
       "int padding_idx, "
@@ -111,7 +113,7 @@ STABLE_TORCH_LIBRARY(embedforge, m) {
       "Tensor grad, "
       "Tensor indices, "
       "Tensor? offsets, "
-      "int mode, "
+      "int pool, "
       "Tensor? per_sample_weights, "
       "Tensor max_rows, "
       "int padding_idx, "
@@ -134,7 +136,7 @@ STABLE_TORCH_LIBRARY(embedforge, m) {
       "Tensor grad, "
       "Tensor indices, "
       "Tensor? offsets, "
-      "int mode, "
+      "int pool, "
       "Tensor? per_sample_weights, "
       "Tensor max_rows, "
       "int padding_idx, "
