@@ -85,6 +85,26 @@ inline void update_row(T* __restrict w, float* __restrict g, float* __restrict n
   store_row(w, nw, D, o, r);
 }
 
+constexpr int64_t kRowsAhead = 6;
+
+inline void prefetch_bytes(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 1, 1);
+}
+
+template <OptimKind K, typename T>
+inline void prefetch_state(const T* W, const OptimArgs& o, int64_t r, int64_t D) {
+  const int64_t row_bytes = D * static_cast<int64_t>(sizeof(T));
+  prefetch_bytes(W + r * D, row_bytes);
+  if constexpr (K == OptimKind::kAdagrad) prefetch_bytes(o.state0 + r * D, D * 4);
+  if constexpr (K == OptimKind::kRowWiseAdagrad) __builtin_prefetch(o.state0 + r, 1, 1);
+  if constexpr (K == OptimKind::kAdam) {
+    prefetch_bytes(o.state0 + r * D, D * 4);
+    prefetch_bytes(o.state1 + r * D, D * 4);
+    if (o.per_row_step) __builtin_prefetch(o.row_step + r, 1, 1);
+  }
+}
+
 template <OptimKind K, typename T>
 void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, const OptimArgs& o,
                       const Parallel& par) {
@@ -115,7 +135,9 @@ void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, c
     const int64_t u1 = bounds[p1];
     for (int64_t u = bounds[p0]; u < u1; ++u) {
       const int64_t r = g.rows[u];
-      if (u + 1 < u1) __builtin_prefetch(W + g.rows[u + 1] * D, 1, 1);
+      // Touched rows are scattered over the table: pull a later row (and its state) towards the
+      // cache now, so several misses are in flight while this row is reduced and updated.
+      if (u + kRowsAhead < u1) prefetch_state<K>(W, o, g.rows[u + kRowsAhead], D);
       reduce_row<T>(a, g, u, acc.data());
       update_row<K, T>(W + r * D, acc.data(), nw.data(), o, r, D, global_scale);
     }
