@@ -150,4 +150,21 @@ STABLE_TORCH_LIBRARY(embedforge, m) {
       "bool stochastic_rounding, "
       "int seed"
       ") -> ()");
+
+  // ---- embedding_bag_collection family -----------------------------------------------------------
+  // Many tables looked up from one jagged batch: F features × B bags over `values`, bag i of
+  // feature f = values[offsets[f*B+i] : offsets[f*B+i+1]] (offsets: F*B+1 entries). Feature f
+  // pools (0 sum, 1 mean) rows of weights[feature_table[f]], skipping feature_padding_idx[f]
+  // (-1: none). Returns [B, sum of the features' dims], features side by side in order.
+  m.def(
+      "embedding_bag_collection("
+      "Tensor[] weights, "
+      "Tensor values, "
+      "Tensor offsets, "
+      "int[] feature_table, "
+      "int[] feature_pool, "
+      "int[] feature_padding_idx, "
+      "Tensor? per_sample_weights, "
+      "int batch_size"
+      ") -> Tensor");
 }
