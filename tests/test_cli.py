@@ -295,3 +295,13 @@ def test_train_writes_vectors_that_learned_the_topics(tmp_path: Path, model: str
 def test_train_on_the_builtin_corpus_name_is_documented(capsys) -> None:
     code, out, _ = _run(["train", "--help"], capsys)
     assert code == 0 and BUILTIN_CORPUS in out
+
+
+def test_train_with_a_min_count_that_removes_every_word_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("embedforge.word2vec", reason="the native word2vec trainer has not landed on this branch yet")
+    corpus = tmp_path / "topics.txt"
+    _topic_corpus(corpus)
+    out = tmp_path / "v.txt"
+    code, _, err = _run(["train", corpus, "-o", out, "--min-count", "100000", "--no-progress"], capsys)
+    _assert_usage_error(code, err, "embedforge train: error:", "min_count")
+    assert not out.exists()
