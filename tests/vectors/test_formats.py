@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 
@@ -97,6 +98,18 @@ def test_native_mmap_modes(tmp_path):
     random_kv(n=50, d=9, seed=9).save(path)
     assert_same(mapped, kv)
     assert_same(KeyedVectors.load(path), random_kv(n=50, d=9, seed=9))
+    # per-key attributes (e.g. counts) travel in the native header
+    counted = random_kv(n=5, d=2)
+    counted.set_vecattr(counted.index_to_key, "count", [9, 7, 5, 3, 1])
+    counted.set_vecattr("w0", "weight", 0.25)
+    counted.save(tmp_path / "c.efv")
+    for mode in ("r", None):
+        back = KeyedVectors.load(tmp_path / "c.efv", mmap=mode)
+        assert back.expandos["count"].tolist() == [9, 7, 5, 3, 1]
+        assert back.expandos["count"].dtype == counted.expandos["count"].dtype
+        assert back.get_vecattr("w0", "weight") == 0.25
+    with pytest.raises(ValueError, match="attribute 'bad' must be a numeric array of shape \\(2,\\)"):
+        formats.write_native(tmp_path / "x.efv", ["a", "b"], np.ones((2, 2)), attrs={"bad": np.ones(3)})
     # keys the text formats cannot hold survive the native format
     odd = KeyedVectors(["with space", "tab\tkey", "new\nline", ""], np.eye(4))
     odd.save(tmp_path / "odd.efv")
@@ -289,6 +302,18 @@ def test_native_errors(tmp_path):
     fails(corrupt, r"byte 16: bad header")
     patched = good.replace(b'"count": 10', b'"count": 11')
     fails(patched, r"byte 16: header has 11 as count but a key list that does not match")
+    # a header rewritten with a wrong attribute column (length and padding recomputed)
+    def with_counts(values) -> bytes:
+        meta = json.loads(good[16:16 + header_length])
+        meta["attrs"] = {"count": {"dtype": "<i8", "values": values}}
+        raw = json.dumps(meta).encode()
+        prefix = good[:8] + struct.pack("<Q", len(raw)) + raw
+        return prefix + b"\0" * (-len(prefix) % 64) + good[-4 * 30:]
+
+    rebuilt = KeyedVectors.load(write_bytes(tmp_path / "ok.efv", with_counts(list(range(10)))))
+    assert rebuilt.expandos["count"].tolist() == list(range(10))
+    assert_same(rebuilt, kv)
+    fails(with_counts(list(range(9))), r"byte 16: bad attributes in the header: attribute 'count' has 9 values for 10 keys")
     dup = good.replace(b'"w0"', b'"w4"')
     fails(dup, r"byte 16: duplicate key 'w4'")
     assert len(dup) == len(good) and header_length > 0

@@ -326,3 +326,26 @@ def test_get_mean_vector():
         kv.get_mean_vector(["w1", "unknown"], ignore_missing=False)
     with pytest.raises(ValueError, match="none of the keys"):
         kv.get_mean_vector(["unknown"])
+
+
+def test_per_key_attributes():
+    kv = make_kv(10, n=6, d=3)
+    kv.set_vecattr("w2", "count", 7)
+    kv.set_vecattr(["w0", "w5"], "count", [100, 3])
+    assert kv.get_vecattr("w2", "count") == 7 and kv.get_vecattr("w0", "count") == 100
+    assert kv.get_vecattr("w1", "count") == 0 and kv.expandos["count"].dtype.kind == "i"
+    kv.set_vecattr("w1", "count", 2.5)  # widens the column instead of truncating
+    assert kv.get_vecattr("w1", "count") == 2.5 and kv.get_vecattr("w2", "count") == 7
+    with pytest.raises(KeyError, match="no attribute 'freq'"):
+        kv.get_vecattr("w1", "freq")
+    with pytest.raises(KeyError, match="word 'nope' not in vocabulary"):
+        kv.set_vecattr("nope", "count", 1)
+    # derived sets carry the attributes of their rows, as copies
+    assert kv.subset(["w5", "w0"]).expandos["count"].tolist() == [3, 100]
+    assert kv.filter(["w0", "w2"]).expandos["count"].tolist() == [100, 7]
+    doubled = kv * 2
+    assert doubled.get_vecattr("w2", "count") == 7
+    doubled.set_vecattr("w2", "count", 1)
+    assert kv.get_vecattr("w2", "count") == 7
+    kv.add_vectors(["new"], np.ones((1, 3)))
+    assert kv.get_vecattr("new", "count") == 0 and kv.expandos["count"].shape == (7,)

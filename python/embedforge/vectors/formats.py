@@ -12,7 +12,7 @@ Native format (one file, suggested extension ``.efv``)::
     8 bytes   magic b"\\x93EFVEC1\\n"
     8 bytes   little-endian uint64 H: length of the JSON header
     H bytes   UTF-8 JSON {"format": "embedforge.vectors", "version": 1, "count": N, "dim": D,
-              "dtype": "<f4", "keys": [...]}
+              "dtype": "<f4", "keys": [...], optional "attrs": {name: {"dtype", "values"}}}
     padding   zero bytes up to the next multiple of 64
     N*D*4     little-endian float32 vectors, row-major (opened with numpy.memmap)
 """
@@ -391,13 +391,26 @@ def write_word2vec(path: PathLike, keys: Sequence[str], vectors: Any, binary: bo
 
 
 # ---------------------------------------------------------------------------------------- native
-def write_native(path: PathLike, keys: Sequence[str], vectors: Any) -> None:
-    """Write the native single-file format atomically (see the module docstring)."""
+def write_native(path: PathLike, keys: Sequence[str], vectors: Any,
+                 attrs: dict[str, np.ndarray] | None = None) -> None:
+    """Write the native single-file format atomically (see the module docstring).
+
+    ``attrs`` maps names to length-N numeric arrays (per-key attributes such as counts).
+    """
     keys = list(keys)
     array = _check_array(vectors, len(keys))
-    header = json.dumps({"format": "embedforge.vectors", "version": 1, "count": len(keys),
-                         "dim": int(array.shape[1]), "dtype": "<f4", "keys": keys},
-                        ensure_ascii=False).encode("utf8")
+    stored = {}
+    for attr, values in (attrs or {}).items():
+        values = np.asarray(values)
+        if values.shape != (len(keys),) or values.dtype.kind not in "biuf":
+            raise ValueError(f"attribute {attr!r} must be a numeric array of shape ({len(keys)},), "
+                             f"got {values.dtype} {values.shape}")
+        stored[attr] = {"dtype": values.dtype.str, "values": values.tolist()}
+    meta = {"format": "embedforge.vectors", "version": 1, "count": len(keys),
+            "dim": int(array.shape[1]), "dtype": "<f4", "keys": keys}
+    if stored:
+        meta["attrs"] = stored
+    header = json.dumps(meta, ensure_ascii=False, allow_nan=False).encode("utf8")
     prefix = NATIVE_MAGIC + struct.pack("<Q", len(header)) + header
     padding = b"\0" * (-len(prefix) % _NATIVE_ALIGN)
 
@@ -411,8 +424,10 @@ def write_native(path: PathLike, keys: Sequence[str], vectors: Any) -> None:
     atomic_write(path, write, compress=False)
 
 
-def read_native(path: PathLike, mmap: str | None = "r") -> tuple[list[str], np.ndarray]:
-    """Read the native format; ``mmap`` ('r', 'r+', 'c' or None) is numpy's memmap mode."""
+def read_native(path: PathLike, mmap: str | None = "r"
+                ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """Read the native format: ``(keys, vectors, attributes)``; ``mmap`` is numpy's memmap mode
+    ('r', 'r+', 'c') or None to read into memory."""
     name = os.fspath(path)
     if mmap not in (None, "r", "r+", "c"):
         raise ValueError(f"mmap={mmap!r} must be None, 'r', 'r+' or 'c'")
@@ -445,6 +460,15 @@ def read_native(path: PathLike, mmap: str | None = "r") -> tuple[list[str], np.n
     if not isinstance(keys, list) or len(keys) != count or not all(isinstance(k, str) for k in keys):
         raise ValueError(f"{name} byte 16: header has {count} as count but a key list that does "
                          "not match it")
+    attrs: dict[str, np.ndarray] = {}
+    try:
+        for attr, stored in dict(header.get("attrs", {})).items():
+            values = np.array(stored["values"], dtype=np.dtype(stored["dtype"]))
+            if values.shape != (count,):
+                raise ValueError(f"attribute {attr!r} has {values.size} values for {count} keys")
+            attrs[attr] = values
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{name} byte 16: bad attributes in the header: {exc}") from None
     if len(set(keys)) != len(keys):
         seen: set[str] = set()
         duplicate = next(k for k in keys if k in seen or seen.add(k))  # type: ignore[func-returns-value]
@@ -459,7 +483,7 @@ def read_native(path: PathLike, mmap: str | None = "r") -> tuple[list[str], np.n
         raise ValueError(f"{name} byte {min(size, expected)}: file {problem}: {count} x {dim} "
                          f"float32 vectors at byte {offset} need {expected} bytes, file has {size}")
     if count == 0:
-        return keys, np.empty((0, dim), dtype=np.float32)
+        return keys, np.empty((0, dim), dtype=np.float32), attrs
     if mmap is None:
         array = np.fromfile(name, dtype="<f4", count=count * dim, offset=offset)
         array = array.reshape(count, dim).astype(np.float32, copy=False)
@@ -467,8 +491,8 @@ def read_native(path: PathLike, mmap: str | None = "r") -> tuple[list[str], np.n
             row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
             raise ValueError(f"{name} byte {offset + 4 * row * dim}: the vector of {keys[row]!r} "
                              "has a non-finite value")
-        return keys, array
-    return keys, np.memmap(name, dtype="<f4", mode=mmap, offset=offset, shape=(count, dim))
+        return keys, array, attrs
+    return keys, np.memmap(name, dtype="<f4", mode=mmap, offset=offset, shape=(count, dim)), attrs
 
 
 # ---------------------------------------------------------------------------------------- dispatch
