@@ -57,4 +57,114 @@ STABLE_TORCH_LIBRARY(embedforge, m) {
       "int padding_idx, "
       "bool include_last_offset"
       ") -> Tensor");
+
+  // ---- fused_optim family ---------------------------------------------------------------------
+  // The backward of embedding_bag fused with an optimizer step: the batch arguments are those of
+  // embedding_bag_backward_rows (grad = d loss / d output), and each touched row of `weight` is
+  // updated in place right after its gradient is reduced; no gradient tensor is returned or built.
+  // `pool` is embedding_bag's mode (0 sum, 1 mean, 2 max), named apart from torch's internal
+  // `mode` keyword that functionalization passes alongside the op's own arguments.
+  // They mutate because the update is the whole point: the table (and its optimizer state) change
+  // in place, so nothing of size V x D is ever allocated. All checks run before any write.
+  // stochastic_rounding (bfloat16/float16 tables): unbiased rounding of updated rows, bits from
+  // a hash of (seed, row, column). Returns nothing.
+
+  // SGD: weight(a!) -= lr * (g + weight_decay * weight) on touched rows.
+  m.def(
+      "fused_sgd_step("
+      "Tensor(a!) weight, "
+      "Tensor grad, "
+      "Tensor indices, "
+      "Tensor? offsets, "
+      "int pool, "
+      "Tensor? per_sample_weights, "
+      "Tensor max_rows, "
+      "int padding_idx, "
+      "bool include_last_offset, "
+      "float lr, "
+      "float weight_decay, "
+      "bool stochastic_rounding, "
+      "int seed"
+      ") -> ()");
+  // Adagrad, element-wise: state_sum(b!) [V, D] float32 accumulates g^2 of touched rows.
+  m.def(
+      "fused_adagrad_step("
+      "Tensor(a!) weight, "
+      "Tensor(b!) state_sum, "
+      "Tensor grad, "
+      "Tensor indices, "
+      "Tensor? offsets, "
+      "int pool, "
+      "Tensor? per_sample_weights, "
+      "Tensor max_rows, "
+      "int padding_idx, "
+      "bool include_last_offset, "
+      "float lr, "
+      "float eps, "
+      "float weight_decay, "
+      "bool stochastic_rounding, "
+      "int seed"
+      ") -> ()");
+  // Row-wise Adagrad: state_sum(b!) [V] float32 accumulates mean(g^2) of each touched row.
+  m.def(
+      "fused_rowwise_adagrad_step("
+      "Tensor(a!) weight, "
+      "Tensor(b!) state_sum, "
+      "Tensor grad, "
+      "Tensor indices, "
+      "Tensor? offsets, "
+      "int pool, "
+      "Tensor? per_sample_weights, "
+      "Tensor max_rows, "
+      "int padding_idx, "
+      "bool include_last_offset, "
+      "float lr, "
+      "float eps, "
+      "float weight_decay, "
+      "bool stochastic_rounding, "
+      "int seed"
+      ") -> ()");
+  // Adam on touched rows: exp_avg(b!), exp_avg_sq(c!) [V, D] float32 moments; step(d!) int64,
+  // [1] (the table's step count, advanced once per call) or [V] with per_row_step (each touched
+  // row's own count advances and drives its bias correction: "lazy" Adam).
+  m.def(
+      "fused_adam_step("
+      "Tensor(a!) weight, "
+      "Tensor(b!) exp_avg, "
+      "Tensor(c!) exp_avg_sq, "
+      "Tensor(d!) step, "
+      "Tensor grad, "
+      "Tensor indices, "
+      "Tensor? offsets, "
+      "int pool, "
+      "Tensor? per_sample_weights, "
+      "Tensor max_rows, "
+      "int padding_idx, "
+      "bool include_last_offset, "
+      "float lr, "
+      "float beta1, "
+      "float beta2, "
+      "float eps, "
+      "float weight_decay, "
+      "bool per_row_step, "
+      "bool stochastic_rounding, "
+      "int seed"
+      ") -> ()");
+
+  // ---- embedding_bag_collection family -----------------------------------------------------------
+  // Many tables looked up from one jagged batch: F features × B bags over `values`, bag i of
+  // feature f = values[offsets[f*B+i] : offsets[f*B+i+1]] (offsets: F*B+1 entries). Feature f
+  // pools (0 sum, 1 mean) rows of weights[feature_table[f]], skipping feature_padding_idx[f]
+  // (-1: none). Returns [B, sum of the features' dims], features side by side in order.
+  m.def(
+      "embedding_bag_collection("
+      "Tensor[] weights, "
+      "Tensor values, "
+      "Tensor offsets, "
+      "int[] feature_table, "
+      "int[] feature_pool, "
+      "int[] feature_padding_idx, "
+      "Tensor? per_sample_weights, "
+      "int batch_size"
+      ") -> Tensor");
 }

@@ -10,9 +10,10 @@ __version__ = "0.1.0"
 
 from ._native import build_info  # noqa: E402  (loads the extension and registers the ops)
 from . import ops  # noqa: E402
+from . import optim  # noqa: E402
 from . import nn  # noqa: E402
 
-__all__ = ["build_info", "ops", "nn", "Word2Vec", "FastText", "__version__"]
+__all__ = ["build_info", "ops", "optim", "nn", "Word2Vec", "FastText", "__version__"]
 
 
 def __getattr__(name: str):

@@ -7,6 +7,9 @@ import pytest
 
 from embedforge.vectors import KeyedVectors
 
+# gensim calls its own deprecated init_sims() inside most_similar_cosmul
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
+
 N, D = 200, 16
 
 
@@ -158,6 +161,11 @@ def test_input_keys_excluded_and_weights():
         kv.most_similar()
     with pytest.raises(ValueError, match="shape"):
         kv.most_similar(positive=[np.zeros(D + 1)])
+    with pytest.raises(ValueError, match="non-finite"):
+        kv.similar_by_vector(np.full(D, np.nan))
+    # gensim's positional shorthand: most_similar(positive, negative)
+    assert kv.most_similar("w1", "w2", topn=4) == kv.most_similar(positive=["w1"], negative=["w2"], topn=4)
+    assert kv.most_similar("w1", topn=4, restrict_vocab=0) == []
 
 
 def test_n_similarity_doesnt_match_rank_distances():
@@ -276,6 +284,8 @@ def test_filter_subset_and_exits():
     assert tensor.dtype == torch.float32 and tuple(tensor.shape) == (20, 4)
     np.testing.assert_array_equal(tensor.numpy(), kv.vectors)
     assert KeyedVectors(["a"], torch.ones(1, 3)).vectors.shape == (1, 3)
+    half = KeyedVectors(["a"], torch.full((1, 3), 0.5, dtype=torch.bfloat16, requires_grad=True))
+    np.testing.assert_array_equal(half.vectors, [[0.5, 0.5, 0.5]])
     norm = kv.normalized()
     np.testing.assert_allclose(np.linalg.norm(norm.vectors, axis=1), 1.0, atol=1e-6)
     projected = kv.transform(lambda m: m[:, :2])
@@ -316,3 +326,26 @@ def test_get_mean_vector():
         kv.get_mean_vector(["w1", "unknown"], ignore_missing=False)
     with pytest.raises(ValueError, match="none of the keys"):
         kv.get_mean_vector(["unknown"])
+
+
+def test_per_key_attributes():
+    kv = make_kv(10, n=6, d=3)
+    kv.set_vecattr("w2", "count", 7)
+    kv.set_vecattr(["w0", "w5"], "count", [100, 3])
+    assert kv.get_vecattr("w2", "count") == 7 and kv.get_vecattr("w0", "count") == 100
+    assert kv.get_vecattr("w1", "count") == 0 and kv.expandos["count"].dtype.kind == "i"
+    kv.set_vecattr("w1", "count", 2.5)  # widens the column instead of truncating
+    assert kv.get_vecattr("w1", "count") == 2.5 and kv.get_vecattr("w2", "count") == 7
+    with pytest.raises(KeyError, match="no attribute 'freq'"):
+        kv.get_vecattr("w1", "freq")
+    with pytest.raises(KeyError, match="word 'nope' not in vocabulary"):
+        kv.set_vecattr("nope", "count", 1)
+    # derived sets carry the attributes of their rows, as copies
+    assert kv.subset(["w5", "w0"]).expandos["count"].tolist() == [3, 100]
+    assert kv.filter(["w0", "w2"]).expandos["count"].tolist() == [100, 7]
+    doubled = kv * 2
+    assert doubled.get_vecattr("w2", "count") == 7
+    doubled.set_vecattr("w2", "count", 1)
+    assert kv.get_vecattr("w2", "count") == 7
+    kv.add_vectors(["new"], np.ones((1, 3)))
+    assert kv.get_vecattr("new", "count") == 0 and kv.expandos["count"].shape == (7,)

@@ -62,3 +62,32 @@ def test_search_in_headless_chromium_lists_the_neighbours(tmp_path: Path, cluste
     assert _neighbours(dom) == []
     status = re.search(r'<div id="status">(.*?)</div>', dom, re.S)
     assert status is not None and "is not in the vocabulary" in html.unescape(status.group(1))
+
+
+def _screenshot(page: Path, fragment: str, profile: Path, shot: Path) -> np.ndarray:
+    from PIL import Image
+
+    url = page.resolve().as_uri() + fragment
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+           f"--user-data-dir={profile}", "--window-size=900,600", "--hide-scrollbars", f"--screenshot={shot}", url]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    with Image.open(shot) as im:
+        return np.asarray(im.convert("RGB")).astype(int)
+
+
+def _count(px: np.ndarray, rgb: tuple[int, int, int], tol: int = 40) -> int:
+    return int((np.abs(px - np.array(rgb)).sum(axis=2) < tol).sum())
+
+
+def test_canvas_draws_points_and_highlights_the_search(tmp_path: Path, clustered) -> None:
+    pytest.importorskip("PIL.Image", reason="Pillow is needed to read the screenshot")
+    x, labels, _ = clustered
+    page = to_html(x, tmp_path / "plain.html", labels)  # no groups: every point is drawn in one blue
+    plain = _screenshot(page, "", tmp_path / "profile", tmp_path / "plain.png")
+    canvas = plain[:, 300:]  # right of the 260-px side panel
+    assert _count(canvas, (31, 119, 180), tol=120) > 200  # blue points drawn
+    assert _count(canvas, (214, 39, 40)) == 0  # nothing selected: no red ring
+    chosen = _screenshot(page, "#q=tool3", tmp_path / "profile", tmp_path / "chosen.png")[:, 300:]
+    assert _count(chosen, (214, 39, 40)) > 20  # the selected word's red ring
+    assert _count(chosen, (255, 127, 14)) > 20  # its neighbours' orange rings

@@ -167,3 +167,23 @@ def test_analogy_arrows_finds_planted_answer(tmp_path: Path) -> None:
         analogy_arrows(kv, "king", "man", "prince")
     with pytest.raises(ValueError, match="no words"):
         analogy_arrows(x, "king", "man", "woman")
+
+
+def test_loss_curves_from_a_trainer_history() -> None:
+    train = pytest.importorskip("embedforge.train", reason="embedforge.train is not on this branch yet")
+    import torch
+
+    model = torch.nn.Linear(3, 1)
+    trainer = train.Trainer(model, torch.nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.05))
+    x = torch.randn(32, 3)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
+    trainer.fit(batches, epochs=3)
+    fig = loss_curves(trainer)
+    step_ax, epoch_ax = fig.axes[:2]
+    np.testing.assert_allclose(step_ax.get_lines()[0].get_ydata(), [r["loss"] for r in trainer.history.steps])
+    assert [ln.get_label() for ln in epoch_ax.get_lines()] == ["train_loss"]
+    np.testing.assert_allclose(epoch_ax.get_lines()[0].get_ydata(),
+                               [r["train_loss"] for r in trainer.history.epochs])
+    state = {"steps": trainer.history.steps, "epochs": trainer.history.epochs}  # the checkpoint form
+    assert len(loss_curves(state).axes) == 2

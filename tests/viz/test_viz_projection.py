@@ -85,7 +85,7 @@ def test_bad_inputs_raise_clear_errors(args, exc, msg) -> None:
 
 def test_importing_viz_and_cli_loads_no_plotting_library() -> None:
     code = (
-        "import sys, embedforge.viz\n"
+        "import sys, embedforge.viz, embedforge.cli, embedforge.__main__\n"
         "heavy = [m for m in ('matplotlib', 'sklearn', 'umap', 'tensorboard', 'PIL') if m in sys.modules]\n"
         "print(heavy)\n"
     )

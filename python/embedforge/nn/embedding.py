@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 
 from ..ops.embedding_bag import MODES, embedding, embedding_bag
+from ..ops.fused_optim import embedding_bag_with_update
+from ..optim import FusedOptimizer, FusedState, check_table, owned_tables
 
 __all__ = ["EmbeddingBag", "Embedding"]
 
@@ -48,6 +50,10 @@ class EmbeddingBag(torch.nn.Module):
     Shapes: V ``num_embeddings``, D ``embedding_dim``, B bags, N ids, L ids per bag.
     ``forward(input [N], offsets [B])`` or ``forward(input [B, L])`` → [B, D].
 
+    With ``optimizer=`` an ``embedforge.optim`` config, the table trains itself: ``backward()``
+    updates the touched rows in place (no ``.grad``, no V×D gradient); its optimizer state is in
+    ``optimizer_state`` and in ``state_dict()``.
+
     >>> bag = EmbeddingBag(10, 3, mode="sum")
     >>> bag(torch.tensor([1, 2, 4, 5, 4, 3, 2, 9]), torch.tensor([0, 4])).shape
     torch.Size([2, 3])
@@ -67,11 +73,14 @@ class EmbeddingBag(torch.nn.Module):
         padding_idx: Optional[int] = None,
         device=None,
         dtype=None,
+        optimizer: Optional[FusedOptimizer] = None,
     ) -> None:
         super().__init__()
         _unsupported(max_norm, scale_grad_by_freq)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+        if optimizer is not None and sparse:
+            raise ValueError("sparse=True asks for a sparse .grad, but a table with a fused optimizer has no .grad")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
         self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
@@ -79,6 +88,15 @@ class EmbeddingBag(torch.nn.Module):
         self.weight = torch.nn.Parameter(_init_weight(num_embeddings, embedding_dim, _weight, device, dtype))
         if _weight is None:
             self.reset_parameters()
+        self.optimizer_state: Optional[FusedState] = None
+        if optimizer is not None:
+            self.optimizer_state = FusedState(optimizer, self.weight)
+            owned_tables.claim(self.weight, self)
+
+    @property
+    def optimizer(self) -> Optional[FusedOptimizer]:
+        """The fused optimizer config that updates this table during backward, or None."""
+        return None if self.optimizer_state is None else self.optimizer_state.optimizer
 
     def reset_parameters(self) -> None:
         """N(0, 1) initialisation as torch's, with the padding row zeroed."""
@@ -91,6 +109,18 @@ class EmbeddingBag(torch.nn.Module):
         self, input: Tensor, offsets: Optional[Tensor] = None, per_sample_weights: Optional[Tensor] = None
     ) -> Tensor:
         """Pools each bag: [N] ids with [B] offsets, or [B, L] ids → [B, D]."""
+        if self.optimizer_state is not None and torch.is_grad_enabled():
+            check_table(self.weight, self)
+            return embedding_bag_with_update(
+                self.weight,
+                input,
+                self.optimizer_state.update,
+                offsets,
+                mode=self.mode,
+                per_sample_weights=per_sample_weights,
+                padding_idx=self.padding_idx,
+                include_last_offset=self.include_last_offset,
+            )
         return embedding_bag(
             self.weight,
             input,
@@ -110,6 +140,8 @@ class EmbeddingBag(torch.nn.Module):
             s += ", sparse=True"
         if self.include_last_offset:
             s += ", include_last_offset=True"
+        if self.optimizer is not None:
+            s += f", optimizer={self.optimizer!r}"
         return s
 
     @classmethod
@@ -124,6 +156,7 @@ class EmbeddingBag(torch.nn.Module):
         sparse: bool = False,
         include_last_offset: bool = False,
         padding_idx: Optional[int] = None,
+        optimizer: Optional[FusedOptimizer] = None,
     ) -> "EmbeddingBag":
         """A bag layer over a given [V, D] matrix (kept as is, padding row included)."""
         if embeddings.dim() != 2:
@@ -139,6 +172,7 @@ class EmbeddingBag(torch.nn.Module):
             _weight=embeddings,
             include_last_offset=include_last_offset,
             padding_idx=padding_idx,
+            optimizer=optimizer,
         )
         bag.weight.requires_grad = not freeze
         return bag

@@ -9,7 +9,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._common import as_matrix, atomic_path
-from .projection import project
 
 __all__ = ["animate"]
 

@@ -65,6 +65,8 @@ _PAGE = r"""<!DOCTYPE html>
   #status { color: #a33; min-height: 1.2em; }
   input[type=search] { width: 100%; box-sizing: border-box; padding: 4px; }
   .hint { color: #777; font-size: 12px; }
+  #legend { list-style: none; padding: 0; font-size: 12px; }
+  #legend span { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 6px; }
 </style>
 </head>
 <body>
@@ -76,6 +78,7 @@ _PAGE = r"""<!DOCTYPE html>
   <h4 id="selected"></h4>
   <ol id="neighbors"></ol>
   <label><input id="all" type="checkbox"> show all labels</label>
+  <ul id="legend"></ul>
   <p class="hint"><span id="count"></span> points. Wheel to zoom, drag to pan, double-click to reset.
   Hover a point for its word; click it to show its neighbours. Open with <code>#q=word</code> to search.</p>
 </div>
@@ -96,6 +99,11 @@ _PAGE = r"""<!DOCTYPE html>
                  "#bcbd22", "#17becf"];
   var groupColor = {}, ng = 0;
   if (D.groups) D.groups.forEach(function (g) { if (!(g in groupColor)) groupColor[g] = palette[ng++ % 10]; });
+  Object.keys(groupColor).forEach(function (g) {
+    var li = document.createElement("li"), sw = document.createElement("span");
+    sw.style.background = groupColor[g]; li.appendChild(sw); li.appendChild(document.createTextNode(g));
+    document.getElementById("legend").appendChild(li);
+  });
   var dl = document.getElementById("words"), frag = document.createDocumentFragment();
   for (var j = 0; j < Math.min(N, 20000); j++) { var o = document.createElement("option"); o.value = D.words[j]; frag.appendChild(o); }
   dl.appendChild(frag);

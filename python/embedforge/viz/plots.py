@@ -47,16 +47,18 @@ def _row(index: Mapping[str, int], word: str) -> int:
 
 def scatter(vectors: Any, labels: Sequence[Any] | None = None, *, groups: Sequence[Any] | None = None,
             method: str = "pca", dims: int = 2, max_labels: int | None = 60, title: str | None = None,
-            path: "str | os.PathLike[str] | None" = None, figsize: tuple[float, float] = (8.0, 6.0),
-            dpi: float = 100, point_size: float = 14.0, seed: int = 0) -> Any:
+            path: str | os.PathLike[str] | None = None, figsize: tuple[float, float] = (8.0, 6.0),
+            dpi: float = 100, point_size: float = 14.0, seed: int = 0,
+            projection_kwargs: Mapping[str, Any] | None = None) -> Any:
     """Labelled scatter of vectors (projected with `method` unless already `dims` wide); returns the Figure.
 
     Only the first `max_labels` rows get a text label (KeyedVectors are ordered by frequency, so those are
-    the most frequent words); `None` labels every point.
+    the most frequent words); `None` labels every point. `projection_kwargs` go to the projector
+    (e.g. `{"max_iter": 500}` for t-SNE).
     """
     x = as_matrix(vectors)
     names = as_labels(vectors, labels, len(x))
-    pts = x if x.shape[1] == dims else project(x, method=method, dims=dims, seed=seed)
+    pts = x if x.shape[1] == dims else project(x, method=method, dims=dims, seed=seed, **(projection_kwargs or {}))
     if groups is not None and len(groups) != len(pts):
         raise ValueError(f"groups has {len(groups)} entries but there are {len(pts)} vectors")
     fig = _new_figure(figsize, dpi)
@@ -89,7 +91,7 @@ def scatter(vectors: Any, labels: Sequence[Any] | None = None, *, groups: Sequen
 
 def heatmap(initial: Any, trained: Any | None = None, *, labels: Sequence[Any] | None = None,
             max_rows: int = 40, max_cols: int = 64, titles: tuple[str, str] = ("initial", "trained"),
-            path: "str | os.PathLike[str] | None" = None, figsize: tuple[float, float] = (10.0, 6.0),
+            path: str | os.PathLike[str] | None = None, figsize: tuple[float, float] = (10.0, 6.0),
             dpi: float = 100) -> Any:
     """Heatmap of an embedding matrix, or initial and trained side by side on one colour scale."""
     mats = [as_matrix(initial)[:max_rows, :max_cols]]
@@ -118,20 +120,17 @@ def heatmap(initial: Any, trained: Any | None = None, *, labels: Sequence[Any] |
     return fig
 
 
-def _history_dict(history: Any) -> dict[str, list[float]]:
-    if hasattr(history, "history") and not isinstance(history, Mapping):
-        history = history.history
-    if isinstance(history, Sequence) and not isinstance(history, (str, bytes)):
-        records = list(history)
-        if not all(isinstance(r, Mapping) for r in records):
-            raise TypeError("history must be a dict of series or a list of per-epoch dicts")
-        merged: dict[str, list[float]] = {}
-        for r in records:
-            for k, v in r.items():
-                merged.setdefault(k, []).append(v)
-        history = merged
-    if not isinstance(history, Mapping):
-        raise TypeError(f"history must be a dict of series, got {type(history).__name__}")
+def _records_to_series(records: Sequence[Any]) -> dict[str, list[float]]:
+    if not all(isinstance(r, Mapping) for r in records):
+        raise TypeError("history records must be dicts")
+    merged: dict[str, list[Any]] = {}
+    for r in records:
+        for k, v in r.items():
+            merged.setdefault(str(k), []).append(v)
+    return _numeric(merged)
+
+
+def _numeric(history: Mapping[Any, Any]) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for k, v in history.items():
         if isinstance(v, (str, bytes)) or not hasattr(v, "__len__"):
@@ -145,21 +144,40 @@ def _history_dict(history: Any) -> dict[str, list[float]]:
     return out
 
 
-def loss_curves(history: Any, *, path: "str | os.PathLike[str] | None" = None, log_scale: bool = False,
-                figsize: tuple[float, float] = (8.0, 4.5), dpi: float = 100) -> Any:
-    """Loss curves from a Trainer history (dict of series, list of per-epoch dicts, or an object with .history).
-
-    Series whose name mentions "step" or "batch" go in a per-step panel, the others in a per-epoch panel;
-    only series whose name contains "loss" are drawn when there are any.
-    """
-    series = _history_dict(history)
-    lossy = {k: v for k, v in series.items() if "loss" in k.lower()}
-    series = lossy or {k: v for k, v in series.items() if k.lower() not in ("epoch", "step")}
-    if not series:
-        raise ValueError("history holds no numeric series to plot")
+def _history_series(history: Any) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """(per-step series, per-epoch series) from a Trainer, its History, a dict of series or of records."""
+    if hasattr(history, "history") and not isinstance(history, Mapping):  # a Trainer
+        history = history.history
+    if hasattr(history, "steps") and hasattr(history, "epochs"):  # a History
+        return _records_to_series(history.steps), _records_to_series(history.epochs)
+    if isinstance(history, Mapping) and ("steps" in history or "epochs" in history) and all(
+            isinstance(v, Sequence) and all(isinstance(r, Mapping) for r in v) for v in history.values()):
+        return _records_to_series(history.get("steps", [])), _records_to_series(history.get("epochs", []))
+    if isinstance(history, Sequence) and not isinstance(history, (str, bytes)):
+        return {}, _records_to_series(list(history))
+    if not isinstance(history, Mapping):
+        raise TypeError(f"history must be a Trainer, a History or a dict of series, got {type(history).__name__}")
+    series = _numeric(history)
     per_step = {k: v for k, v in series.items() if "step" in k.lower() or "batch" in k.lower()}
-    per_epoch = {k: v for k, v in series.items() if k not in per_step}
+    return per_step, {k: v for k, v in series.items() if k not in per_step}
+
+
+def _plottable(series: dict[str, list[float]]) -> dict[str, list[float]]:
+    lossy = {k: v for k, v in series.items() if "loss" in k.lower()}
+    return lossy or {k: v for k, v in series.items() if k.lower() not in ("epoch", "step", "lr")}
+
+
+def loss_curves(history: Any, *, path: str | os.PathLike[str] | None = None, log_scale: bool = False,
+                figsize: tuple[float, float] = (8.0, 4.5), dpi: float = 100) -> Any:
+    """Loss curves from a Trainer (or its History), a dict of series, or a list of per-epoch dicts.
+
+    Per-step records (or series named with "step"/"batch") go in a per-step panel, per-epoch ones in a
+    per-epoch panel; series whose name contains "loss" are drawn when there are any.
+    """
+    per_step, per_epoch = (_plottable(s) for s in _history_series(history))
     panels = [(name, group) for name, group in (("step", per_step), ("epoch", per_epoch)) if group]
+    if not panels:
+        raise ValueError("history holds no numeric series to plot")
     fig = _new_figure(figsize, dpi)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (unit, group) in zip(axes, panels):
@@ -167,7 +185,7 @@ def loss_curves(history: Any, *, path: "str | os.PathLike[str] | None" = None, l
             xs = np.arange(len(v)) + (1 if unit == "epoch" else 0)
             ax.plot(xs, v, marker="o" if unit == "epoch" and len(v) <= 50 else None, label=k)
         ax.set_xlabel(unit)
-        ax.set_ylabel("loss" if lossy else "value")
+        ax.set_ylabel("loss" if any("loss" in k.lower() for k in group) else "value")
         if log_scale:
             ax.set_yscale("log")
         ax.legend(fontsize="small")
@@ -210,7 +228,7 @@ def neighbor_table(vectors: Any, words: Sequence[str], topn: int = 5, *, labels:
 
 
 def analogy_arrows(vectors: Any, a: str, b: str, c: str, *, labels: Sequence[Any] | None = None,
-                   context: int = 3, path: "str | os.PathLike[str] | None" = None,
+                   context: int = 3, path: str | os.PathLike[str] | None = None,
                    figsize: tuple[float, float] = (7.0, 6.0), dpi: float = 100) -> Any:
     """Plot the analogy a − b + c ≈ d: arrows b→a and c→(a − b + c), d being the nearest other word.
 

@@ -46,7 +46,7 @@ def export_projector(vectors: Any, out_dir: str | os.PathLike[str], labels: Sequ
     with atomic_path(out / "tensors.tsv") as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             for row in x:
-                fh.write("\t".join(repr(float(v)) for v in row) + "\n")
+                fh.write("\t".join(f"{v:.9g}" for v in row.tolist()) + "\n")  # 9 digits: float32 round-trips
     have_meta = bool(columns)
     if have_meta:
         with atomic_path(out / "metadata.tsv") as tmp:

@@ -1,0 +1,168 @@
+// The fused optimizer kernels, compiled once per instruction set next to the embedding-bag
+// kernels (included by embedding_bag_isa_*.cpp after embedding_bag_kernels.h, whose reduce_row
+// they reuse); fused_optim.cpp picks one build at run time.
+//
+// Each optimizer is a "sink" for reduced row gradients: update_row<K> receives the gradient of one
+// touched row (reduced in position order by reduce_row) and updates that row's weight and state.
+#ifndef EF_ISA_NS
+#error "define EF_ISA_NS before including fused_optim_kernels.h"
+#endif
+#include <cmath>
+#include <type_traits>
+
+#include "core/fused_optim.h"
+
+namespace embedforge::core::EF_ISA_NS {
+namespace {
+
+template <typename T>
+inline void store_row(T* __restrict dst, const float* __restrict src, int64_t D, const OptimArgs& o, int64_t r) {
+  if constexpr (std::is_same_v<T, float>) {
+    for (int64_t k = 0; k < D; ++k) dst[k] = src[k];
+  } else {
+    if (o.stochastic_rounding) {
+      for (int64_t k = 0; k < D; ++k) {
+        const uint32_t bits = rounding_bits(o.seed, static_cast<uint64_t>(r), static_cast<uint64_t>(k));
+        if constexpr (std::is_same_v<T, bf16>) dst[k] = bf16_round_stochastic(src[k], bits);
+        else dst[k] = f16_round_stochastic(src[k], bits);
+      }
+    } else {
+      for (int64_t k = 0; k < D; ++k) dst[k] = from_float<T>(src[k]);
+    }
+  }
+}
+
+// Bias corrections 1 - beta^t, in double so long runs do not lose them to float rounding.
+struct AdamScale {
+  float step_size = 0.f;      // lr / (1 - beta1^t)
+  float inv_sqrt_bc2 = 0.f;   // 1 / sqrt(1 - beta2^t)
+};
+inline AdamScale adam_scale(const OptimArgs& o, int64_t t) {
+  const double bc1 = 1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(t));
+  const double bc2 = 1.0 - std::pow(static_cast<double>(o.beta2), static_cast<double>(t));
+  return {static_cast<float>(o.lr / bc1), static_cast<float>(1.0 / std::sqrt(bc2))};
+}
+
+// One touched row r: g[0, D) is its reduced gradient (overwritten), nw[0, D) scratch.
+template <OptimKind K, typename T>
+inline void update_row(T* __restrict w, float* __restrict g, float* __restrict nw, const OptimArgs& o, int64_t r,
+                       int64_t D, const AdamScale& global_scale) {
+  for (int64_t k = 0; k < D; ++k) nw[k] = to_float(w[k]);
+  const float lr = o.lr, eps = o.eps, wd = o.weight_decay;
+  if (wd != 0.f)
+    for (int64_t k = 0; k < D; ++k) g[k] += wd * nw[k];
+  if constexpr (K == OptimKind::kSgd) {
+    for (int64_t k = 0; k < D; ++k) nw[k] -= lr * g[k];
+  } else if constexpr (K == OptimKind::kAdagrad) {
+    float* __restrict s = o.state0 + r * D;
+    for (int64_t k = 0; k < D; ++k) {
+      const float sk = s[k] + g[k] * g[k];
+      s[k] = sk;
+      nw[k] -= lr * g[k] / (std::sqrt(sk) + eps);
+    }
+  } else if constexpr (K == OptimKind::kRowWiseAdagrad) {
+    float sq = 0.f;
+    for (int64_t k = 0; k < D; ++k) sq += g[k] * g[k];
+    const float s = o.state0[r] + sq / static_cast<float>(D);
+    o.state0[r] = s;
+    const float scale = lr / (std::sqrt(s) + eps);
+    for (int64_t k = 0; k < D; ++k) nw[k] -= scale * g[k];
+  } else {
+    static_assert(K == OptimKind::kAdam);
+    AdamScale sc = global_scale;
+    if (o.per_row_step) sc = adam_scale(o, ++o.row_step[r]);
+    float* __restrict m = o.state0 + r * D;
+    float* __restrict v = o.state1 + r * D;
+    const float b1 = o.beta1, b2 = o.beta2;
+    for (int64_t k = 0; k < D; ++k) {
+      const float mk = b1 * m[k] + (1.f - b1) * g[k];
+      const float vk = b2 * v[k] + (1.f - b2) * g[k] * g[k];
+      m[k] = mk;
+      v[k] = vk;
+      nw[k] -= sc.step_size * mk / (std::sqrt(vk) * sc.inv_sqrt_bc2 + eps);
+    }
+  }
+  store_row(w, nw, D, o, r);
+}
+
+constexpr int64_t kRowsAhead = 6;
+
+inline void prefetch_bytes(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 1, 1);
+}
+
+template <OptimKind K, typename T>
+inline void prefetch_state(const T* W, const OptimArgs& o, int64_t r, int64_t D) {
+  const int64_t row_bytes = D * static_cast<int64_t>(sizeof(T));
+  prefetch_bytes(W + r * D, row_bytes);
+  if constexpr (K == OptimKind::kAdagrad) prefetch_bytes(o.state0 + r * D, D * 4);
+  if constexpr (K == OptimKind::kRowWiseAdagrad) __builtin_prefetch(o.state0 + r, 1, 1);
+  if constexpr (K == OptimKind::kAdam) {
+    prefetch_bytes(o.state0 + r * D, D * 4);
+    prefetch_bytes(o.state1 + r * D, D * 4);
+    if (o.per_row_step) __builtin_prefetch(o.row_step + r, 1, 1);
+  }
+}
+
+template <OptimKind K, typename T>
+void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, const OptimArgs& o,
+                      const Parallel& par) {
+  const int64_t U = g.num_rows_touched(), D = a.dim;
+  T* W = static_cast<T*>(weight);
+  // Touched rows are cut into parts of about equal work (ids reduced + a fixed cost per row), so a
+  // hot row of a skewed (Zipf) batch does not leave the other threads idle.
+  constexpr int64_t kRowCost = 2;
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(U, std::max(1, par.threads) * 8));
+  std::vector<int64_t> bounds(static_cast<size_t>(parts + 1));
+  auto work = [&](int64_t u) { return g.seg[u] + kRowCost * u; };
+  const int64_t total = work(U);
+  bounds[0] = 0;
+  bounds[parts] = U;
+  for (int64_t p = 1; p < parts; ++p) {
+    const int64_t target = total * p / parts;
+    int64_t lo = bounds[p - 1], hi = U;
+    while (lo < hi) {
+      const int64_t mid = (lo + hi) / 2;
+      if (work(mid) < target) lo = mid + 1; else hi = mid;
+    }
+    bounds[p] = lo;
+  }
+  const AdamScale global_scale =
+      (K == OptimKind::kAdam && !o.per_row_step) ? adam_scale(o, o.global_step) : AdamScale{};
+  par.for_each(parts, [&](int64_t p0, int64_t p1) {
+    std::vector<float> acc(static_cast<size_t>(D)), nw(static_cast<size_t>(D));
+    const int64_t u1 = bounds[p1];
+    for (int64_t u = bounds[p0]; u < u1; ++u) {
+      const int64_t r = g.rows[u];
+      // Touched rows are scattered over the table: pull a later row (and its state) towards the
+      // cache now, so several misses are in flight while this row is reduced and updated.
+      if (u + kRowsAhead < u1) prefetch_state<K>(W, o, g.rows[u + kRowsAhead], D);
+      reduce_row<T>(a, g, u, acc.data());
+      update_row<K, T>(W + r * D, acc.data(), nw.data(), o, r, D, global_scale);
+    }
+  });
+}
+
+template <typename T>
+void fused_step_kind(const BackwardArgs& a, const RowGroups& g, void* weight, const OptimArgs& o,
+                     const Parallel& par) {
+  switch (o.kind) {
+    case OptimKind::kSgd: fused_step_typed<OptimKind::kSgd, T>(a, g, weight, o, par); break;
+    case OptimKind::kAdagrad: fused_step_typed<OptimKind::kAdagrad, T>(a, g, weight, o, par); break;
+    case OptimKind::kRowWiseAdagrad: fused_step_typed<OptimKind::kRowWiseAdagrad, T>(a, g, weight, o, par); break;
+    case OptimKind::kAdam: fused_step_typed<OptimKind::kAdam, T>(a, g, weight, o, par); break;
+  }
+}
+
+}  // namespace
+
+void fused_step(const BackwardArgs& a, const RowGroups& g, void* weight, const OptimArgs& o, const Parallel& par) {
+  switch (a.dtype) {
+    case DType::kFloat32: fused_step_kind<float>(a, g, weight, o, par); break;
+    case DType::kBFloat16: fused_step_kind<bf16>(a, g, weight, o, par); break;
+    case DType::kFloat16: fused_step_kind<f16>(a, g, weight, o, par); break;
+  }
+}
+
+}  // namespace embedforge::core::EF_ISA_NS
