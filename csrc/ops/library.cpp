@@ -167,4 +167,19 @@ STABLE_TORCH_LIBRARY(embedforge, m) {
       "Tensor? per_sample_weights, "
       "int batch_size"
       ") -> Tensor");
+
+  // ---- word2vec family ---------------------------------------------------------------------------
+  // One batched skip-gram negative-sampling SGD step over N (center, context) pairs sharing K
+  // negatives (the GPU training path). Mutates both tables in place (Tensor(a!), Tensor(b!)):
+  // the word2vec update is an in-place sparse SGD step, never a gradient tensor. Returns the
+  // per-pair loss [N] (float32), a fresh tensor.
+  m.def(
+      "sgns_step("
+      "Tensor(a!) in_table, "
+      "Tensor(b!) out_table, "
+      "Tensor centers, "
+      "Tensor contexts, "
+      "Tensor negatives, "
+      "float lr"
+      ") -> Tensor");
 }
