@@ -342,3 +342,22 @@ def test_native_trainer_checks_ids_and_tables():
     with pytest.raises(ValueError, match="out_neg has 24 columns, expected 25"):
         C.Word2VecTrainer(np.zeros((100, 25), np.float32), m.syn1neg, None, m.counts, None, None, None,
                           dict(cfg, vector_size=25))
+
+
+# ---- the op path (what device="cuda" runs), exercised here with the CPU kernel --------------------------
+def test_op_path_learns_planted_topics_on_cpu_kernel():
+    m = embedforge.Word2Vec(**dict(FAST, sg=1, epochs=4))
+    m.build_vocab(CORPUS)
+    m._train_op("cpu", CORPUS, None, 4, 0.025, 0.0001, batch=64)
+    assert m.epochs_trained == 4 and m.epoch_history[-1].words == 25_000
+    assert topic_precision(m) >= 0.9
+
+
+def test_device_cuda_needs_skipgram_ns_and_a_gpu():
+    with pytest.raises(ValueError, match="skip-gram with negative sampling only"):
+        embedforge.Word2Vec(device="cuda", sg=0)
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            embedforge.Word2Vec(device="cuda", sg=1)

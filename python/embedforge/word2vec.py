@@ -192,7 +192,12 @@ class Word2Vec:
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         if device == "cuda":
-            raise NotImplementedError("device='cuda' training is not available in this build yet; use device='cpu'")
+            if not (sg and negative > 0 and not hs):
+                raise ValueError("device='cuda' trains skip-gram with negative sampling only: use sg=1, hs=0, negative>0")
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("device='cuda' was asked for but torch sees no CUDA device")
         self.vector_size = int(vector_size)
         self.alpha = float(alpha)
         self.min_alpha = float(min_alpha)
@@ -379,6 +384,8 @@ class Word2Vec:
         alpha = self.alpha if start_alpha is None else float(start_alpha)
         min_alpha = self.min_alpha if end_alpha is None else float(end_alpha)
         callbacks = self.callbacks if callbacks is None else tuple(callbacks)
+        if self.device == "cuda":
+            return self._train_op("cuda", corpus_iterable, path, epochs, alpha, min_alpha)
         sub_offsets, sub_rows = self._subwords()
         trainer = _C().Word2VecTrainer(
             self._in, self.syn1neg, self.syn1, self.counts, self.index_to_key if path is not None else None,
@@ -433,6 +440,98 @@ class Word2Vec:
             fn = getattr(cb, name, None)
             if fn is not None:
                 fn(self)
+
+    # ---- the op path (GPU): batches of skip-gram pairs through torch.ops.embedforge.sgns_step ---------
+    def _sentences_ids(self, corpus_iterable, path):
+        get = self.key_to_index.get
+        if path is not None:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    ids = [i for i in map(get, line.split(), repeat(-1)) if i >= 0]
+                    if ids:
+                        yield np.asarray(ids, dtype=np.int64)
+        else:
+            for sent in corpus_iterable:
+                ids = [i for i in map(get, sent, repeat(-1)) if i >= 0]
+                if ids:
+                    yield np.asarray(ids, dtype=np.int64)
+
+    def _pairs(self, ids: np.ndarray, rng: np.random.Generator, keep: np.ndarray):
+        """Skip-gram (center, context) pairs of one sentence after subsampling, windows shrunk at random."""
+        ids = ids[rng.random(ids.shape[0]) < keep[ids]]
+        n = ids.shape[0]
+        if n < 2:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        reach = self.window - rng.integers(0, self.window, n) if self.shrink_windows else np.full(n, self.window)
+        cs, xs = [], []
+        for off in range(1, self.window + 1):
+            pos = np.arange(n - off)
+            ok = reach[pos] >= off
+            cs.append(ids[pos[ok]]); xs.append(ids[pos[ok] + off])
+            ok2 = reach[pos + off] >= off
+            cs.append(ids[pos[ok2] + off]); xs.append(ids[pos[ok2]])
+        return np.concatenate(cs), np.concatenate(xs)
+
+    def _train_op(self, device, corpus_iterable, path, epochs, alpha, min_alpha, batch: int = 512):
+        """Train skip-gram/NS with the batched sgns_step op on `device` (negatives shared per batch)."""
+        import torch
+
+        from .ops.word2vec import sgns_step
+
+        if self.syn1neg is None or self.hs or not self.sg or self._subwords()[0] is not None:
+            raise ValueError("the op path trains plain skip-gram with negative sampling only")
+        rng = np.random.default_rng(self.seed + self.epochs_trained)
+        probs = self.counts.astype(np.float64) ** self.ns_exponent
+        probs /= probs.sum()
+        cum = np.cumsum(probs)
+        total = self.corpus_total_words
+        thr = self.sample * total
+        keep = np.ones(len(self.counts)) if self.sample <= 0 else np.minimum(1.0, (np.sqrt(self.counts / thr) + 1) * thr / self.counts)
+        I = torch.from_numpy(self._in).to(device)
+        O = torch.from_numpy(self.syn1neg).to(device)
+        schedule = max(1, total * epochs)
+        done = 0
+        t0 = time.perf_counter()
+        for epoch in range(epochs):
+            te = time.perf_counter()
+            words = 0
+            loss = 0.0
+            buf_c, buf_x = [], []
+            n_buf = 0
+
+            def flush(cs, xs):
+                nonlocal loss
+                lr = max(min_alpha, alpha - (alpha - min_alpha) * done / schedule)
+                c = torch.from_numpy(cs).to(device)
+                x = torch.from_numpy(xs).to(device)
+                for s in range(0, len(cs), batch):
+                    neg = np.searchsorted(cum, rng.random(self.negative) * cum[-1])
+                    neg = np.minimum(neg, len(cum) - 1)
+                    out = sgns_step(I, O, c[s:s + batch], x[s:s + batch], torch.from_numpy(neg).to(device), lr)
+                    if self.compute_loss:
+                        loss += float(out.double().sum())
+
+            for ids in self._sentences_ids(corpus_iterable, path):
+                words += ids.shape[0]
+                done += ids.shape[0]
+                c, x = self._pairs(ids, rng, keep)
+                buf_c.append(c); buf_x.append(x); n_buf += c.shape[0]
+                if n_buf >= 64 * batch:
+                    perm = rng.permutation(n_buf)
+                    flush(np.concatenate(buf_c)[perm], np.concatenate(buf_x)[perm])
+                    buf_c, buf_x, n_buf = [], [], 0
+            if n_buf:
+                perm = rng.permutation(n_buf)
+                flush(np.concatenate(buf_c)[perm], np.concatenate(buf_x)[perm])
+            self.epochs_trained += 1
+            self.running_training_loss = loss
+            info = EpochInfo(epoch, words, 0, loss, time.perf_counter() - te, time.perf_counter() - t0)
+            self.epoch_history.append(info)
+        self._in[...] = I.cpu().numpy()
+        self.syn1neg[...] = O.cpu().numpy()
+        self._wv = None
+        self.train_seconds = time.perf_counter() - t0
+        return 0, done
 
     def get_latest_training_loss(self) -> float:
         """The summed loss of the last epoch (float64; 0 unless compute_loss=True)."""
