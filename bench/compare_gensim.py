@@ -113,13 +113,21 @@ def main() -> None:
                     print(f"  {config:8s} {threads}t {impl:10s} rep {rep}: {r['seconds']:7.2f}s "
                           f"{r['words_per_s'] / 1e3:8.0f}k w/s  cpu {r['cpu']:7.1f}s  rss {r['rss_mb']:6.0f} MB  analogy {r['analogy']:.4f}  "
                           f"ws353 {r['ws353']:.4f}  simlex {r['simlex']:.4f}", flush=True)
+    base_rss = {}
+    for impl, mod in (("gensim", "gensim.models"), ("embedforge", "embedforge.word2vec")):
+        if impl in args.impls:
+            code = f"import {mod}, resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+            base_rss[impl] = float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                                  text=True).stdout)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(runs, f, indent=1)
     print()
     print(f"corpus {args.corpus}: {runs[0]['words'] // args.epochs} tokens/pass, vocab {runs[0]['vocab']}, "
           f"{args.epochs} epochs, medians of {args.repeats} run(s)")
-    hdr = "| config | threads | impl | train s | CPU s | words/s | speed-up | CPU-time speed-up | peak RSS MB | analogy | ws353 rho | simlex rho |"
+    print("peak RSS right after importing the library (no training): " +
+          ", ".join(f"{k} {v:.0f} MB" for k, v in base_rss.items()) + "; 'RSS over import' = peak RSS minus that")
+    hdr = "| config | threads | impl | train s | CPU s | words/s | speed-up | CPU-time speed-up | peak RSS MB | RSS over import MB | analogy | ws353 rho | simlex rho |"
     print(hdr)
     print("|" + "---|" * (hdr.count("|") - 1))
     for config in args.configs:
@@ -133,7 +141,7 @@ def main() -> None:
                 sp = f"{med['words_per_s'] / base:.2f}x" if base else "-"
                 sp_cpu = f"{base_cpu / med['cpu']:.2f}x" if base else "-"
                 print(f"| {config} | {threads} | {impl} | {med['seconds']:.1f} | {med['cpu']:.1f} | {med['words_per_s'] / 1e3:.0f}k | {sp} | {sp_cpu} | "
-                      f"{med['rss_mb']:.0f} | {med['analogy']:.4f} | {med['ws353']:.4f} | {med['simlex']:.4f} |")
+                      f"{med['rss_mb']:.0f} | {med['rss_mb'] - base_rss.get(impl, 0):.0f} | {med['analogy']:.4f} | {med['ws353']:.4f} | {med['simlex']:.4f} |")
 
 
 if __name__ == "__main__":

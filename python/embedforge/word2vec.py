@@ -316,7 +316,9 @@ class Word2Vec:
     def _init_tables(self) -> None:
         V, D = len(self.index_to_key), self.vector_size
         rng = np.random.default_rng(self.seed)
-        self._in = ((rng.random((self._n_input_rows(), D), dtype=np.float32) - 0.5) / D).astype(np.float32)
+        self._in = rng.random((self._n_input_rows(), D), dtype=np.float32)  # in place: no temporary copies
+        self._in -= np.float32(0.5)
+        self._in /= np.float32(D)
         self.syn1neg = np.zeros((V, D), dtype=np.float32) if self.negative > 0 else None
         self.syn1 = np.zeros((V, D), dtype=np.float32) if self.hs else None
         self.epochs_trained = 0
