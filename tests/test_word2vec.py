@@ -290,6 +290,14 @@ def test_load_rejects_garbage(tmp_path):
     p.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a readable embedforge model"):
         embedforge.Word2Vec.load(p)
+    good = tmp_path / "good.npz"
+    embedforge.Word2Vec(CORPUS[:50], **FAST).save(good)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="not a readable embedforge model"):
+        embedforge.Word2Vec.load(cut)
+    with pytest.raises(ValueError, match="holds a word2vec model, not a FastText"):
+        embedforge.FastText.load(good)
 
 
 # ---- bad inputs -------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Callable, Iterable, Sequence
@@ -591,7 +592,9 @@ class Word2Vec:
         try:
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as exc:
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path!r} is not a readable embedforge model file ({exc})") from None
         if "meta" not in data:
             raise ValueError(f"{path!r} is not an embedforge model file (no metadata)")
