@@ -214,13 +214,15 @@ class PyTrainer {
     return d;
   }
 
-  std::unique_ptr<w2v::Trainer> trainer_;
+  // Declared before trainer_ so they outlive it: the trainer's threads read these buffers until
+  // its destructor has stopped and joined them.
   I64Array counts_;
   I64Array offs_;
   I32Array rows_;
   std::vector<py::object> keep_;
   w2v::Vocab vocab_;
   bool has_vocab_ = false;
+  std::unique_ptr<w2v::Trainer> trainer_;
 };
 
 py::tuple count_file(const std::string& path, int64_t max_vocab_size) {
