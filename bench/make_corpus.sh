@@ -4,6 +4,7 @@
 # public-domain 1913 Webster's Revised Unabridged Dictionary (definitions and quotations), plus the
 # glosses and usage examples of Princeton WordNet 3.0 (wordnet-base). About 5.2M tokens.
 # Usage: bench/make_corpus.sh [OUT]  (default build/corpus.txt; kept out of git).
+# SHUFFLE=1 shuffles the sentences (fixed seed): the dictionary is otherwise in alphabetical order.
 set -eu
 OUT=${1:-build/corpus.txt}
 WORK=$(dirname "$OUT")/corpus-src
@@ -19,9 +20,9 @@ if [ ! -f "$WORK/wordnet.raw" ]; then
       "$WORK"/x/usr/share/wordnet/data.adj "$WORK"/x/usr/share/wordnet/data.adv \
     | grep -v '^  ' | sed 's/^[^|]*| //' > "$WORK/wordnet.raw"
 fi
-python3 - "$WORK/gcide.raw" "$WORK/wordnet.raw" "$OUT" <<'PY'
-import re, sys
-src, wn, out = sys.argv[1], sys.argv[2], sys.argv[3]
+python3 - "$WORK/gcide.raw" "$WORK/wordnet.raw" "$OUT" "${SHUFFLE:-0}" <<'PY'
+import random, re, sys
+src, wn, out, shuffle = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 text = open(src, encoding="utf-8", errors="replace").read()
 text = re.sub(r"\[(?:1913 Webster|Webster 1913 Suppl\.|PJC|Century Dict\.|WordNet 1\.5|RN|Chambers 1728)[^\]]*\]", " ", text)
 text = re.sub(r"\\[^\\\n]{0,80}\\", " ", text)            # pronunciation \Ab"so*lute\
