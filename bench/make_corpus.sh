@@ -29,16 +29,19 @@ text = re.sub(r"\\[^\\\n]{0,80}\\", " ", text)            # pronunciation \Ab"so
 text = re.sub(r"--[A-Z][\w.&' ]{0,40}?\.", " ", text)      # quotation authors --Davies & Peck.
 text = text.replace("{", " ").replace("}", " ")
 word = re.compile(r"[a-z]+(?:'[a-z]+)?")
-n_tok = n_sent = 0
 glosses = open(wn, encoding="utf-8", errors="replace").read().replace("\n", "\n\n")
+lines = []
+for para in re.split(r"\n\s*\n", text + "\n\n" + glosses):
+    for sent in re.split(r"[.;:?!()]+", para.lower()):
+        toks = word.findall(sent)
+        if len(toks) >= 3:
+            lines.append(" ".join(toks))
+if shuffle:
+    random.Random(0).shuffle(lines)
+n_sent, n_tok = len(lines), sum(line.count(" ") + 1 for line in lines)
 with open(out + ".tmp", "w", encoding="utf-8") as f:
-    for para in re.split(r"\n\s*\n", text + "\n\n" + glosses):
-        for sent in re.split(r"[.;:?!()]+", para.lower()):
-            toks = word.findall(sent)
-            if len(toks) >= 3:
-                f.write(" ".join(toks) + "\n")
-                n_tok += len(toks)
-                n_sent += 1
+    for line in lines:
+        f.write(line + "\n")
 import os
 os.replace(out + ".tmp", out)
 print(f"{out}: {n_sent} sentences, {n_tok} tokens")
