@@ -276,11 +276,7 @@ def run(out: str | os.PathLike[str] = "out", quick: bool = False, progress: bool
     """Run the demo, writing everything into `out`; returns the facts and paths that went into the report."""
     from .data.corpus import stdlib_sentences, stdlib_text
 
-    try:
-        from .word2vec import Word2Vec
-    except ImportError as exc:
-        raise ImportError(f"the demo needs embedforge's native word2vec trainer, which this build lacks ({exc})") \
-            from exc
+    from .word2vec import Word2Vec
     cfg = config or (DemoConfig.quick() if quick else DemoConfig.full())
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
