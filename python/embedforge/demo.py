@@ -155,7 +155,8 @@ def write_word_outputs(kv: Any, out: Path, cfg: DemoConfig, seed: int = 1,
     groups = _clusters(np.asarray(sub.vectors, dtype=np.float64), words, cfg.clusters, seed)
     scatter(sub, groups=groups, method=cfg.map_method, max_labels=cfg.map_labels, seed=seed,
             projection_kwargs={"max_iter": 500} if cfg.map_method == "tsne" else None,
-            title=f"{len(words)} most frequent content words ({cfg.map_method.upper()}, k-means colours)",
+            title=f"{len(words)} most frequent content words "
+                  f"({ {'tsne': 't-SNE', 'pca': 'PCA', 'umap': 'UMAP'}[cfg.map_method]}, k-means colours)",
             path=out / "word_map.png", figsize=(12, 9), dpi=100)
     result["word_map"] = out / "word_map.png"
 
