@@ -322,7 +322,8 @@ def test_bf16_table_tracks_float32_training_with_stochastic_rounding():
 # ---- module behaviour --------------------------------------------------------------------------
 def test_learning_rate_changes_between_steps_and_with_schedulers():
     V, D = 10, 4
-    bag = EmbeddingBag(V, D, mode="sum", optimizer=SGD(lr=1.0))
+    # A zero table keeps every difference exact: w0 - (w0 - lr) == lr.
+    bag = EmbeddingBag(V, D, mode="sum", _weight=torch.zeros(V, D), optimizer=SGD(lr=1.0))
     ids, offsets = torch.tensor([1, 2]), torch.tensor([0])
     sched_opt = LRAdapter(bag)
     sched = torch.optim.lr_scheduler.StepLR(sched_opt, step_size=1, gamma=0.5)
