@@ -500,3 +500,24 @@ def test_checkpoint_of_another_optimizer_is_refused():
     b = EmbeddingBag(10, 3, optimizer=RowWiseAdagrad(lr=0.1))
     with pytest.raises((ValueError, RuntimeError)):
         b.load_state_dict(a.state_dict())
+
+
+def test_step_op_under_torch_compile():
+    # The mutating op traces (functionalised, then re-applied in place) and gives eager's result.
+    gen = torch.Generator().manual_seed(12)
+    V, D, B = 30, 8, 6
+    ids, offsets = random_batch(gen, V, B, 5)
+    grad = torch.randn(B, D, generator=gen)
+    empty = torch.empty(0, 0, dtype=torch.int64)
+
+    def step(w, s, g, i, o):
+        torch.ops.embedforge.fused_rowwise_adagrad_step(w, s, g, i, o, 0, None, empty, -1, False, 0.1, 1e-8, 0.0,
+                                                        False, 0)
+        return w * 1.0
+
+    w0, s0 = torch.randn(V, D, generator=gen), torch.rand(V, generator=gen)
+    w_eager, s_eager = w0.clone(), s0.clone()
+    step(w_eager, s_eager, grad, ids, offsets)
+    w_comp, s_comp = w0.clone(), s0.clone()
+    out = torch.compile(step, fullgraph=True, backend="aot_eager")(w_comp, s_comp, grad, ids, offsets)
+    assert torch.equal(w_comp, w_eager) and torch.equal(s_comp, s_eager) and torch.equal(out, w_eager)
