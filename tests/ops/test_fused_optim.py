@@ -336,6 +336,13 @@ def test_learning_rate_changes_between_steps_and_with_schedulers():
         sched.step()
     assert seen == [1.0, 0.5, 0.25]
     assert bag.optimizer.lr == 0.125
+    # The adapter's state round-trips and stays linked to the config.
+    saved = sched_opt.state_dict()
+    bag.optimizer.lr = 9.0
+    sched_opt.load_state_dict(saved)
+    assert bag.optimizer.lr == 0.125
+    sched_opt.param_groups[0]["lr"] = 0.5
+    assert bag.optimizer.lr == 0.5
     bag.optimizer.lr = 2.0  # by hand, too
     w0 = bag.weight.detach().clone()
     bag(ids, offsets).backward(torch.ones(1, D))
@@ -472,6 +479,15 @@ def test_table_shared_with_another_fused_layer():
     with pytest.raises(SharedTableError):
         b(torch.tensor([1]), torch.tensor([0])).sum().backward()
     assert torch.equal(a.weight, w0)
+
+
+def test_a_moved_table_frees_its_claim():
+    # After .to() the old storage is free; a new fused table may be given its address.
+    for _ in range(20):
+        a = EmbeddingBag(1000, 16, optimizer=SGD(lr=0.1))
+        a.to(torch.bfloat16)
+        b = EmbeddingBag(1000, 16, optimizer=SGD(lr=0.1))
+        b(torch.tensor([1]), torch.tensor([0])).sum().backward()
 
 
 def test_table_also_differentiated_elsewhere():
