@@ -15,20 +15,17 @@
 namespace embedforge::core::EF_ISA_NS {
 namespace {
 
+// Rounds an updated bfloat16 / float16 row back into the table.
 template <typename T>
 inline void store_row(T* __restrict dst, const float* __restrict src, int64_t D, const OptimArgs& o, int64_t r) {
-  if constexpr (std::is_same_v<T, float>) {
-    for (int64_t k = 0; k < D; ++k) dst[k] = src[k];
-  } else {
-    if (o.stochastic_rounding) {
-      for (int64_t k = 0; k < D; ++k) {
-        const uint32_t bits = rounding_bits(o.seed, static_cast<uint64_t>(r), static_cast<uint64_t>(k));
-        if constexpr (std::is_same_v<T, bf16>) dst[k] = bf16_round_stochastic(src[k], bits);
-        else dst[k] = f16_round_stochastic(src[k], bits);
-      }
-    } else {
-      for (int64_t k = 0; k < D; ++k) dst[k] = from_float<T>(src[k]);
+  if (o.stochastic_rounding) {
+    for (int64_t k = 0; k < D; ++k) {
+      const uint32_t bits = rounding_bits(o.seed, static_cast<uint64_t>(r), static_cast<uint64_t>(k));
+      if constexpr (std::is_same_v<T, bf16>) dst[k] = bf16_round_stochastic(src[k], bits);
+      else dst[k] = f16_round_stochastic(src[k], bits);
     }
+  } else {
+    for (int64_t k = 0; k < D; ++k) dst[k] = from_float<T>(src[k]);
   }
 }
 
@@ -45,9 +42,16 @@ inline AdamScale adam_scale(const OptimArgs& o, int64_t t) {
 
 // One touched row r: g[0, D) is its reduced gradient (overwritten), nw[0, D) scratch.
 template <OptimKind K, typename T>
-inline void update_row(T* __restrict w, float* __restrict g, float* __restrict nw, const OptimArgs& o, int64_t r,
-                       int64_t D, const AdamScale& global_scale) {
-  for (int64_t k = 0; k < D; ++k) nw[k] = to_float(w[k]);
+inline void update_row(T* __restrict w, float* __restrict g, float* __restrict scratch, const OptimArgs& o,
+                       int64_t r, int64_t D, const AdamScale& global_scale) {
+  // float32 rows are updated in place; narrower rows are widened into scratch and rounded back.
+  float* __restrict nw;
+  if constexpr (std::is_same_v<T, float>) {
+    nw = w;
+  } else {
+    nw = scratch;
+    for (int64_t k = 0; k < D; ++k) nw[k] = to_float(w[k]);
+  }
   const float lr = o.lr, eps = o.eps, wd = o.weight_decay;
   if (wd != 0.f)
     for (int64_t k = 0; k < D; ++k) g[k] += wd * nw[k];
@@ -82,7 +86,7 @@ inline void update_row(T* __restrict w, float* __restrict g, float* __restrict n
       nw[k] -= sc.step_size * mk / (std::sqrt(vk) * sc.inv_sqrt_bc2 + eps);
     }
   }
-  store_row(w, nw, D, o, r);
+  if constexpr (!std::is_same_v<T, float>) store_row(w, nw, D, o, r);
 }
 
 constexpr int64_t kRowsAhead = 6;
