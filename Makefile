@@ -47,18 +47,20 @@ wheel: $(DEPS)
 	@mkdir -p build
 	$(LOCK) $(BIN)/pip wheel --no-build-isolation --no-deps -w dist .
 
-cuda-check: develop
+cuda-check: $(DEPS)
 	@mkdir -p build
-	$(LOCK) sh -c '$(BIN)/cmake -S . -B build/cuda -G Ninja -DEMBEDFORGE_CUDA=ON \
-	  -DPython_EXECUTABLE=$(abspath $(PY)) >/dev/null && $(BIN)/cmake --build build/cuda --target _C'
-	$(PY) -m pytest -q -m cuda tests
+	$(LOCK) env EMBEDFORGE_CUDA=ON $(PIP_INSTALL) --no-build-isolation --no-deps -e .
+	$(PY) -c "import embedforge, torch; i = embedforge.build_info(); assert i['cuda'], i; print('CUDA kernels built:', i)"
+	$(PY) -m pytest -q -m cuda -rs tests
 
 sanitize: $(DEPS)
 	@mkdir -p build
 	$(LOCK) sh -c '$(BIN)/cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEMBEDFORGE_CUDA=OFF \
 	  -DEMBEDFORGE_SANITIZE=address,undefined -DPython_EXECUTABLE=$(abspath $(PY)) >/dev/null && \
 	  $(BIN)/cmake --build build/sanitize --target core_tests'
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 build/sanitize/core_tests
+	for isa in baseline avx2 avx512; do \
+	  EMBEDFORGE_ISA=$$isa UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
+	    build/sanitize/core_tests || exit 1; done
 
 clean:
 	rm -rf build dist

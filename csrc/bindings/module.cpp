@@ -7,6 +7,8 @@
 
 namespace py = pybind11;
 
+void bind_word2vec(py::module_& m);  // bindings/word2vec.cpp
+
 #ifndef EMBEDFORGE_TORCH_VERSION
 #define EMBEDFORGE_TORCH_VERSION "unknown"
 #endif
@@ -27,4 +29,5 @@ PYBIND11_MODULE(_C, m) {
         return d;
       },
       "Facts recorded when the extension was built.");
+  bind_word2vec(m);
 }

@@ -12,7 +12,7 @@ namespace embedforge::core {
 #define EF_DECLARE_ISA(ns)                                                                          \
   namespace ns {                                                                                    \
   void forward(const ForwardArgs&, void*, int64_t*, const Parallel&);                               \
-  void backward_dense(const BackwardArgs&, const RowGroups&, void*, const Parallel&);               \
+  void backward_dense(const BackwardArgs&, const RowGroups&, void*, bool, const Parallel&);         \
   void backward_rows(const BackwardArgs&, const RowGroups&, void*, const Parallel&);                \
   void backward_psw(const BackwardArgs&, const void*, float*, const Parallel&);                     \
   }
@@ -114,10 +114,10 @@ void embedding_bag_forward(const ForwardArgs& args, void* out, int64_t* max_rows
   EF_DISPATCH(forward, args, out, max_rows, par)
 }
 
-void embedding_bag_backward_dense(const BackwardArgs& args, const RowGroups& groups, void* grad_weight,
+void embedding_bag_backward_dense(const BackwardArgs& args, const RowGroups& groups, void* grad_weight, bool zeroed,
                                   const Parallel& par) {
   if (args.num_rows == 0 || args.dim == 0) return;
-  EF_DISPATCH(backward_dense, args, groups, grad_weight, par)
+  EF_DISPATCH(backward_dense, args, groups, grad_weight, zeroed, par)
 }
 
 void embedding_bag_backward_rows(const BackwardArgs& args, const RowGroups& groups, void* row_grads,

@@ -90,9 +90,10 @@ struct BackwardArgs {
   const int64_t* max_rows = nullptr;  // from the forward, Pool::kMax only
 };
 
-// Dense gradient [num_rows, dim]: `grad_weight` need not be initialised; touched rows are written
-// once with their reduced gradient, the rows between them are zero-filled by the same thread.
-void embedding_bag_backward_dense(const BackwardArgs& args, const RowGroups& groups, void* grad_weight,
+// Dense gradient [num_rows, dim]: touched rows are written once with their reduced gradient. If
+// `zeroed` is false the rows between them are zero-filled by the same thread; if true the buffer is
+// already zero (e.g. fresh calloc pages) and untouched rows are never written, nor even faulted in.
+void embedding_bag_backward_dense(const BackwardArgs& args, const RowGroups& groups, void* grad_weight, bool zeroed,
                                   const Parallel& par);
 // Row-sparse gradient: row_grads [num_rows_touched, dim] in the order of groups.rows.
 void embedding_bag_backward_rows(const BackwardArgs& args, const RowGroups& groups, void* row_grads,

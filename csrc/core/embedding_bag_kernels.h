@@ -143,7 +143,8 @@ inline void reduce_row(const BackwardArgs& a, const RowGroups& g, int64_t u, flo
 }
 
 template <typename T>
-void backward_dense_typed(const BackwardArgs& a, const RowGroups& g, void* grad_weight, const Parallel& par) {
+void backward_dense_typed(const BackwardArgs& a, const RowGroups& g, void* grad_weight, bool zeroed,
+                          const Parallel& par) {
   const int64_t V = a.num_rows, D = a.dim;
   T* gw = static_cast<T*>(grad_weight);
   // Row space is cut into chunks; a chunk's thread writes every row in it exactly once: reduced
@@ -157,7 +158,7 @@ void backward_dense_typed(const BackwardArgs& a, const RowGroups& g, void* grad_
     const int64_t U = g.num_rows_touched();
     while (r < r1) {
       const int64_t next = (u < U && g.rows[u] < r1) ? g.rows[u] : r1;
-      if (next > r) std::memset(static_cast<void*>(gw + r * D), 0, static_cast<size_t>((next - r) * D) * sizeof(T));
+      if (next > r && !zeroed) std::memset(static_cast<void*>(gw + r * D), 0, static_cast<size_t>((next - r) * D) * sizeof(T));
       if (next == r1) break;
       reduce_row<T>(a, g, u, acc.data());
       T* dst = gw + next * D;
@@ -218,11 +219,11 @@ void forward(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel&
   }
 }
 
-void backward_dense(const BackwardArgs& a, const RowGroups& g, void* gw, const Parallel& par) {
+void backward_dense(const BackwardArgs& a, const RowGroups& g, void* gw, bool zeroed, const Parallel& par) {
   switch (a.dtype) {
-    case DType::kFloat32: backward_dense_typed<float>(a, g, gw, par); break;
-    case DType::kBFloat16: backward_dense_typed<bf16>(a, g, gw, par); break;
-    case DType::kFloat16: backward_dense_typed<f16>(a, g, gw, par); break;
+    case DType::kFloat32: backward_dense_typed<float>(a, g, gw, zeroed, par); break;
+    case DType::kBFloat16: backward_dense_typed<bf16>(a, g, gw, zeroed, par); break;
+    case DType::kFloat16: backward_dense_typed<f16>(a, g, gw, zeroed, par); break;
   }
 }
 

@@ -3,6 +3,10 @@
 
 #include <torch/csrc/stable/library.h>
 
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <cstdlib>
 #include <tuple>
 
 #include "ops/torch_parallel.h"
@@ -115,6 +119,32 @@ std::tuple<Tensor, Tensor> embedding_bag_cpu(Tensor weight, Tensor indices, std:
   return {out, max_rows};
 }
 
+// A zero-filled [rows, cols] CPU tensor straight from the OS: anonymous pages are zero, so a
+// V x D gradient costs no V x D memset and only the rows the backward writes become resident.
+// Large buffers are 2 MiB-aligned and marked for transparent huge pages, so writing scattered
+// rows costs a few hundred huge-page faults instead of one fault per 4 KiB page touched.
+Tensor zeroed_cpu_tensor(int64_t rows, int64_t cols, ScalarType dtype) {
+  const size_t elem = dtype == ScalarType::Float ? 4 : 2;
+  const size_t bytes = static_cast<size_t>(rows) * static_cast<size_t>(cols) * elem;
+  const torch::stable::Device cpu(torch::headeronly::DeviceType::CPU);
+  constexpr size_t kHuge = size_t{2} << 20;
+  if (bytes < 2 * kHuge) {
+    void* mem = std::calloc(bytes > 0 ? bytes : 1, 1);
+    EF_CHECK(mem != nullptr, "ValueError", "out of memory allocating a ", rows, " x ", cols, " gradient");
+    return torch::stable::from_blob(mem, {rows, cols}, {cols, 1}, cpu, dtype, [](void* ptr) { std::free(ptr); });
+  }
+  const size_t total = bytes + kHuge;
+  void* base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  EF_CHECK(base != MAP_FAILED, "ValueError", "out of memory allocating a ", rows, " x ", cols, " gradient");
+  const uintptr_t aligned = (reinterpret_cast<uintptr_t>(base) + kHuge - 1) & ~(kHuge - 1);
+  void* data = reinterpret_cast<void*>(aligned);
+#ifdef MADV_HUGEPAGE
+  madvise(data, (bytes + kHuge - 1) & ~(kHuge - 1), MADV_HUGEPAGE);  // a hint: fine if refused
+#endif
+  return torch::stable::from_blob(data, {rows, cols}, {cols, 1}, cpu, dtype,
+                                  [base, total](void*) { munmap(base, total); });
+}
+
 core::BackwardArgs backward_args(const Tensor& grad, const PreparedBags& p, int64_t num_rows, const Tensor& max_rows) {
   core::BackwardArgs a;
   a.grad_out = grad.data_ptr();
@@ -148,9 +178,9 @@ Tensor embedding_bag_backward_dense_cpu(Tensor grad, Tensor indices, std::option
   const Tensor g = contig(grad);
   const Tensor mr = contig(max_rows);
   const core::BackwardArgs a = backward_args(g, p, num_rows, mr);
-  Tensor gw = torch::stable::new_empty(g, {num_rows, a.dim});
+  Tensor gw = zeroed_cpu_tensor(num_rows, a.dim, g.scalar_type());
   const core::RowGroups groups = core::group_by_row(p.bags, num_rows, p.pool);
-  core::embedding_bag_backward_dense(a, groups, gw.data_ptr(), torch_parallel());
+  core::embedding_bag_backward_dense(a, groups, gw.data_ptr(), /*zeroed=*/true, torch_parallel());
   return gw;
 }
 
@@ -167,7 +197,7 @@ std::tuple<Tensor, Tensor> embedding_bag_backward_rows_cpu(Tensor grad, Tensor i
   const int64_t U = groups.num_rows_touched();
   Tensor rows = torch::stable::new_empty(g, {U}, ScalarType::Long);
   std::copy(groups.rows.begin(), groups.rows.end(), static_cast<int64_t*>(rows.data_ptr()));
-  Tensor row_grads = torch::stable::new_empty(g, {U, a.dim});
+  Tensor row_grads = zeroed_cpu_tensor(U, a.dim, g.scalar_type());  // fresh pages, huge when large
   core::embedding_bag_backward_rows(a, groups, row_grads.data_ptr(), torch_parallel());
   return {rows, row_grads};
 }

@@ -12,5 +12,16 @@ from ._native import build_info  # noqa: E402  (loads the extension and register
 from . import ops  # noqa: E402
 from . import optim  # noqa: E402
 from . import nn  # noqa: E402
+from . import vectors  # noqa: E402
+from .vectors import KeyedVectors  # noqa: E402
 
-__all__ = ["build_info", "ops", "optim", "nn", "__version__"]
+__all__ = ["build_info", "ops", "optim", "nn", "vectors", "KeyedVectors", "Word2Vec", "FastText", "__version__"]
+
+
+def __getattr__(name: str):
+    # Word2Vec / FastText load on first use so `import embedforge` stays fast.
+    if name in ("Word2Vec", "FastText"):
+        from . import word2vec
+
+        return getattr(word2vec, name)
+    raise AttributeError(f"module 'embedforge' has no attribute {name!r}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .corpus import stdlib_sentences, stdlib_text
-from .loaders import PadCollate, SequenceDataset, make_loader, sequence_loader, tensor_loader
+from .loaders import PadCollate, SequenceDataset, TensorLoader, make_loader, sequence_loader, tensor_loader
 from .ratings import IdMap, PlantedRatings, RatingsDataset, load_movielens_ratings, synthetic_ratings
 from .sequences import block_contexts, next_token_pairs, pad_sequences, sequence_batches, sequence_chunks
 from .split import random_split, stratified_split
@@ -27,6 +27,7 @@ __all__ = [
     "SequenceDataset",
     "PadCollate",
     "make_loader",
+    "TensorLoader",
     "tensor_loader",
     "sequence_loader",
     "IdMap",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset
 
 from .sequences import pad_sequences
 
-__all__ = ["SequenceDataset", "PadCollate", "tensor_loader", "sequence_loader", "make_loader"]
+__all__ = ["SequenceDataset", "PadCollate", "TensorLoader", "tensor_loader", "sequence_loader", "make_loader"]
 
 
 class SequenceDataset(Dataset):
@@ -99,16 +99,60 @@ def make_loader(dataset: Dataset, batch_size: int = 64, shuffle: bool = False, s
                       collate_fn=collate_fn, drop_last=drop_last)
 
 
+class TensorLoader:
+    """Batches of aligned tensors sliced by index (no per-row ``__getitem__``), reproducibly shuffled.
+
+    Shapes: each batch is a tuple of tensors with the same leading size B (the last batch may be smaller).
+    Iterating twice with ``shuffle=True`` gives two different orders drawn from ``generator``.
+
+    Example::
+
+        >>> loader = TensorLoader(torch.arange(5), torch.arange(5) * 2, batch_size=2)
+        >>> [b[1].tolist() for b in loader]
+        [[0, 2], [4, 6], [8]]
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
+                 seed: int | None = 0, drop_last: bool = False) -> None:
+        """Hold the tensors; ``seed`` seeds the shuffling generator."""
+        if not tensors:
+            raise ValueError("TensorLoader needs at least one tensor")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        n = len(tensors[0])
+        for pos, t in enumerate(tensors):
+            if len(t) != n:
+                raise ValueError(f"tensors[{pos}] has {len(t)} rows but tensors[0] has {n}; they must match")
+        if n == 0:
+            raise ValueError("dataset is empty: there is nothing to load")
+        self.tensors = tuple(torch.as_tensor(t) for t in tensors)
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.generator = _generator(seed) if seed is not None else torch.Generator()
+        if seed is None:
+            self.generator.seed()
+
+    def __len__(self) -> int:
+        """Number of batches per pass."""
+        n = len(self.tensors[0])
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        """Yield tuples of batch slices."""
+        n = len(self.tensors[0])
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        for b in range(len(self)):
+            lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, n)
+            if order is None:
+                yield tuple(t[lo:hi] for t in self.tensors)
+            else:
+                idx = order[lo:hi]
+                yield tuple(t[idx] for t in self.tensors)
+
+
 def tensor_loader(*tensors: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
-                  seed: int | None = 0) -> DataLoader:
+                  seed: int | None = 0, drop_last: bool = False) -> TensorLoader:
     """Batches of aligned tensors (the last one is the target for :class:`~embedforge.train.Trainer`)."""
-    if not tensors:
-        raise ValueError("tensor_loader needs at least one tensor")
-    n = len(tensors[0])
-    for pos, t in enumerate(tensors):
-        if len(t) != n:
-            raise ValueError(f"tensors[{pos}] has {len(t)} rows but tensors[0] has {n}; they must match")
-    return make_loader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle, seed=seed)
+    return TensorLoader(*tensors, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
 
 
 def sequence_loader(sequences: Sequence[Sequence[int]], labels: Sequence[int] | torch.Tensor,

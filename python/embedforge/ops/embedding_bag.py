@@ -78,7 +78,7 @@ def _backward(ctx, grad_out, _grad_max_rows):
         if ctx.sparse:
             rows, row_grads = _ops.embedding_bag_backward_rows(*args)
             grad_weight = torch.sparse_coo_tensor(
-                rows.unsqueeze(0), row_grads, (ctx.num_rows, grad_out.shape[1]), is_coalesced=True
+                rows.unsqueeze(0), row_grads, (ctx.num_rows, grad_out.shape[1]), is_coalesced=True, check_invariants=False
             )
         else:
             grad_weight = _ops.embedding_bag_backward_dense(*args)

@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+#: Size of one block of analogy scores (questions x searched rows x float32) in bytes.
+_BATCH_BYTES = 1 << 25
+
 
 # ---------------------------------------------------------------------------------------- statistics
 def _betacf(a: float, b: float, x: float) -> float:
@@ -172,6 +175,54 @@ def _score(section: dict[str, Any]) -> float:
     return score
 
 
+def _candidates_one_by_one(kv: KeyedVectors, similarity_function: str, restrict_vocab: int,
+                           questions: list[tuple[int, int, int]]) -> list[list[int]]:
+    """Top-5 candidate rows of each (a, b, c) question through the public query method."""
+    similar = getattr(kv, similarity_function)
+    result = []
+    for a, b, c in questions:
+        keys = kv.index_to_key
+        ranked = similar(positive=[keys[b], keys[c]], negative=[keys[a]], topn=5,
+                         restrict_vocab=restrict_vocab)
+        result.append([kv.key_to_index[key] for key, _ in ranked])
+    return result
+
+
+def _candidates_batched(kv: KeyedVectors, similarity_function: str, restrict_vocab: int,
+                        questions: list[tuple[int, int, int]]) -> list[list[int]]:
+    """The same top-5 candidates as ``most_similar``/``most_similar_cosmul``, many questions per
+    matrix product (ties broken by lower index, as the one-by-one path does)."""
+    units = kv.get_normed_vectors()
+    searched = units[: min(int(restrict_vocab), len(units))]
+    rows = searched.shape[0]
+    batch = max(1, min(1024, _BATCH_BYTES // max(1, 4 * rows)))
+    result: list[list[int]] = []
+    for start in range(0, len(questions), batch):
+        chunk = np.asarray(questions[start:start + batch], dtype=np.int64)
+        ia, ib, ic = chunk[:, 0], chunk[:, 1], chunk[:, 2]
+        if similarity_function == "most_similar":
+            query = units[ib] + units[ic] - units[ia]
+            norms = np.linalg.norm(query, axis=1, keepdims=True)
+            query /= np.where(norms > 0, norms, np.float32(1.0))
+            scores = query @ searched.T
+        else:
+            half = np.float32(0.5)
+            sim_a, sim_b, sim_c = ((1 + units[i] @ searched.T) * half for i in (ia, ib, ic))
+            scores = sim_b * sim_c / (sim_a + np.float32(1e-6))
+        every = np.arange(len(chunk))
+        scores[every[:, None], chunk] = -np.inf  # input rows never count
+        # five rounds of argmax: best score first, ties to the lower index (argmax's first hit)
+        picks = []
+        for _ in range(min(5, rows)):
+            best = scores.argmax(axis=1)
+            found = scores[every, best] > -np.inf
+            picks.append(np.where(found, best, -1))
+            scores[every, best] = -np.inf
+        for row in np.stack(picks, axis=1).tolist() if picks else [[]] * len(chunk):
+            result.append([index for index in row if index >= 0])
+    return result
+
+
 def evaluate_word_analogies(kv: KeyedVectors, analogies: PathLike, restrict_vocab: int = 300000,
                             case_insensitive: bool = True, dummy4unknown: bool = False,
                             similarity_function: str = "most_similar"
@@ -184,24 +235,26 @@ def evaluate_word_analogies(kv: KeyedVectors, analogies: PathLike, restrict_voca
     ``(accuracy, sections)`` where each section is ``{"section", "correct", "incorrect"}`` (lists of
     upper-cased quadruplets when ``case_insensitive``) and the last is ``"Total accuracy"``.
     Questions with unknown words are skipped, or counted incorrect with ``dummy4unknown``.
+    For a plain KeyedVectors the questions are scored in batches of matrix products (same
+    results, many times faster); a subclass overriding the query methods is asked one by one.
     """
+    from .keyed import KeyedVectors
+
     name = os.fspath(analogies)
     if similarity_function not in ("most_similar", "most_similar_cosmul"):
         raise ValueError(f"similarity_function={similarity_function!r} must be 'most_similar' or "
                          "'most_similar_cosmul'")
-    similar = getattr(kv, similarity_function)
+    if restrict_vocab is None:
+        restrict_vocab = len(kv)
     ok_vocab = _restricted_vocab(kv, restrict_vocab, case_insensitive)
+    # pass 1: parse; each entry is (section number, quadruplet, (a, b, c) rows or None if OOV)
     sections: list[dict[str, Any]] = []
-    section: dict[str, Any] | None = None
-    questions = oov = 0
+    entries: list[tuple[int, tuple[str, str, str, str], tuple[int, int, int] | None]] = []
     for line_no, line in _lines(analogies):
         if line.startswith(": "):
-            if section is not None:
-                sections.append(section)
-                _score(section)
-            section = {"section": line.lstrip(": ").strip(), "correct": [], "incorrect": []}
+            sections.append({"section": line.lstrip(": ").strip(), "correct": [], "incorrect": []})
             continue
-        if section is None:
+        if not sections:
             raise ValueError(f"{name} line {line_no}: question before any ': section' header")
         words = line.split()
         if len(words) != 4:
@@ -209,33 +262,44 @@ def evaluate_word_analogies(kv: KeyedVectors, analogies: PathLike, restrict_voca
             continue
         if case_insensitive:
             words = [word.upper() for word in words]
-        a, b, c, expected = words
-        questions += 1
-        if not all(word in ok_vocab for word in words):
+        quad = (words[0], words[1], words[2], words[3])
+        rows = None
+        if all(word in ok_vocab for word in words):
+            rows = (ok_vocab[quad[0]], ok_vocab[quad[1]], ok_vocab[quad[2]])
+        entries.append((len(sections) - 1, quad, rows))
+    # pass 2: the top-5 candidates of every in-vocabulary question
+    questions = [rows for _, _, rows in entries if rows is not None]
+    plain = all(getattr(type(kv), method) is getattr(KeyedVectors, method)
+                for method in ("most_similar", "most_similar_cosmul", "get_vector",
+                               "get_normed_vectors", "get_mean_vector"))
+    find = _candidates_batched if plain else _candidates_one_by_one
+    candidates = iter(find(kv, similarity_function, restrict_vocab, questions))
+    # pass 3: gensim's rule: the first candidate in the restricted vocabulary that is not an input
+    oov = 0
+    for number, quad, rows in entries:
+        section = sections[number]
+        if rows is None:
             oov += 1
             if dummy4unknown:
-                section["incorrect"].append((a, b, c, expected))
+                section["incorrect"].append(quad)
             continue
-        key_a, key_b, key_c = (kv.index_to_key[ok_vocab[word]] for word in (a, b, c))
-        ignore = {a, b, c}
+        ignore = set(quad[:3])
         predicted = None
-        for key, _ in similar(positive=[key_b, key_c], negative=[key_a], topn=5,
-                              restrict_vocab=restrict_vocab):
+        for index in next(candidates):
+            key = kv.index_to_key[index]
             predicted = key.upper() if case_insensitive else key
             if predicted in ok_vocab and predicted not in ignore:
                 break
-        target = "correct" if predicted == expected else "incorrect"
-        section[target].append((a, b, c, expected))
-    if section is not None:
-        sections.append(section)
+        section["correct" if predicted == quad[3] else "incorrect"].append(quad)
+    for section in sections:
         _score(section)
     total = {
         "section": "Total accuracy",
         "correct": [q for s in sections for q in s["correct"]],
         "incorrect": [q for s in sections for q in s["incorrect"]],
     }
-    if questions:
-        logger.info("quadruplets with out-of-vocabulary words: %.1f%%", 100.0 * oov / questions)
+    if entries:
+        logger.info("quadruplets with out-of-vocabulary words: %.1f%%", 100.0 * oov / len(entries))
     score = _score(total)
     sections.append(total)
     return score, sections

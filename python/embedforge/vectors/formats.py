@@ -12,7 +12,7 @@ Native format (one file, suggested extension ``.efv``)::
     8 bytes   magic b"\\x93EFVEC1\\n"
     8 bytes   little-endian uint64 H: length of the JSON header
     H bytes   UTF-8 JSON {"format": "embedforge.vectors", "version": 1, "count": N, "dim": D,
-              "dtype": "<f4", "keys": [...]}
+              "dtype": "<f4", "keys": [...], optional "attrs": {name: {"dtype", "values"}}}
     padding   zero bytes up to the next multiple of 64
     N*D*4     little-endian float32 vectors, row-major (opened with numpy.memmap)
 """
@@ -24,6 +24,7 @@ import gzip
 import json
 import lzma
 import os
+import re
 import struct
 from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, Union
@@ -56,6 +57,7 @@ _NATIVE_ALIGN = 64
 _FASTTEXT_MAGIC = 793712314  # first int32 of a fastText model .bin
 _MAX_WORD_BYTES = 1 << 20
 _CHUNK = 1 << 20
+_FIELD_SEPARATORS = re.compile(r"[ \t]+")
 _COMPRESSORS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
@@ -189,10 +191,10 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
                                      ">= 0 and dim >= 1")
                 if limit is not None:
                     count = min(count, limit)
-                if count == 0:
-                    break
                 continue
             parts = line.split(" ")
+            if "" in parts or "\t" in line:  # runs of spaces or tabs: split on any run of them
+                parts = _FIELD_SEPARATORS.split(line.strip(" \t"))
             if dim is None:  # no header: the first line fixes the dimension
                 dim = len(parts) - 1
                 header_like_first = _parse_header(line) is not None
@@ -211,13 +213,12 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
                 raise ValueError(f"{name} line {line_no}: expected {dim} values, "
                                  f"found {len(parts) - 1}{hint}")
             word = parts[0]
-            if not word:
-                raise ValueError(f"{name} line {line_no}: line starts with a space (empty word)")
             if word in first_line:
                 raise ValueError(f"{name} line {line_no}: duplicate word {word!r} (first on line "
                                  f"{first_line[word]})")
             try:
-                row = np.array(parts[1:], dtype=np.float32)
+                with np.errstate(over="ignore"):
+                    row = np.array(parts[1:], dtype=np.float32)
             except ValueError:
                 for column, text in enumerate(parts[1:], start=1):
                     try:
@@ -307,7 +308,9 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
                         have = len(buffer) - space - 1
                         raise ValueError(f"{name} byte {base + space + 1}: file ends inside the "
                                          f"vector of {word!r} ({have} of {vector_bytes} bytes)")
-                    if buffer[pos:].strip(b"\n\r\t "):
+                    rest = buffer[pos:]
+                    if rest.strip(b"\n\r\t "):
+                        start += len(rest) - len(rest.lstrip(b"\n\r\t "))
                         raise ValueError(f"{name} byte {start}: file ends inside a word, after "
                                          f"{row} of the {count} vectors the header announces")
                     raise ValueError(f"{name} byte {base + len(buffer)}: file ends after {row} of "
@@ -388,13 +391,26 @@ def write_word2vec(path: PathLike, keys: Sequence[str], vectors: Any, binary: bo
 
 
 # ---------------------------------------------------------------------------------------- native
-def write_native(path: PathLike, keys: Sequence[str], vectors: Any) -> None:
-    """Write the native single-file format atomically (see the module docstring)."""
+def write_native(path: PathLike, keys: Sequence[str], vectors: Any,
+                 attrs: dict[str, np.ndarray] | None = None) -> None:
+    """Write the native single-file format atomically (see the module docstring).
+
+    ``attrs`` maps names to length-N numeric arrays (per-key attributes such as counts).
+    """
     keys = list(keys)
     array = _check_array(vectors, len(keys))
-    header = json.dumps({"format": "embedforge.vectors", "version": 1, "count": len(keys),
-                         "dim": int(array.shape[1]), "dtype": "<f4", "keys": keys},
-                        ensure_ascii=False).encode("utf8")
+    stored = {}
+    for attr, values in (attrs or {}).items():
+        values = np.asarray(values)
+        if values.shape != (len(keys),) or values.dtype.kind not in "biuf":
+            raise ValueError(f"attribute {attr!r} must be a numeric array of shape ({len(keys)},), "
+                             f"got {values.dtype} {values.shape}")
+        stored[attr] = {"dtype": values.dtype.str, "values": values.tolist()}
+    meta = {"format": "embedforge.vectors", "version": 1, "count": len(keys),
+            "dim": int(array.shape[1]), "dtype": "<f4", "keys": keys}
+    if stored:
+        meta["attrs"] = stored
+    header = json.dumps(meta, ensure_ascii=False, allow_nan=False).encode("utf8")
     prefix = NATIVE_MAGIC + struct.pack("<Q", len(header)) + header
     padding = b"\0" * (-len(prefix) % _NATIVE_ALIGN)
 
@@ -408,8 +424,10 @@ def write_native(path: PathLike, keys: Sequence[str], vectors: Any) -> None:
     atomic_write(path, write, compress=False)
 
 
-def read_native(path: PathLike, mmap: str | None = "r") -> tuple[list[str], np.ndarray]:
-    """Read the native format; ``mmap`` ('r', 'r+', 'c' or None) is numpy's memmap mode."""
+def read_native(path: PathLike, mmap: str | None = "r"
+                ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """Read the native format: ``(keys, vectors, attributes)``; ``mmap`` is numpy's memmap mode
+    ('r', 'r+', 'c') or None to read into memory."""
     name = os.fspath(path)
     if mmap not in (None, "r", "r+", "c"):
         raise ValueError(f"mmap={mmap!r} must be None, 'r', 'r+' or 'c'")
@@ -442,6 +460,15 @@ def read_native(path: PathLike, mmap: str | None = "r") -> tuple[list[str], np.n
     if not isinstance(keys, list) or len(keys) != count or not all(isinstance(k, str) for k in keys):
         raise ValueError(f"{name} byte 16: header has {count} as count but a key list that does "
                          "not match it")
+    attrs: dict[str, np.ndarray] = {}
+    try:
+        for attr, stored in dict(header.get("attrs", {})).items():
+            values = np.array(stored["values"], dtype=np.dtype(stored["dtype"]))
+            if values.shape != (count,):
+                raise ValueError(f"attribute {attr!r} has {values.size} values for {count} keys")
+            attrs[attr] = values
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{name} byte 16: bad attributes in the header: {exc}") from None
     if len(set(keys)) != len(keys):
         seen: set[str] = set()
         duplicate = next(k for k in keys if k in seen or seen.add(k))  # type: ignore[func-returns-value]
@@ -456,7 +483,7 @@ def read_native(path: PathLike, mmap: str | None = "r") -> tuple[list[str], np.n
         raise ValueError(f"{name} byte {min(size, expected)}: file {problem}: {count} x {dim} "
                          f"float32 vectors at byte {offset} need {expected} bytes, file has {size}")
     if count == 0:
-        return keys, np.empty((0, dim), dtype=np.float32)
+        return keys, np.empty((0, dim), dtype=np.float32), attrs
     if mmap is None:
         array = np.fromfile(name, dtype="<f4", count=count * dim, offset=offset)
         array = array.reshape(count, dim).astype(np.float32, copy=False)
@@ -464,8 +491,8 @@ def read_native(path: PathLike, mmap: str | None = "r") -> tuple[list[str], np.n
             row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
             raise ValueError(f"{name} byte {offset + 4 * row * dim}: the vector of {keys[row]!r} "
                              "has a non-finite value")
-        return keys, array
-    return keys, np.memmap(name, dtype="<f4", mode=mmap, offset=offset, shape=(count, dim))
+        return keys, array, attrs
+    return keys, np.memmap(name, dtype="<f4", mode=mmap, offset=offset, shape=(count, dim)), attrs
 
 
 # ---------------------------------------------------------------------------------------- dispatch
@@ -475,7 +502,7 @@ def guess_format(path: PathLike) -> str:
     if os.path.isdir(name):
         raise ValueError(f"{name}: is a directory, not a vectors file")
     with _open_read(name) as handle:
-        head = handle.read(4096)
+        head = handle.read(1 << 16)
     if not head:
         raise ValueError(f"{name}: file is empty")
     if head.startswith(NATIVE_MAGIC):
@@ -488,19 +515,23 @@ def guess_format(path: PathLike) -> str:
     header = _parse_header(first.decode("ascii", "replace"))
     if header is None:
         return "glove"
-    # word2vec text or binary: after the header, the binary form has raw float bytes
+    # word2vec text or binary: text has a first vector line of a word and `dim` numbers
     body = head[newline + 1:] if newline >= 0 else b""
-    if not body:
+    if not body.strip():
         return "word2vec-binary" if _extension(name) == ".bin" else "word2vec"
-    space = body.find(b" ")
-    if space >= 0 and len(body) > space + 1:
-        sample = body[space + 1: space + 1 + 4 * min(header[1], 16)]
-        try:
-            text = sample.decode("utf8")
-        except UnicodeDecodeError:
-            return "word2vec-binary"
-        if any(ch not in "0123456789+-.eEinfatyINFATY \r\n" for ch in text):
-            return "word2vec-binary"
+    end = body.find(b"\n")
+    line = body if end < 0 else body[:end]
+    try:
+        fields = _FIELD_SEPARATORS.split(line.decode("utf8").strip(" \t\r"))
+    except UnicodeDecodeError:
+        return "word2vec-binary"
+    values = fields[1:] if end >= 0 else fields[1:-1]  # the last field may be cut off
+    if end >= 0 and len(values) != header[1]:
+        return "word2vec-binary"
+    try:
+        [float(value) for value in values]
+    except ValueError:
+        return "word2vec-binary"
     return "word2vec"
 
 

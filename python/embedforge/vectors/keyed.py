@@ -85,12 +85,25 @@ class KeyedVectors:
 
     ``get_vector`` is the single lookup path every query uses, so a subclass (e.g. FastText's
     n-gram vectors) overrides it together with ``has_index_for`` / ``__contains__``. Sets derived
-    with ``filter``/``subset``/arithmetic are plain ``KeyedVectors``.
+    with ``filter``/``subset``/arithmetic are plain ``KeyedVectors``. A float32 array is used
+    without copying; unit vectors are cached, so after editing ``vectors`` in place call
+    ``fill_norms(force=True)`` (assigning ``kv.vectors = ...`` or ``add_vectors`` does it for you).
     """
+
+    #: make numpy defer to our reflected operators in ``array - kv``
+    __array_ufunc__ = None
 
     def __init__(self, keys: Sequence[str], vectors: Any) -> None:
         """Build from N unique string keys and an ``[N, D]`` array of finite floats."""
         keys = list(keys)
+        key_to_index = self._index_keys(keys)
+        array = self._check_array(vectors, len(keys), check_finite=True)
+        self._set_state(keys, key_to_index, array)
+
+    # ------------------------------------------------------------------ construction helpers
+    @staticmethod
+    def _index_keys(keys: list[str]) -> dict[str, int]:
+        """Check that keys are unique strings and map each to its position."""
         for position, key in enumerate(keys):
             if not isinstance(key, str):
                 raise TypeError(f"keys[{position}]={key!r} is a {type(key).__name__}, expected str")
@@ -101,10 +114,8 @@ class KeyedVectors:
                 if key in seen:
                     raise ValueError(f"keys[{position}]={key!r} duplicates keys[{seen[key]}]")
                 seen[key] = position
-        array = self._check_array(vectors, len(keys), check_finite=True)
-        self._set_state(keys, key_to_index, array)
+        return key_to_index
 
-    # ------------------------------------------------------------------ construction helpers
     @staticmethod
     def _check_array(vectors: Any, n: int, check_finite: bool = True) -> np.ndarray:
         """Validate and convert ``vectors`` to a float32 ``[n, D]`` array (no copy if possible)."""
@@ -112,7 +123,7 @@ class KeyedVectors:
             array = vectors
         else:
             if hasattr(vectors, "detach") and hasattr(vectors, "cpu"):  # a torch tensor
-                vectors = vectors.detach().cpu().numpy()
+                vectors = vectors.detach().cpu().float().numpy()
             with np.errstate(over="ignore"):
                 array = np.asarray(vectors, dtype=np.float32)
         if array.ndim != 2:
@@ -135,6 +146,8 @@ class KeyedVectors:
         self._vectors = array
         self._norms: np.ndarray | None = None
         self._unit_vectors: np.ndarray | None = None
+        #: per-key attributes (gensim's name), e.g. ``expandos["count"][index]``
+        self.expandos: dict[str, np.ndarray] = {}
 
     @classmethod
     def _trusted(cls, keys: list[str], array: np.ndarray) -> KeyedVectors:
@@ -142,6 +155,34 @@ class KeyedVectors:
         self = KeyedVectors.__new__(KeyedVectors)
         self._set_state(keys, dict(zip(keys, range(len(keys)))), array)
         return self
+
+    def _derived(self, keys: list[str], array: np.ndarray, rows: Any = None,
+                 check: bool = False) -> KeyedVectors:
+        """A new plain set carrying this set's per-key attributes for ``rows`` (all if None)."""
+        derived = KeyedVectors(keys, array) if check else KeyedVectors._trusted(keys, array)
+        for attr, values in self.expandos.items():
+            derived.expandos[attr] = np.array(values if rows is None else values[rows], copy=True)
+        return derived
+
+    # ------------------------------------------------------------------ per-key attributes
+    def set_vecattr(self, key: str | int | Sequence[str], attr: str, value: Any) -> None:
+        """Set attribute ``attr`` (e.g. "count") of one key, or of a list of keys to a list of values."""
+        rows = self.get_index(key) if _is_key(key) else [self.get_index(k) for k in key]  # type: ignore[union-attr]
+        value_array = np.asarray(value)
+        current = self.expandos.get(attr)
+        dtype = value_array.dtype if current is None else np.result_type(current.dtype, value_array.dtype)
+        if current is None:
+            current = np.zeros(len(self), dtype=dtype)
+        elif current.dtype != dtype:
+            current = current.astype(dtype)
+        current[rows] = value_array
+        self.expandos[attr] = current
+
+    def get_vecattr(self, key: str | int, attr: str) -> Any:
+        """Attribute ``attr`` of ``key`` (KeyError if the attribute was never set)."""
+        if attr not in self.expandos:
+            raise KeyError(f"no attribute {attr!r}; known: {sorted(self.expandos)}")
+        return self.expandos[attr][self.get_index(key)]
 
     @classmethod
     def from_numpy(cls, keys: Sequence[str], array: Any) -> KeyedVectors:
@@ -248,6 +289,8 @@ class KeyedVectors:
             if vector.shape != (self.vector_size,):
                 raise ValueError(f"a query vector must have shape ({self.vector_size},), "
                                  f"got {vector.shape}")
+            if not np.isfinite(vector).all():
+                raise ValueError("a query vector has a non-finite value")
             return _unit(vector) if norm else vector
         return self.get_vector(term, norm=norm)
 
@@ -467,14 +510,16 @@ class KeyedVectors:
 
     def copy(self) -> KeyedVectors:
         """An independent copy."""
-        return KeyedVectors._trusted(list(self.index_to_key), self.to_numpy())
+        return self._derived(list(self.index_to_key), self.to_numpy())
 
     def subset(self, keys: Iterable[str]) -> KeyedVectors:
         """A new set with exactly ``keys``, in the order given (KeyError for unknown keys)."""
         keys = list(keys)
         if not keys:
-            return KeyedVectors([], np.empty((0, self.vector_size), dtype=np.float32))
-        return KeyedVectors(keys, np.vstack([self.get_vector(k) for k in keys]))
+            return self._derived([], np.empty((0, self.vector_size), dtype=np.float32), rows=[])
+        self._index_keys(keys)  # raises on duplicates, naming them
+        array = np.vstack([self.get_vector(k) for k in keys])
+        return self._derived(keys, array, rows=[self.get_index(k) for k in keys])
 
     def filter(self, keys_or_predicate: Iterable[str] | Callable[[str], bool]) -> KeyedVectors:
         """A new set of the entries whose key is in a collection or satisfies a predicate."""
@@ -484,16 +529,16 @@ class KeyedVectors:
             wanted = set(keys_or_predicate)
             keep = [i for i, key in enumerate(self.index_to_key) if key in wanted]
         rows = np.asarray(keep, dtype=np.int64)
-        return KeyedVectors._trusted([self.index_to_key[i] for i in keep],
-                                     np.array(self._vectors[rows], dtype=np.float32))
+        return self._derived([self.index_to_key[i] for i in keep],
+                             np.array(self._vectors[rows], dtype=np.float32), rows=rows)
 
     def transform(self, function: Callable[[np.ndarray], Any]) -> KeyedVectors:
         """A new set whose matrix is ``function(vectors)`` (same keys; the dimension may change)."""
-        return KeyedVectors(list(self.index_to_key), function(self.to_numpy()))
+        return self._derived(list(self.index_to_key), function(self.to_numpy()), check=True)
 
     def normalized(self) -> KeyedVectors:
         """A new set of the unit-length vectors."""
-        return KeyedVectors._trusted(list(self.index_to_key), self.get_normed_vectors().copy())
+        return self._derived(list(self.index_to_key), self.get_normed_vectors().copy())
 
     def _operand(self, other: Any) -> np.ndarray | float:
         """Align the other operand of an arithmetic operation with this set's rows."""
@@ -512,7 +557,7 @@ class KeyedVectors:
 
     def _apply(self, result: np.ndarray) -> KeyedVectors:
         """Wrap an arithmetic result in a new set with the same keys."""
-        return KeyedVectors(list(self.index_to_key), result)
+        return self._derived(list(self.index_to_key), result, check=True)
 
     def __add__(self, other: Any) -> KeyedVectors:
         """Element-wise sum with a set of the same keys, a vector or a scalar."""
@@ -572,6 +617,8 @@ class KeyedVectors:
             for position in new_rows:
                 self.key_to_index[keys[position]] = len(self.index_to_key)
                 self.index_to_key.append(keys[position])
+            for attr, values in self.expandos.items():  # new keys get zero attributes
+                self.expandos[attr] = np.concatenate([values, np.zeros(len(new_rows), values.dtype)])
         self._vectors = vectors
         self._norms = None
         self._unit_vectors = None
@@ -626,13 +673,16 @@ class KeyedVectors:
                                 write_header=False)
 
     def save(self, path: PathLike) -> None:
-        """Write the native format atomically (UTF-8 JSON keys + raw float32, mmap-able)."""
-        _formats.write_native(path, self.index_to_key, self._vectors)
+        """Write the native format atomically (UTF-8 JSON keys and attributes + raw float32)."""
+        _formats.write_native(path, self.index_to_key, self._vectors, attrs=self.expandos)
 
     @classmethod
     def load(cls, path: PathLike, mmap: str | None = "r") -> KeyedVectors:
         """Read the native format; ``mmap`` is numpy's memmap mode ('r', 'r+', 'c') or None."""
-        keys, array = _formats.read_native(path, mmap=mmap)
-        if mmap is None:
-            return cls._from_parts(keys, array)
-        return KeyedVectors._trusted(keys, array) if cls is KeyedVectors else cls(keys, array)
+        keys, array, attrs = _formats.read_native(path, mmap=mmap)
+        if mmap is None or cls is not KeyedVectors:
+            loaded = cls._from_parts(keys, array)
+        else:
+            loaded = KeyedVectors._trusted(keys, array)  # no full scan of a mapped file
+        loaded.expandos.update(attrs)
+        return loaded

@@ -1,0 +1,325 @@
+// pybind11 bindings of the word2vec engine (numpy buffers in, no torch types). Two phases at the
+// boundary: arguments are checked and marshalled with the GIL held; training runs without it,
+// waking every 200 ms to check Ctrl-C and call the progress callback.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/word2vec/model.h"
+#include "core/word2vec/subwords.h"
+#include "core/word2vec/trainer.h"
+#include "core/word2vec/vocab.h"
+
+namespace py = pybind11;
+namespace w2v = embedforge::core::w2v;
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style>;
+using I64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using I32Array = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
+
+constexpr auto kTick = std::chrono::milliseconds(200);
+
+// A float32 C-contiguous writable 2-D table with `cols` columns (rows checked when rows >= 0).
+float* table_ptr(const py::object& obj, const char* name, int64_t rows, int64_t cols) {
+  if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string(name) + " must be a numpy array");
+  py::array a = py::reinterpret_borrow<py::array>(obj);
+  if (!a.dtype().is(py::dtype::of<float>()))
+    throw py::type_error(std::string(name) + " must be float32, got " + std::string(py::str(a.dtype())));
+  if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D");
+  if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + " must be C-contiguous");
+  if (!a.writeable()) throw py::value_error(std::string(name) + " must be writable");
+  if (a.shape(1) != cols)
+    throw py::value_error(std::string(name) + " has " + std::to_string(a.shape(1)) + " columns, expected " + std::to_string(cols));
+  if (rows >= 0 && a.shape(0) != rows)
+    throw py::value_error(std::string(name) + " has " + std::to_string(a.shape(0)) + " rows, expected " + std::to_string(rows));
+  return static_cast<float*>(a.mutable_data());
+}
+
+class PyTrainer {
+ public:
+  PyTrainer(py::object in_table, py::object out_neg, py::object out_hs, I64Array counts, py::object words,
+            py::object sub_offsets, py::object sub_rows, const py::dict& cfg_dict) {
+    w2v::TrainConfig cfg;
+    cfg.dim = cfg_dict["vector_size"].cast<int64_t>();
+    cfg.sg = cfg_dict["sg"].cast<bool>();
+    cfg.hs = cfg_dict["hs"].cast<bool>();
+    cfg.negative = cfg_dict["negative"].cast<int>();
+    cfg.ns_exponent = cfg_dict["ns_exponent"].cast<double>();
+    cfg.window = cfg_dict["window"].cast<int>();
+    cfg.cbow_mean = cfg_dict["cbow_mean"].cast<bool>();
+    cfg.sample = cfg_dict["sample"].cast<double>();
+    cfg.alpha = cfg_dict["alpha"].cast<double>();
+    cfg.min_alpha = cfg_dict["min_alpha"].cast<double>();
+    cfg.shrink_windows = cfg_dict["shrink_windows"].cast<bool>();
+    cfg.compute_loss = cfg_dict["compute_loss"].cast<bool>();
+    cfg.workers = cfg_dict["workers"].cast<int>();
+    cfg.seed = cfg_dict["seed"].cast<uint64_t>();
+    cfg.deterministic = cfg_dict["deterministic"].cast<bool>();
+    cfg.schedule_words = cfg_dict["schedule_words"].cast<int64_t>();
+    if (cfg_dict.contains("fail_at_job")) cfg.fail_at_job = cfg_dict["fail_at_job"].cast<int64_t>();
+    if (cfg.dim <= 0) throw py::value_error("vector_size must be positive, got " + std::to_string(cfg.dim));
+    if (cfg.window <= 0) throw py::value_error("window must be positive, got " + std::to_string(cfg.window));
+    if (cfg.negative < 0) throw py::value_error("negative must be >= 0, got " + std::to_string(cfg.negative));
+    if (cfg.negative == 0 && !cfg.hs) throw py::value_error("negative=0 and hs=0 leave nothing to train; set one of them");
+    if (cfg.workers <= 0) throw py::value_error("workers must be >= 1, got " + std::to_string(cfg.workers));
+
+    counts_ = counts;
+    w2v::Tables t;
+    t.vocab = counts.shape(0);
+    if (counts.ndim() != 1 || t.vocab == 0) throw py::value_error("counts must be a non-empty 1-D array");
+    keep_ = {in_table, out_neg, out_hs, sub_offsets, sub_rows};
+    t.in = table_ptr(in_table, "in_table", -1, cfg.dim);
+    t.in_rows = py::reinterpret_borrow<py::array>(in_table).shape(0);
+    if (cfg.negative > 0) t.out_neg = table_ptr(out_neg, "out_neg", t.vocab, cfg.dim);
+    if (cfg.hs) t.out_hs = table_ptr(out_hs, "out_hs", t.vocab, cfg.dim);
+    if (!sub_offsets.is_none()) {
+      offs_ = sub_offsets.cast<I64Array>();
+      rows_ = sub_rows.cast<I32Array>();
+      if (offs_.ndim() != 1 || offs_.shape(0) != t.vocab + 1) throw py::value_error("sub_offsets must have vocab+1 entries");
+      const int64_t* o = offs_.data();
+      const int64_t nr = rows_.shape(0);
+      for (int64_t w = 0; w < t.vocab; ++w)
+        if (o[w] < 0 || o[w + 1] <= o[w] || o[w + 1] > nr) throw py::value_error("sub_offsets must be increasing and within sub_rows");
+      const int32_t* r = rows_.data();
+      for (int64_t k = 0; k < nr; ++k)
+        if (r[k] < 0 || r[k] >= t.in_rows) throw py::value_error("sub_rows[" + std::to_string(k) + "]=" + std::to_string(r[k]) + " is out of range");
+      t.sub_offsets = o;
+      t.sub_rows = r;
+    } else if (t.in_rows < t.vocab) {
+      throw py::value_error("in_table has fewer rows than the vocabulary");
+    }
+    if (!words.is_none()) {
+      for (auto item : words.cast<py::list>()) {
+        const std::string w = item.cast<std::string>();
+        const int32_t id = vocab_.insert(w);
+        if (id != vocab_.size() - 1) throw py::value_error("duplicate word in vocabulary: '" + w + "'");
+      }
+      if (vocab_.size() != t.vocab) throw py::value_error("words and counts differ in length");
+      has_vocab_ = true;
+    }
+    trainer_ = std::make_unique<w2v::Trainer>(cfg, t, counts_.data());
+  }
+
+  void begin_epoch(int64_t epoch) { trainer_->begin_epoch(epoch); }
+
+  void push(I32Array ids, I64Array ends) {
+    const int64_t n = ids.size(), ns = ends.size();
+    const int32_t* id = ids.data();
+    const int64_t* e = ends.data();
+    const int64_t V = trainer_->model().t.vocab;
+    int64_t prev = 0;
+    for (int64_t s = 0; s < ns; ++s) {
+      if (e[s] < prev || e[s] > n) throw py::value_error("ends must be non-decreasing and <= len(ids)");
+      prev = e[s];
+    }
+    if (ns > 0 && prev != n) throw py::value_error("ends[-1] must equal len(ids)");
+    for (int64_t k = 0; k < n; ++k)
+      if (id[k] < -1 || id[k] >= V)
+        throw py::value_error("ids[" + std::to_string(k) + "]=" + std::to_string(id[k]) + " is out of range for a vocabulary of " + std::to_string(V));
+    {
+      py::gil_scoped_release r;
+      trainer_->add_sentences(id, e, ns);
+    }
+    flush_loop(py::none());
+  }
+
+  py::dict end_epoch(py::object progress) {
+    trainer_->end_input();
+    flush_loop(progress);
+    trainer_->close_queue();
+    return wait_loop(progress);
+  }
+
+  py::dict train_file_epoch(int64_t epoch, const std::string& path, py::object progress) {
+    if (!has_vocab_) throw py::value_error("this trainer was built without words; corpus_file needs them");
+    trainer_->begin_file_epoch(epoch, path, &vocab_);
+    return wait_loop(progress);
+  }
+
+  void abort() {
+    trainer_->abort();
+    py::gil_scoped_release r;
+    try { trainer_->join(); } catch (...) {}
+  }
+
+  int64_t words_done() const { return trainer_->words_done(); }
+  float lr() const { return trainer_->current_lr(); }
+  int64_t words_before() const { return trainer_->words_before(); }
+  void set_words_before(int64_t w) { trainer_->set_words_before(w); }
+
+ private:
+  [[noreturn]] void stop_and_rethrow() {
+    abort();
+    throw;
+  }
+
+  void check_interrupt(const py::object& progress) {
+    if (PyErr_CheckSignals() != 0) {
+      py::error_already_set err;
+      abort();
+      throw err;
+    }
+    if (!progress.is_none()) {
+      try {
+        progress(trainer_->words_done(), trainer_->current_lr());
+      } catch (py::error_already_set&) {
+        stop_and_rethrow();
+      }
+    }
+  }
+
+  void flush_loop(const py::object& progress) {
+    for (;;) {
+      bool ok;
+      {
+        py::gil_scoped_release r;
+        ok = trainer_->flush(kTick);
+      }
+      if (ok) return;
+      check_interrupt(progress);
+    }
+  }
+
+  py::dict wait_loop(const py::object& progress) {
+    for (;;) {
+      bool done;
+      {
+        py::gil_scoped_release r;
+        done = trainer_->wait(kTick);
+      }
+      if (done) break;
+      check_interrupt(progress);
+    }
+    w2v::EpochStats st;
+    try {
+      py::gil_scoped_release r;
+      st = trainer_->join();
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(e.what());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("word2vec training failed: ") + e.what());
+    }
+    py::dict d;
+    d["words"] = st.words;
+    d["examples"] = st.examples;
+    d["loss"] = st.loss;
+    d["seconds"] = st.seconds;
+    return d;
+  }
+
+  std::unique_ptr<w2v::Trainer> trainer_;
+  I64Array counts_;
+  I64Array offs_;
+  I32Array rows_;
+  std::vector<py::object> keep_;
+  w2v::Vocab vocab_;
+  bool has_vocab_ = false;
+};
+
+py::tuple count_file(const std::string& path, int64_t max_vocab_size) {
+  w2v::CorpusCounts c;
+  {
+    py::gil_scoped_release r;
+    c = w2v::count_corpus_file(path, max_vocab_size);
+  }
+  const int64_t n = c.vocab.size();
+  py::list words(n);
+  I64Array counts(n);
+  int64_t* cp = counts.mutable_data();
+  for (int32_t i = 0; i < n; ++i) {
+    const auto w = c.vocab.word(i);
+    PyObject* s = PyUnicode_DecodeUTF8(w.data(), static_cast<Py_ssize_t>(w.size()), "replace");
+    if (!s) throw py::error_already_set();
+    words[i] = py::reinterpret_steal<py::object>(s);
+    cp[i] = c.vocab.count(i);
+  }
+  return py::make_tuple(words, counts, c.tokens, c.sentences, c.pruned_below);
+}
+
+py::tuple ngram_rows(const py::list& words, int min_n, int max_n, int64_t bucket, int64_t row_base) {
+  w2v::SubwordSpec spec{min_n, max_n, bucket};
+  const int64_t n = static_cast<int64_t>(words.size());
+  std::vector<int64_t> offs(n + 1, 0);
+  std::vector<int32_t> rows;
+  std::vector<int64_t> tmp;
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string w = words[i].cast<std::string>();
+    if (row_base > 0) rows.push_back(static_cast<int32_t>(i));
+    tmp.clear();
+    w2v::ngram_buckets(w, spec, tmp);
+    for (int64_t b : tmp) rows.push_back(static_cast<int32_t>(row_base + b));
+    offs[i + 1] = static_cast<int64_t>(rows.size());
+  }
+  I64Array o(n + 1);
+  std::copy(offs.begin(), offs.end(), o.mutable_data());
+  I32Array r(static_cast<py::ssize_t>(rows.size()));
+  std::copy(rows.begin(), rows.end(), r.mutable_data());
+  return py::make_tuple(o, r);
+}
+
+// One update block, for tests against a float64 reference: inputs[i] lists the input-table rows
+// whose mean is input vector i; outputs/labels name the output-table rows. Updates both in place.
+void block_step(py::object in_table, py::object out_table, const std::vector<std::vector<int32_t>>& inputs,
+                I32Array outputs, py::array_t<float, py::array::c_style | py::array::forcecast> labels, float lr) {
+  py::array in = py::reinterpret_borrow<py::array>(in_table);
+  if (!py::isinstance<py::array>(in_table) || in.ndim() != 2) throw py::type_error("in_table must be a 2-D numpy array");
+  const int64_t D = in.shape(1);
+  float* I = table_ptr(in_table, "in_table", -1, D);
+  float* O = table_ptr(out_table, "out_table", -1, D);
+  const int64_t rin = in.shape(0), rout = py::reinterpret_borrow<py::array>(out_table).shape(0);
+  const int B = static_cast<int>(inputs.size()), M = static_cast<int>(outputs.size());
+  if (labels.size() != M) throw py::value_error("labels and outputs differ in length");
+  std::vector<float> means(static_cast<size_t>(B) * D, 0.f), grad(static_cast<size_t>(B) * D, 0.f), g(static_cast<size_t>(B) * M);
+  std::vector<const float*> h(B);
+  std::vector<float*> outs(M);
+  for (int j = 0; j < M; ++j) {
+    const int32_t r = outputs.data()[j];
+    if (r < 0 || r >= rout) throw py::value_error("outputs[" + std::to_string(j) + "] out of range");
+    outs[j] = O + r * D;
+  }
+  for (int i = 0; i < B; ++i) {
+    if (inputs[i].empty()) throw py::value_error("inputs[" + std::to_string(i) + "] is empty");
+    for (int32_t r : inputs[i])
+      if (r < 0 || r >= rin) throw py::value_error("inputs[" + std::to_string(i) + "] has row " + std::to_string(r) + " out of range");
+    if (inputs[i].size() == 1) { h[i] = I + inputs[i][0] * D; continue; }
+    float* m = means.data() + i * D;
+    for (int32_t r : inputs[i])
+      for (int64_t d = 0; d < D; ++d) m[d] += I[r * D + d];
+    for (int64_t d = 0; d < D; ++d) m[d] *= 1.0f / static_cast<float>(inputs[i].size());
+    h[i] = m;
+  }
+  w2v::block_update(D, B, h.data(), M, outs.data(), labels.data(), lr, grad.data(), g.data(), false);
+  for (int i = 0; i < B; ++i)
+    for (int32_t r : inputs[i])
+      for (int64_t d = 0; d < D; ++d) I[r * D + d] += grad[i * D + d];
+}
+
+}  // namespace
+
+void bind_word2vec(py::module_& m) {
+  py::class_<PyTrainer>(m, "Word2VecTrainer", "Native word2vec trainer over numpy tables (internal; use embedforge.Word2Vec).")
+      .def(py::init<py::object, py::object, py::object, I64Array, py::object, py::object, py::object, const py::dict&>(),
+           py::arg("in_table"), py::arg("out_neg"), py::arg("out_hs"), py::arg("counts"), py::arg("words"),
+           py::arg("sub_offsets"), py::arg("sub_rows"), py::arg("config"))
+      .def("begin_epoch", &PyTrainer::begin_epoch)
+      .def("push", &PyTrainer::push, py::arg("ids"), py::arg("ends"))
+      .def("end_epoch", &PyTrainer::end_epoch, py::arg("progress") = py::none())
+      .def("train_file_epoch", &PyTrainer::train_file_epoch, py::arg("epoch"), py::arg("path"), py::arg("progress") = py::none())
+      .def("abort", &PyTrainer::abort)
+      .def_property_readonly("words_done", &PyTrainer::words_done)
+      .def_property_readonly("lr", &PyTrainer::lr)
+      .def_property("words_before", &PyTrainer::words_before, &PyTrainer::set_words_before);
+  m.def("w2v_count_file", &count_file, py::arg("path"), py::arg("max_vocab_size") = 0,
+        "Stream a text file once: (words, counts, tokens, sentences, pruned_below).");
+  m.def("w2v_ngram_rows", &ngram_rows, py::arg("words"), py::arg("min_n"), py::arg("max_n"), py::arg("bucket"),
+        py::arg("row_base"), "FastText input rows per word (CSR): the word's row (when row_base > 0), then n-gram buckets + row_base.");
+  m.def("w2v_block_step", &block_step, py::arg("in_table"), py::arg("out_table"), py::arg("inputs"), py::arg("outputs"),
+        py::arg("labels"), py::arg("lr"), "One deterministic update block (for tests against a reference).");
+}

@@ -1,0 +1,194 @@
+// The word2vec inner loops. Compiled once per instruction set (train_isa_*.cpp define EF_ISA_NS
+// and get their own -m flags); model.cpp picks one at run time. Vector loops are written in fixed
+// 16-float blocks with separate accumulators so the compiler vectorises them without -ffast-math
+// and the summation order is fixed (results do not depend on threads, only on the ISA build).
+#ifndef EF_ISA_NS
+#error "define EF_ISA_NS before including train_kernels.h"
+#endif
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "core/word2vec/job.h"
+#include "core/word2vec/model.h"
+
+namespace embedforge::core::w2v::EF_ISA_NS {
+namespace {
+
+constexpr int kLanes = 16;
+
+inline float dot(const float* __restrict a, const float* __restrict b, int64_t D) {
+  float acc[kLanes];
+  for (int k = 0; k < kLanes; ++k) acc[k] = 0.f;
+  int64_t d = 0;
+  for (; d + kLanes <= D; d += kLanes)
+    for (int k = 0; k < kLanes; ++k) acc[k] += a[d + k] * b[d + k];
+  for (int k = 0; d < D; ++d, ++k) acc[k] += a[d] * b[d];
+  for (int w = kLanes / 2; w > 0; w /= 2)
+    for (int k = 0; k < w; ++k) acc[k] += acc[k + w];
+  return acc[0];
+}
+
+inline void axpy(float a, const float* __restrict x, float* __restrict y, int64_t D) {
+  for (int64_t d = 0; d < D; ++d) y[d] += a * x[d];
+}
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+// -log sigmoid(x) for a positive label, -log sigmoid(-x) for a negative one, in double.
+inline double logistic_loss(float x, float label) {
+  const double z = label > 0.5f ? -static_cast<double>(x) : static_cast<double>(x);
+  return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+}
+
+}  // namespace
+
+double block_update(int64_t D, int B, const float* const* h, int M, float* const* outs, const float* labels,
+                    float lr, float* grad_in, float* g, bool want_loss) {
+  double loss = 0;
+  for (int i = 0; i < B; ++i) {
+    for (int j = 0; j < M; ++j) {
+      const float x = dot(h[i], outs[j], D);
+      g[i * M + j] = lr * (labels[j] - sigmoid(x));
+      if (want_loss) loss += logistic_loss(x, labels[j]);
+    }
+  }
+  for (int i = 0; i < B; ++i) {
+    float* gi = grad_in + i * D;
+    for (int j = 0; j < M; ++j) axpy(g[i * M + j], outs[j], gi, D);
+  }
+  for (int j = 0; j < M; ++j) {
+    float* o = outs[j];
+    for (int i = 0; i < B; ++i) axpy(g[i * M + j], h[i], o, D);
+  }
+  return loss;
+}
+
+namespace {
+
+// Input vector of word w: its row, or (FastText) the mean of its rows written into `scratch`.
+inline const float* input_vector(const Model& m, int32_t w, float* scratch) {
+  const int64_t D = m.cfg.dim;
+  if (!m.t.sub_offsets) return m.t.in + static_cast<int64_t>(w) * D;
+  const int64_t s = m.t.sub_offsets[w], e = m.t.sub_offsets[w + 1];
+  if (e - s == 1) return m.t.in + static_cast<int64_t>(m.t.sub_rows[s]) * D;
+  std::memset(scratch, 0, sizeof(float) * D);
+  for (int64_t k = s; k < e; ++k) axpy(1.0f, m.t.in + static_cast<int64_t>(m.t.sub_rows[k]) * D, scratch, D);
+  const float inv = 1.0f / static_cast<float>(e - s);
+  for (int64_t d = 0; d < D; ++d) scratch[d] *= inv;
+  return scratch;
+}
+
+// Adds grad to every input row of word w (full gradient to each subword row, as fastText does).
+inline void apply_input(const Model& m, int32_t w, const float* grad) {
+  const int64_t D = m.cfg.dim;
+  if (!m.t.sub_offsets) { axpy(1.0f, grad, m.t.in + static_cast<int64_t>(w) * D, D); return; }
+  for (int64_t k = m.t.sub_offsets[w]; k < m.t.sub_offsets[w + 1]; ++k)
+    axpy(1.0f, grad, m.t.in + static_cast<int64_t>(m.t.sub_rows[k]) * D, D);
+}
+
+// Output rows and labels for predicting `center`: negatives (shared by the block), then the
+// Huffman path. Returns (count of NS outputs, count of HS outputs).
+inline void collect_outputs(const Model& m, WorkerState& ws, int32_t center, int& n_neg, int& n_hs) {
+  const int64_t D = m.cfg.dim;
+  ws.outs.clear();
+  ws.labels.clear();
+  n_neg = n_hs = 0;
+  if (m.cfg.negative > 0) {
+    ws.outs.push_back(m.t.out_neg + static_cast<int64_t>(center) * D);
+    ws.labels.push_back(1.f);
+    for (int k = 0; k < m.cfg.negative; ++k) {
+      int32_t t = m.sampler.draw(ws.rng);
+      if (t == center) continue;  // word2vec skips a negative that is the target itself
+      ws.outs.push_back(m.t.out_neg + static_cast<int64_t>(t) * D);
+      ws.labels.push_back(0.f);
+    }
+    n_neg = static_cast<int>(ws.outs.size());
+  }
+  if (m.cfg.hs) {
+    const int64_t L = m.tree.path_length(center);
+    const int32_t* pts = m.tree.points(center);
+    const uint8_t* cds = m.tree.codes(center);
+    for (int64_t k = 0; k < L; ++k) {
+      ws.outs.push_back(m.t.out_hs + static_cast<int64_t>(pts[k]) * D);
+      ws.labels.push_back(1.f - static_cast<float>(cds[k]));
+    }
+    n_hs = static_cast<int>(L);
+  }
+}
+
+void train_sentence(const Model& m, WorkerState& ws, float lr) {
+  const int64_t D = m.cfg.dim;
+  const int n = static_cast<int>(ws.sentence.size());
+  const int32_t* sen = ws.sentence.data();
+  const bool want_loss = m.cfg.compute_loss;
+  for (int pos = 0; pos < n; ++pos) {
+    const int reduce = m.cfg.shrink_windows ? static_cast<int>(ws.rng.below(static_cast<uint32_t>(m.cfg.window))) : 0;
+    const int w = m.cfg.window - reduce;
+    const int lo = pos - w < 0 ? 0 : pos - w;
+    const int hi = pos + w >= n ? n - 1 : pos + w;
+    ws.ctx.clear();
+    for (int c = lo; c <= hi; ++c)
+      if (c != pos) ws.ctx.push_back(sen[c]);
+    const int B = static_cast<int>(ws.ctx.size());
+    if (B == 0) continue;
+    const int32_t center = sen[pos];
+    int n_neg, n_hs;
+    collect_outputs(m, ws, center, n_neg, n_hs);
+    if (m.cfg.sg) {
+      // Skip-gram: each context word's input predicts the center word; the block shares the
+      // center's negatives, so the updates become small B x M matrix products.
+      for (int i = 0; i < B; ++i) ws.h[i] = input_vector(m, ws.ctx[i], ws.means.data() + i * D);
+      std::memset(ws.grad_in.data(), 0, sizeof(float) * B * D);
+      const int M = n_neg + n_hs;
+      if (n_neg) ws.loss += block_update(D, B, ws.h.data(), n_neg, ws.outs.data(), ws.labels.data(), lr, ws.grad_in.data(), ws.g.data(), want_loss);
+      if (n_hs) ws.loss += block_update(D, B, ws.h.data(), n_hs, ws.outs.data() + n_neg, ws.labels.data() + n_neg, lr, ws.grad_in.data(), ws.g.data(), want_loss);
+      (void)M;
+      for (int i = 0; i < B; ++i) apply_input(m, ws.ctx[i], ws.grad_in.data() + i * D);
+      ws.examples += B;
+    } else {
+      // CBOW: the mean (or sum) of the context inputs predicts the center word.
+      float* hid = ws.means.data();
+      float* tmp = ws.means.data() + D;
+      std::memset(hid, 0, sizeof(float) * D);
+      for (int i = 0; i < B; ++i) axpy(1.0f, input_vector(m, ws.ctx[i], tmp), hid, D);
+      if (m.cfg.cbow_mean) {
+        const float inv = 1.0f / static_cast<float>(B);
+        for (int64_t d = 0; d < D; ++d) hid[d] *= inv;
+      }
+      ws.h[0] = hid;
+      std::memset(ws.grad_in.data(), 0, sizeof(float) * D);
+      if (n_neg) ws.loss += block_update(D, 1, ws.h.data(), n_neg, ws.outs.data(), ws.labels.data(), lr, ws.grad_in.data(), ws.g.data(), want_loss);
+      if (n_hs) ws.loss += block_update(D, 1, ws.h.data(), n_hs, ws.outs.data() + n_neg, ws.labels.data() + n_neg, lr, ws.grad_in.data(), ws.g.data(), want_loss);
+      for (int i = 0; i < B; ++i) apply_input(m, ws.ctx[i], ws.grad_in.data());
+      ws.examples += 1;
+    }
+  }
+}
+
+}  // namespace
+
+void train_job(const Model& m, WorkerState& ws, const Job& job) {
+  if (m.cfg.fail_at_job >= 0 && job.index == m.cfg.fail_at_job)
+    throw std::runtime_error("injected worker failure at job " + std::to_string(job.index) + " (fail_at_job test hook)");
+  int64_t begin = 0;
+  int64_t words = job.start_word;
+  const float* keep = m.keep_prob.data();
+  for (int64_t end : job.ends) {
+    const float lr = m.lr_at(words);
+    ws.sentence.clear();
+    for (int64_t k = begin; k < end; ++k) {
+      const int32_t w = job.ids[k];
+      const float p = keep[w];
+      if (p >= 1.0f || ws.rng.uniform() < p) ws.sentence.push_back(w);
+    }
+    words += end - begin;
+    ws.words += end - begin;
+    begin = end;
+    if (ws.sentence.size() > 1) train_sentence(m, ws, lr);
+  }
+}
+
+}  // namespace embedforge::core::w2v::EF_ISA_NS

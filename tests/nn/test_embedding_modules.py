@@ -1,0 +1,131 @@
+"""embedforge.nn.EmbeddingBag / Embedding as drop-ins for torch.nn's classes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import embedforge
+from conftest import device_params
+
+DEVICES = device_params()
+
+
+def twin_bags(mode="mean", padding_idx=None, **kw):
+    torch.manual_seed(0)
+    theirs = torch.nn.EmbeddingBag(40, 6, mode=mode, padding_idx=padding_idx, **kw)
+    ours = embedforge.nn.EmbeddingBag(40, 6, mode=mode, padding_idx=padding_idx, **kw)
+    ours.load_state_dict(theirs.state_dict())  # same parameter names: state dicts interchange
+    return ours, theirs
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("padding_idx", [None, 0])
+def test_embedding_bag_module_matches_torch(mode, padding_idx):
+    ours, theirs = twin_bags(mode, padding_idx)
+    ids = torch.randint(0, 40, (25,))
+    offs = torch.tensor([0, 3, 3, 11, 20])
+    torch.testing.assert_close(ours(ids, offs), theirs(ids, offs))
+    ours(ids, offs).sum().backward()
+    theirs(ids, offs).sum().backward()
+    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad)
+    ids2 = torch.randint(0, 40, (4, 7))
+    torch.testing.assert_close(ours(ids2), theirs(ids2))
+
+
+def test_default_init_and_padding_row_like_torch():
+    bag = embedforge.nn.EmbeddingBag(1000, 32, padding_idx=3)
+    assert torch.equal(bag.weight[3], torch.zeros(32))
+    w = bag.weight.detach()
+    assert abs(w.mean().item()) < 0.05 and abs(w.std().item() - 1) < 0.05  # N(0, 1) as torch
+    assert bag.mode == "mean"  # torch's default
+
+
+def test_per_sample_weights_module():
+    ours, theirs = twin_bags("sum")
+    ids, offs = torch.randint(0, 40, (12,)), torch.tensor([0, 5])
+    psw = torch.rand(12)
+    torch.testing.assert_close(ours(ids, offs, per_sample_weights=psw), theirs(ids, offs, per_sample_weights=psw))
+
+
+def test_from_pretrained_freeze_and_sparse():
+    emb = torch.randn(10, 4)
+    bag = embedforge.nn.EmbeddingBag.from_pretrained(emb, freeze=True, mode="sum")
+    assert not bag.weight.requires_grad
+    torch.testing.assert_close(bag(torch.tensor([[1, 2]])), (emb[1] + emb[2]).unsqueeze(0))
+    bag = embedforge.nn.EmbeddingBag.from_pretrained(emb, freeze=False, sparse=True, mode="sum")
+    bag(torch.tensor([[1, 2, 2]])).sum().backward()
+    assert bag.weight.grad.is_sparse
+    dense = bag.weight.grad.to_dense()
+    assert dense[2].tolist() == [2.0] * 4 and dense[1].tolist() == [1.0] * 4 and dense[0].abs().sum() == 0
+    opt = torch.optim.SparseAdam(list(bag.parameters()), lr=0.1)
+    opt.step()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_embedding_module_matches_torch_any_shape(device):
+    torch.manual_seed(1)
+    theirs = torch.nn.Embedding(30, 5, padding_idx=2).to(device)
+    ours = embedforge.nn.Embedding(30, 5, padding_idx=2).to(device)
+    ours.load_state_dict(theirs.state_dict())
+    with torch.no_grad():  # a non-zero padding row is returned as stored, as torch does
+        ours.weight[2] = 1.5
+        theirs.weight[2] = 1.5
+    ids = torch.randint(0, 30, (3, 4, 2), device=device)
+    ids[0, 0, 0] = 2
+    a, b = ours(ids), theirs(ids)
+    assert a.shape == (3, 4, 2, 5)
+    torch.testing.assert_close(a, b)
+    g = torch.randn(a.shape, device=device)
+    (a * g).sum().backward()
+    (b * g).sum().backward()
+    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad)
+    assert ours.weight.grad[2].abs().sum() == 0
+
+
+def test_embedding_from_pretrained_and_repr():
+    emb = torch.randn(7, 3)
+    layer = embedforge.nn.Embedding.from_pretrained(emb, padding_idx=0)
+    assert not layer.weight.requires_grad
+    torch.testing.assert_close(layer(torch.tensor([0, 6])), emb[[0, 6]])
+    assert "padding_idx=0" in repr(layer)
+
+
+def test_modules_train_a_small_model():
+    torch.manual_seed(0)
+    bag = embedforge.nn.EmbeddingBag(20, 8, mode="mean")
+    head = torch.nn.Linear(8, 1)
+    opt = torch.optim.Adam(list(bag.parameters()) + list(head.parameters()), lr=0.05)
+    ids = torch.randint(0, 20, (64, 5))
+    target = (ids < 10).float().mean(1, keepdim=True)  # fraction of "low" ids in the bag
+    first = None
+    for _ in range(150):
+        loss = torch.nn.functional.mse_loss(head(bag(ids)), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first if first is not None else loss.item()
+    assert loss.item() < 0.1 * first
+
+
+@pytest.mark.parametrize(
+    "ctor, error, match",
+    [
+        (lambda: embedforge.nn.EmbeddingBag(10, 4, max_norm=1.0), NotImplementedError, "max_norm"),
+        (lambda: embedforge.nn.Embedding(10, 4, scale_grad_by_freq=True), NotImplementedError, "scale_grad_by_freq"),
+        (lambda: embedforge.nn.EmbeddingBag(10, 4, mode="median"), ValueError, "mode"),
+        (lambda: embedforge.nn.EmbeddingBag(10, 4, padding_idx=10), ValueError, "padding_idx=10"),
+        (lambda: embedforge.nn.Embedding(0, 4), ValueError, "positive"),
+        (lambda: embedforge.nn.Embedding(10, 4, _weight=torch.randn(3, 4)), ValueError, "expected"),
+        (lambda: embedforge.nn.EmbeddingBag.from_pretrained(torch.randn(3)), ValueError, "2-D"),
+    ],
+)
+def test_bad_construction(ctor, error, match):
+    with pytest.raises(error, match=match):
+        ctor()
+
+
+def test_bad_ids_name_the_position():
+    layer = embedforge.nn.Embedding(10, 4)
+    with pytest.raises(IndexError, match=r"indices\[3\]=12"):
+        layer(torch.tensor([[1, 2], [3, 12]]))
