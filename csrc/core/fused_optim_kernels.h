@@ -40,10 +40,22 @@ inline AdamScale adam_scale(const OptimArgs& o, int64_t t) {
   return {static_cast<float>(o.lr / bc1), static_cast<float>(1.0 / std::sqrt(bc2))};
 }
 
+// Per-row counts (lazy Adam) need a bias correction per touched row: small counts, the common
+// case, come from a table built once per step; larger ones are computed.
+struct AdamScaleTable {
+  static constexpr int64_t kSize = 64;
+  AdamScale by_step[kSize];
+  void build(const OptimArgs& o) {
+    for (int64_t t = 1; t < kSize; ++t) by_step[t] = adam_scale(o, t);
+  }
+  AdamScale get(const OptimArgs& o, int64_t t) const { return t < kSize ? by_step[t] : adam_scale(o, t); }
+};
+
 // One touched row r: g[0, D) is its reduced gradient (overwritten), nw[0, D) scratch.
 template <OptimKind K, typename T>
 inline void update_row(T* __restrict w, float* __restrict g, float* __restrict scratch, const OptimArgs& o,
-                       int64_t r, int64_t D, const AdamScale& global_scale) {
+                       int64_t r, int64_t D, const AdamScale& global_scale,
+                       const AdamScaleTable& row_scales) {
   // float32 rows are updated in place; narrower rows are widened into scratch and rounded back.
   float* __restrict nw;
   if constexpr (std::is_same_v<T, float>) {
@@ -74,7 +86,7 @@ inline void update_row(T* __restrict w, float* __restrict g, float* __restrict s
   } else {
     static_assert(K == OptimKind::kAdam);
     AdamScale sc = global_scale;
-    if (o.per_row_step) sc = adam_scale(o, ++o.row_step[r]);
+    if (o.per_row_step) sc = row_scales.get(o, ++o.row_step[r]);
     float* __restrict m = o.state0 + r * D;
     float* __restrict v = o.state1 + r * D;
     const float b1 = o.beta1, b2 = o.beta2;
@@ -134,6 +146,8 @@ void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, c
   }
   const AdamScale global_scale =
       (K == OptimKind::kAdam && !o.per_row_step) ? adam_scale(o, o.global_step) : AdamScale{};
+  AdamScaleTable row_scales;
+  if (K == OptimKind::kAdam && o.per_row_step) row_scales.build(o);
   par.for_each(parts, [&](int64_t p0, int64_t p1) {
     std::vector<float> acc(static_cast<size_t>(D)), nw(static_cast<size_t>(D));
     const int64_t u1 = bounds[p1];
@@ -143,7 +157,7 @@ void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, c
       // cache now, so several misses are in flight while this row is reduced and updated.
       if (u + kRowsAhead < u1) prefetch_state<K>(W, o, g.rows[u + kRowsAhead], D);
       reduce_row<T>(a, g, u, acc.data());
-      update_row<K, T>(W + r * D, acc.data(), nw.data(), o, r, D, global_scale);
+      update_row<K, T>(W + r * D, acc.data(), nw.data(), o, r, D, global_scale, row_scales);
     }
   });
 }
