@@ -193,7 +193,7 @@ def test_convert_errors(vecs, tmp_path: Path, capsys) -> None:
 
 # ------------------------------------------------------------------------------------------------ plot
 def test_plot_png_html_and_projector(vecs, tmp_path: Path, capsys) -> None:
-    pil = pytest.importorskip("PIL.Image", reason="Pillow is needed to read the image back")
+    from PIL import Image as pil
     path, kv = vecs
     png = tmp_path / "map.png"
     code, _, err = _run(["plot", path, "-o", png, "--width", "400", "--height", "300", "--labels", "5"], capsys)
@@ -242,7 +242,6 @@ def test_info_json(capsys) -> None:
 
 
 def test_bench_prints_the_comparison_table(tmp_path: Path, capsys) -> None:
-    pytest.importorskip("embedforge.benchmark", reason="embedforge.benchmark has not landed on this branch yet")
     out_json = tmp_path / "bench.json"
     code, out, err = _run(["bench", "--threads", "1", "--repeats", "1", "--iters", "2", "--scale", "0.02",
                            "--workloads", "W1", "--json", out_json], capsys)
@@ -277,7 +276,6 @@ def _topic_corpus(path: Path, seed: int = 0) -> None:
 
 @pytest.mark.parametrize("model, out_name", [("word2vec", "v.bin"), ("fasttext", "v.efv")])
 def test_train_writes_vectors_that_learned_the_topics(tmp_path: Path, model: str, out_name: str, capsys) -> None:
-    pytest.importorskip("embedforge.word2vec", reason="the native word2vec trainer has not landed on this branch yet")
     corpus = tmp_path / "topics.txt"
     _topic_corpus(corpus)
     out = tmp_path / out_name
@@ -298,7 +296,6 @@ def test_train_on_the_builtin_corpus_name_is_documented(capsys) -> None:
 
 
 def test_train_with_a_min_count_that_removes_every_word_is_a_usage_error(tmp_path: Path, capsys) -> None:
-    pytest.importorskip("embedforge.word2vec", reason="the native word2vec trainer has not landed on this branch yet")
     corpus = tmp_path / "topics.txt"
     _topic_corpus(corpus)
     out = tmp_path / "v.txt"

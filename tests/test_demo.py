@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image as PIL
 
 from embedforge import demo
 from embedforge.vectors import KeyedVectors, load
 
-PIL = pytest.importorskip("PIL.Image", reason="Pillow is needed to read the pictures back")
 
 
 def _planted_kv() -> KeyedVectors:
@@ -77,7 +77,6 @@ def test_word_map_leaves_out_function_words() -> None:
 
 
 def test_letter_outputs(tmp_path: Path) -> None:
-    pytest.importorskip("embedforge.models.letters", reason="the letters model has not landed on this branch yet")
     cfg = demo.DemoConfig.quick()
     text = "the quick brown fox jumps over the lazy dog and then it sleeps all day " * 60
     facts = demo.write_letter_outputs(text, tmp_path, cfg, seed=0)
@@ -116,8 +115,6 @@ def test_report_links_every_output(tmp_path: Path) -> None:
 
 
 def test_quick_demo_end_to_end(tmp_path: Path, capsys) -> None:
-    pytest.importorskip("embedforge.word2vec", reason="the native word2vec trainer has not landed on this branch yet")
-    pytest.importorskip("embedforge.models.letters", reason="the letters model has not landed on this branch yet")
     from embedforge.cli import main
 
     out = tmp_path / "out"

@@ -57,22 +57,32 @@ std::string check_offsets(const BagLayout& bags, int64_t num_offsets, bool inclu
   return "";
 }
 
+namespace {
+// True when every id in [j0, j1) lies in [0, num_rows): one branch-free pass the compiler
+// vectorises (a negative id wraps to a huge unsigned value).
+template <typename Idx>
+bool ids_in_range(const Idx* ids, int64_t j0, int64_t j1, int64_t num_rows) {
+  const uint64_t limit = static_cast<uint64_t>(num_rows);
+  bool bad = false;
+  for (int64_t j = j0; j < j1; ++j) bad |= static_cast<uint64_t>(static_cast<int64_t>(ids[j])) >= limit;
+  return !bad;
+}
+}  // namespace
+
 std::string check_indices(const BagLayout& bags, int64_t num_rows, const Parallel& par) {
   const int64_t n = bags.num_indices;
-  std::atomic<int64_t> first_bad{n};
-  par.for_each((n + 65535) / 65536, [&](int64_t c0, int64_t c1) {
-    const int64_t j1 = std::min(n, c1 * 65536);
-    for (int64_t j = c0 * 65536; j < j1; ++j) {
-      const int64_t r = bags.id(j);
-      if (r < 0 || r >= num_rows) {
-        int64_t cur = first_bad.load();
-        while (j < cur && !first_bad.compare_exchange_weak(cur, j)) {}
-        return;
-      }
-    }
+  constexpr int64_t kChunk = 1 << 16;
+  std::atomic<bool> bad{false};
+  par.for_each((n + kChunk - 1) / kChunk, [&](int64_t c0, int64_t c1) {
+    const int64_t j0 = c0 * kChunk, j1 = std::min(n, c1 * kChunk);
+    const bool ok = bags.int64_ids ? ids_in_range(static_cast<const int64_t*>(bags.indices), j0, j1, num_rows)
+                                   : ids_in_range(static_cast<const int32_t*>(bags.indices), j0, j1, num_rows);
+    if (!ok) bad.store(true);
   });
-  const int64_t j = first_bad.load();
-  if (j == n) return "";
+  if (!bad.load()) return "";
+  // Rare path: find the first offender for the message.
+  int64_t j = 0;
+  while (j < n && bags.id(j) >= 0 && bags.id(j) < num_rows) ++j;
   std::ostringstream msg;
   const int64_t r = bags.id(j);
   msg << "indices[" << j << "]=" << r;

@@ -6,6 +6,7 @@
 #error "define EF_ISA_NS before including embedding_bag_kernels.h"
 #endif
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -15,31 +16,40 @@
 namespace embedforge::core::EF_ISA_NS {
 namespace {
 
-constexpr int64_t kPrefetchAhead = 8;  // ids ahead whose rows are pulled towards the cache
+// Rows are prefetched this many ids ahead (EMBEDFORGE_PREFETCH overrides it, 0 disables: a
+// tuning knob for benchmarks, read once).
+inline int64_t prefetch_ahead() {
+  static const int64_t ahead = [] {
+    const char* v = std::getenv("EMBEDFORGE_PREFETCH");
+    return v ? std::max<int64_t>(0, std::atoll(v)) : int64_t{8};
+  }();
+  return ahead;
+}
 
 template <typename T>
 inline void prefetch_row(const T* row, int64_t dim) {
   const char* p = reinterpret_cast<const char*>(row);
   const int64_t bytes = dim * static_cast<int64_t>(sizeof(T));
-  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 1);
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
 }
 
-// Pools columns [c0, c0+BLK) of one bag.
-template <int BLK, Pool P, typename T, typename Idx>
+// Pools columns [c0, c0+BLK) of one bag. Ids j < pf_stop also prefetch the row of id j+ahead.
+// Per-sample weights and padding are template flags so the inner loop carries only what it uses.
+template <int BLK, Pool P, bool kPsw, bool kPad, typename T, typename Idx>
 inline void pool_block(const T* __restrict W, int64_t D, const Idx* __restrict ids, int64_t s, int64_t e,
-                       int64_t pf_end, const float* __restrict psw, int64_t pad, int64_t c0, bool prefetch,
+                       int64_t pf_stop, int64_t ahead, const float* __restrict psw, int64_t pad, int64_t c0,
                        T* __restrict out, int64_t* __restrict am_out) {
   float acc[BLK];
   int64_t am[BLK];
   for (int k = 0; k < BLK; ++k) { acc[k] = 0.f; am[k] = -1; }
   int64_t count = 0;
+  const int64_t stop = std::min(e, pf_stop);
   for (int64_t j = s; j < e; ++j) {
-    if (prefetch && j + kPrefetchAhead < pf_end) {
-      const int64_t nr = static_cast<int64_t>(ids[j + kPrefetchAhead]);
-      if (nr != pad) prefetch_row(W + nr * D, D);
-    }
+    if (j < stop) prefetch_row(W + static_cast<int64_t>(ids[j + ahead]) * D, D);
     const int64_t r = static_cast<int64_t>(ids[j]);
-    if (r == pad) continue;
+    if constexpr (kPad) {
+      if (r == pad) continue;
+    }
     const T* __restrict row = W + r * D + c0;
     if constexpr (P == Pool::kMax) {
       if (count == 0) {
@@ -52,11 +62,13 @@ inline void pool_block(const T* __restrict W, int64_t D, const Idx* __restrict i
           am[k] = gt ? r : am[k];
         }
       }
-    } else {
-      const float w = psw ? psw[j] : 1.f;
+    } else if constexpr (kPsw) {
+      const float w = psw[j];
       for (int k = 0; k < BLK; ++k) acc[k] += w * to_float(row[k]);
+    } else {
+      for (int k = 0; k < BLK; ++k) acc[k] += to_float(row[k]);
     }
-    ++count;
+    if constexpr (P != Pool::kSum) ++count;
   }
   if constexpr (P == Pool::kMean) {
     if (count > 0) {
@@ -70,23 +82,45 @@ inline void pool_block(const T* __restrict W, int64_t D, const Idx* __restrict i
   }
 }
 
-template <Pool P, typename T, typename Idx>
-void forward_range(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
+template <Pool P, bool kPsw, bool kPad, typename T, typename Idx>
+void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
   const T* W = static_cast<const T*>(a.weight);
   const Idx* ids = static_cast<const Idx*>(a.bags.indices);
+  const float* psw = a.per_sample_weights;
   const int64_t D = a.dim;
   const int64_t pad = a.bags.padding_idx;
+  const int64_t ahead = prefetch_ahead();
+  // Prefetching runs across bag boundaries up to the end of this range's ids.
   const int64_t pf_end = b1 > b0 ? a.bags.bag_end(b1 - 1) : 0;
+  const int64_t pf_stop = ahead > 0 ? pf_end - ahead : INT64_MIN;
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t s = a.bags.bag_begin(b), e = a.bags.bag_end(b);
     T* o = out + b * D;
     int64_t* am = P == Pool::kMax ? max_rows + b * D : nullptr;
     int64_t c = 0;
-    for (; c + 64 <= D; c += 64) pool_block<64, P>(W, D, ids, s, e, pf_end, a.per_sample_weights, pad, c, c == 0, o, am);
-    for (; c + 16 <= D; c += 16) pool_block<16, P>(W, D, ids, s, e, pf_end, a.per_sample_weights, pad, c, c == 0, o, am);
-    for (; c + 4 <= D; c += 4) pool_block<4, P>(W, D, ids, s, e, pf_end, a.per_sample_weights, pad, c, c == 0, o, am);
-    for (; c < D; ++c) pool_block<1, P>(W, D, ids, s, e, pf_end, a.per_sample_weights, pad, c, c == 0, o, am);
+    // Only the first column block prefetches (whole rows); later blocks find them in cache.
+    for (; c + 64 <= D; c += 64)
+      pool_block<64, P, kPsw, kPad>(W, D, ids, s, e, c == 0 ? pf_stop : s, ahead, psw, pad, c, o, am);
+    for (; c + 16 <= D; c += 16)
+      pool_block<16, P, kPsw, kPad>(W, D, ids, s, e, c == 0 ? pf_stop : s, ahead, psw, pad, c, o, am);
+    for (; c + 4 <= D; c += 4)
+      pool_block<4, P, kPsw, kPad>(W, D, ids, s, e, c == 0 ? pf_stop : s, ahead, psw, pad, c, o, am);
+    for (; c < D; ++c) pool_block<1, P, kPsw, kPad>(W, D, ids, s, e, c == 0 ? pf_stop : s, ahead, psw, pad, c, o, am);
   }
+}
+
+template <Pool P, typename T, typename Idx>
+void forward_range(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
+  const bool pad = a.bags.padding_idx >= 0;
+  if constexpr (P != Pool::kMax) {
+    if (a.per_sample_weights) {
+      if (pad) forward_range_impl<P, true, true, T, Idx>(a, out, max_rows, b0, b1);
+      else forward_range_impl<P, true, false, T, Idx>(a, out, max_rows, b0, b1);
+      return;
+    }
+  }
+  if (pad) forward_range_impl<P, false, true, T, Idx>(a, out, max_rows, b0, b1);
+  else forward_range_impl<P, false, false, T, Idx>(a, out, max_rows, b0, b1);
 }
 
 template <typename T, typename Idx>

@@ -67,6 +67,7 @@ inline bf16 bf16_round_stochastic(float x, uint32_t random) {
   return bf16{static_cast<uint16_t>(u >> 16)};
 }
 
+#ifndef __CUDACC__  // no _Float16 in nvcc's front end; cuda/fused_optim.cu rounds __half itself
 inline f16 f16_round_stochastic(float x, uint32_t random) {
   const f16 h = static_cast<f16>(x);  // round to nearest: one of the two neighbours
   const float hf = static_cast<float>(h);
@@ -87,6 +88,7 @@ inline f16 f16_round_stochastic(float x, uint32_t random) {
   const float r = static_cast<float>(random >> 8) * (1.f / 16777216.f);
   return r < p_other ? o : h;
 }
+#endif
 
 // The counter-based hash behind the rounding bits: 32 uniform bits from (seed, row, column).
 inline uint32_t rounding_bits(uint64_t seed, uint64_t row, uint64_t col) {

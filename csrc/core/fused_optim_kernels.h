@@ -15,20 +15,17 @@
 namespace embedforge::core::EF_ISA_NS {
 namespace {
 
+// Rounds an updated bfloat16 / float16 row back into the table.
 template <typename T>
 inline void store_row(T* __restrict dst, const float* __restrict src, int64_t D, const OptimArgs& o, int64_t r) {
-  if constexpr (std::is_same_v<T, float>) {
-    for (int64_t k = 0; k < D; ++k) dst[k] = src[k];
-  } else {
-    if (o.stochastic_rounding) {
-      for (int64_t k = 0; k < D; ++k) {
-        const uint32_t bits = rounding_bits(o.seed, static_cast<uint64_t>(r), static_cast<uint64_t>(k));
-        if constexpr (std::is_same_v<T, bf16>) dst[k] = bf16_round_stochastic(src[k], bits);
-        else dst[k] = f16_round_stochastic(src[k], bits);
-      }
-    } else {
-      for (int64_t k = 0; k < D; ++k) dst[k] = from_float<T>(src[k]);
+  if (o.stochastic_rounding) {
+    for (int64_t k = 0; k < D; ++k) {
+      const uint32_t bits = rounding_bits(o.seed, static_cast<uint64_t>(r), static_cast<uint64_t>(k));
+      if constexpr (std::is_same_v<T, bf16>) dst[k] = bf16_round_stochastic(src[k], bits);
+      else dst[k] = f16_round_stochastic(src[k], bits);
     }
+  } else {
+    for (int64_t k = 0; k < D; ++k) dst[k] = from_float<T>(src[k]);
   }
 }
 
@@ -43,11 +40,30 @@ inline AdamScale adam_scale(const OptimArgs& o, int64_t t) {
   return {static_cast<float>(o.lr / bc1), static_cast<float>(1.0 / std::sqrt(bc2))};
 }
 
+// Per-row counts (lazy Adam) need a bias correction per touched row: small counts, the common
+// case, come from a table built once per step; larger ones are computed.
+struct AdamScaleTable {
+  static constexpr int64_t kSize = 64;
+  AdamScale by_step[kSize];
+  void build(const OptimArgs& o) {
+    for (int64_t t = 1; t < kSize; ++t) by_step[t] = adam_scale(o, t);
+  }
+  AdamScale get(const OptimArgs& o, int64_t t) const { return t < kSize ? by_step[t] : adam_scale(o, t); }
+};
+
 // One touched row r: g[0, D) is its reduced gradient (overwritten), nw[0, D) scratch.
 template <OptimKind K, typename T>
-inline void update_row(T* __restrict w, float* __restrict g, float* __restrict nw, const OptimArgs& o, int64_t r,
-                       int64_t D, const AdamScale& global_scale) {
-  for (int64_t k = 0; k < D; ++k) nw[k] = to_float(w[k]);
+inline void update_row(T* __restrict w, float* __restrict g, float* __restrict scratch, const OptimArgs& o,
+                       int64_t r, int64_t D, const AdamScale& global_scale,
+                       const AdamScaleTable& row_scales) {
+  // float32 rows are updated in place; narrower rows are widened into scratch and rounded back.
+  float* __restrict nw;
+  if constexpr (std::is_same_v<T, float>) {
+    nw = w;
+  } else {
+    nw = scratch;
+    for (int64_t k = 0; k < D; ++k) nw[k] = to_float(w[k]);
+  }
   const float lr = o.lr, eps = o.eps, wd = o.weight_decay;
   if (wd != 0.f)
     for (int64_t k = 0; k < D; ++k) g[k] += wd * nw[k];
@@ -70,7 +86,7 @@ inline void update_row(T* __restrict w, float* __restrict g, float* __restrict n
   } else {
     static_assert(K == OptimKind::kAdam);
     AdamScale sc = global_scale;
-    if (o.per_row_step) sc = adam_scale(o, ++o.row_step[r]);
+    if (o.per_row_step) sc = row_scales.get(o, ++o.row_step[r]);
     float* __restrict m = o.state0 + r * D;
     float* __restrict v = o.state1 + r * D;
     const float b1 = o.beta1, b2 = o.beta2;
@@ -82,7 +98,7 @@ inline void update_row(T* __restrict w, float* __restrict g, float* __restrict n
       nw[k] -= sc.step_size * mk / (std::sqrt(vk) * sc.inv_sqrt_bc2 + eps);
     }
   }
-  store_row(w, nw, D, o, r);
+  if constexpr (!std::is_same_v<T, float>) store_row(w, nw, D, o, r);
 }
 
 constexpr int64_t kRowsAhead = 6;
@@ -130,6 +146,8 @@ void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, c
   }
   const AdamScale global_scale =
       (K == OptimKind::kAdam && !o.per_row_step) ? adam_scale(o, o.global_step) : AdamScale{};
+  AdamScaleTable row_scales;
+  if (K == OptimKind::kAdam && o.per_row_step) row_scales.build(o);
   par.for_each(parts, [&](int64_t p0, int64_t p1) {
     std::vector<float> acc(static_cast<size_t>(D)), nw(static_cast<size_t>(D));
     const int64_t u1 = bounds[p1];
@@ -139,7 +157,7 @@ void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, c
       // cache now, so several misses are in flight while this row is reduced and updated.
       if (u + kRowsAhead < u1) prefetch_state<K>(W, o, g.rows[u + kRowsAhead], D);
       reduce_row<T>(a, g, u, acc.data());
-      update_row<K, T>(W + r * D, acc.data(), nw.data(), o, r, D, global_scale);
+      update_row<K, T>(W + r * D, acc.data(), nw.data(), o, r, D, global_scale, row_scales);
     }
   });
 }

@@ -12,8 +12,10 @@ from ._native import build_info  # noqa: E402  (loads the extension and register
 from . import ops  # noqa: E402
 from . import optim  # noqa: E402
 from . import nn  # noqa: E402
+from . import vectors  # noqa: E402
+from .vectors import KeyedVectors  # noqa: E402
 
-__all__ = ["build_info", "ops", "optim", "nn", "Word2Vec", "FastText", "__version__"]
+__all__ = ["build_info", "ops", "optim", "nn", "vectors", "KeyedVectors", "Word2Vec", "FastText", "__version__"]
 
 
 def __getattr__(name: str):

@@ -158,10 +158,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CLIError(f"cannot write {args.output}: no such directory {Path(args.output).parent}")
     if args.model == "fasttext" and args.min_n > args.max_n:
         raise CLIError(f"{PROG} train: error: --min-n {args.min_n} is larger than --max-n {args.max_n}")
-    try:
-        from . import word2vec as w2v
-    except ImportError as exc:
-        raise CLIError(f"the native word2vec trainer is not available in this build ({_one_line(exc)})", 1) from exc
+    from . import word2vec as w2v
+
     params: dict[str, Any] = dict(vector_size=args.vector_size, window=args.window, min_count=args.min_count,
                                   sg=1 if args.sg else 0, hs=1 if args.hs else 0, negative=args.negative,
                                   sample=args.sample, epochs=args.epochs, seed=args.seed,
@@ -318,10 +316,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Quick side-by-side timing of embedforge's embedding bag against torch's."""
-    try:
-        from .benchmark import compare_embedding_bag, format_table
-    except ImportError as exc:
-        raise CLIError(f"the benchmark module is not available in this build ({_one_line(exc)})", 1) from exc
+    from .benchmark import compare_embedding_bag, format_table
+
     if not 0.0 < args.scale <= 1.0:
         raise CLIError(f"{PROG} bench: error: --scale must be in (0, 1], got {args.scale}")
     kwargs: dict[str, Any] = {}
@@ -341,8 +337,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     try:
         run(out=args.out, quick=args.quick, progress=not args.no_progress, workers=args.workers, seed=args.seed)
-    except ImportError as exc:
-        raise CLIError(f"{PROG} demo: {_one_line(exc)}", 1) from exc
+    except ImportError as exc:  # the plotting extra is missing
+        raise CLIError(f"{PROG} demo: {_one_line(exc)}; install the plotting extra: pip install 'embedforge[viz]'",
+                       1) from exc
     return 0
 
 
@@ -375,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     arch = p.add_mutually_exclusive_group()
     arch.add_argument("--sg", action="store_true", help="skip-gram (default: CBOW)")
     arch.add_argument("--cbow", action="store_true", help="CBOW (the default)")
-    p.add_argument("--hs", action="store_true", help="hierarchical softmax instead of negative sampling")
+    p.add_argument("--hs", action="store_true", help="hierarchical softmax (with --negative 0 for HS alone)")
     p.add_argument("--vector-size", type=_positive_int, default=100)
     p.add_argument("--window", type=_positive_int, default=5)
     p.add_argument("--min-count", type=_positive_int, default=5)

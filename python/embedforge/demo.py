@@ -155,7 +155,8 @@ def write_word_outputs(kv: Any, out: Path, cfg: DemoConfig, seed: int = 1,
     groups = _clusters(np.asarray(sub.vectors, dtype=np.float64), words, cfg.clusters, seed)
     scatter(sub, groups=groups, method=cfg.map_method, max_labels=cfg.map_labels, seed=seed,
             projection_kwargs={"max_iter": 500} if cfg.map_method == "tsne" else None,
-            title=f"{len(words)} most frequent content words ({cfg.map_method.upper()}, k-means colours)",
+            title=f"{len(words)} most frequent content words "
+                  f"({ {'tsne': 't-SNE', 'pca': 'PCA', 'umap': 'UMAP'}[cfg.map_method]}, k-means colours)",
             path=out / "word_map.png", figsize=(12, 9), dpi=100)
     result["word_map"] = out / "word_map.png"
 
@@ -276,11 +277,7 @@ def run(out: str | os.PathLike[str] = "out", quick: bool = False, progress: bool
     """Run the demo, writing everything into `out`; returns the facts and paths that went into the report."""
     from .data.corpus import stdlib_sentences, stdlib_text
 
-    try:
-        from .word2vec import Word2Vec
-    except ImportError as exc:
-        raise ImportError(f"the demo needs embedforge's native word2vec trainer, which this build lacks ({exc})") \
-            from exc
+    from .word2vec import Word2Vec
     cfg = config or (DemoConfig.quick() if quick else DemoConfig.full())
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 // Native tests of the torch-free core, run under ASan/UBSan by `make sanitize` (and plainly by
 // `make test`): kernels against a naive double-precision reference on random inputs, the input
 // checks, and thread-count determinism. Prints "N passed, M failed".
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "core/embedding_bag.h"
+#include "core/fused_optim.h"
 
 using namespace embedforge::core;
 
@@ -199,6 +201,101 @@ static void test_balance() {
   EXPECT(bounds.size() == 3 && bounds[0] == 0 && bounds[1] == 1 && bounds[2] == 8, "one long bag gets a part of its own");
 }
 
+// ---- fused optimizer steps (core/fused_optim.h) ------------------------------------------------
+// Each kind against a double-precision reference of its update on the touched rows, the same bits
+// for 1 and 2 threads, and stochastic rounding of bf16 rows staying within one ulp.
+
+static void test_fused_optim(std::mt19937& rng) {
+  for (int kind = 0; kind < 5; ++kind) {
+    Case c = make_case(rng, 60, 19, 25, 9, 3);
+    const BagLayout bl = layout(c);
+    const RowGroups g = group_by_row(bl, c.V, Pool::kSum);
+    std::vector<float> go(static_cast<size_t>(c.B * c.D));
+    std::normal_distribution<float> nd;
+    for (auto& x : go) x = nd(rng);
+    const std::vector<double> grad = ref_backward(c, go, Pool::kSum, true);
+    BackwardArgs a;
+    a.grad_out = go.data();
+    a.num_rows = c.V;
+    a.dim = c.D;
+    a.bags = bl;
+    a.per_sample_weights = c.psw.data();
+    a.pool = Pool::kSum;
+    std::vector<float> s0(static_cast<size_t>(c.V * c.D), kind >= 3 ? 0.f : 0.1f), s1(static_cast<size_t>(c.V * c.D), 0.f);
+    std::vector<int64_t> steps(static_cast<size_t>(c.V), 0);
+    OptimArgs o;
+    o.kind = kind == 4 ? OptimKind::kAdam : static_cast<OptimKind>(kind);
+    o.lr = 0.1f;
+    o.eps = 1e-6f;
+    o.beta1 = 0.9f;
+    o.beta2 = 0.99f;
+    o.weight_decay = 0.01f;
+    o.state0 = s0.data();
+    o.state1 = s1.data();
+    o.per_row_step = kind == 4;
+    o.row_step = steps.data();
+    o.global_step = 1;
+    EXPECT(check_optim_args(o).empty(), "valid args refused: %s", check_optim_args(o).c_str());
+    std::vector<float> w1 = c.weight, w2 = c.weight;
+    std::vector<float> s0b = s0, s1b = s1;
+    std::vector<int64_t> steps_b = steps;
+    fused_optim_step(a, g, w1.data(), o, serial_parallel());
+    OptimArgs o2 = o;
+    o2.state0 = s0b.data();
+    o2.state1 = s1b.data();
+    o2.row_step = steps_b.data();
+    fused_optim_step(a, g, w2.data(), o2, std_thread_parallel(2));
+    EXPECT(w1 == w2 && s0 == s0b && s1 == s1b && steps == steps_b, "fused kind %d differs for 1 and 2 threads", kind);
+    double worst = 0;
+    for (int64_t r = 0; r < c.V; ++r) {
+      bool touched = false;
+      for (size_t j = 0; j < c.ids.size(); ++j) touched |= c.ids[j] == r && r != c.pad;
+      double rowsq = 0;
+      for (int64_t k = 0; k < c.D; ++k) {
+        const double gk = grad[r * c.D + k] + 0.01 * c.weight[r * c.D + k];
+        rowsq += gk * gk;
+      }
+      for (int64_t k = 0; k < c.D; ++k) {
+        const double w0 = c.weight[r * c.D + k];
+        const double gk = grad[r * c.D + k] + 0.01 * w0;
+        double expect = w0;
+        if (touched) {
+          if (o.kind == OptimKind::kSgd) expect = w0 - 0.1 * gk;
+          if (o.kind == OptimKind::kAdagrad) expect = w0 - 0.1 * gk / (std::sqrt(0.1 + gk * gk) + 1e-6);
+          if (o.kind == OptimKind::kRowWiseAdagrad) expect = w0 - 0.1 * gk / (std::sqrt(0.1 + rowsq / c.D) + 1e-6);
+          if (o.kind == OptimKind::kAdam) {
+            const double m = 0.1 * gk / (1 - 0.9), v = 0.01 * gk * gk / (1 - 0.99);
+            expect = w0 - 0.1 * m / (std::sqrt(v) + 1e-6);
+          }
+        }
+        worst = std::max(worst, std::fabs(expect - w1[r * c.D + k]));
+      }
+    }
+    EXPECT(worst < 2e-4, "fused kind %d off the reference by %g", kind, worst);
+  }
+  // Stochastic rounding: both neighbours, never further than one bf16 ulp.
+  std::uniform_real_distribution<float> ud(-4.f, 4.f);
+  int far = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const float x = ud(rng);
+    const float y = to_float(bf16_round_stochastic(x, rounding_bits(7, i, 0)));
+    const float ulp = std::ldexp(1.f, std::ilogb(x) - 7);
+    far += std::fabs(y - x) >= ulp;
+  }
+  EXPECT(far == 0, "%d bf16 stochastic roundings moved by an ulp or more", far);
+  far = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const float x = ud(rng);
+    const float y = to_float(f16_round_stochastic(x, rounding_bits(7, i, 1)));
+    const float ulp = std::ldexp(1.f, std::ilogb(x) - 10);
+    far += std::fabs(y - x) >= ulp;
+  }
+  EXPECT(far == 0, "%d float16 stochastic roundings moved by an ulp or more", far);
+  OptimArgs bad;
+  bad.lr = std::nanf("");
+  EXPECT(!check_optim_args(bad).empty(), "NaN lr accepted");
+}
+
 int main() {
   std::mt19937 rng(1234);
   test_forward_backward(rng, serial_parallel());
@@ -206,6 +303,7 @@ int main() {
   test_checks();
   test_determinism(rng);
   test_balance();
+  test_fused_optim(rng);
   std::printf("core_tests (%s): %d passed, %d failed\n", embedding_bag_isa(), passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -322,7 +322,8 @@ def test_bf16_table_tracks_float32_training_with_stochastic_rounding():
 # ---- module behaviour --------------------------------------------------------------------------
 def test_learning_rate_changes_between_steps_and_with_schedulers():
     V, D = 10, 4
-    bag = EmbeddingBag(V, D, mode="sum", optimizer=SGD(lr=1.0))
+    # A zero table keeps every difference exact: w0 - (w0 - lr) == lr.
+    bag = EmbeddingBag(V, D, mode="sum", _weight=torch.zeros(V, D), optimizer=SGD(lr=1.0))
     ids, offsets = torch.tensor([1, 2]), torch.tensor([0])
     sched_opt = LRAdapter(bag)
     sched = torch.optim.lr_scheduler.StepLR(sched_opt, step_size=1, gamma=0.5)
@@ -335,6 +336,13 @@ def test_learning_rate_changes_between_steps_and_with_schedulers():
         sched.step()
     assert seen == [1.0, 0.5, 0.25]
     assert bag.optimizer.lr == 0.125
+    # The adapter's state round-trips and stays linked to the config.
+    saved = sched_opt.state_dict()
+    bag.optimizer.lr = 9.0
+    sched_opt.load_state_dict(saved)
+    assert bag.optimizer.lr == 0.125
+    sched_opt.param_groups[0]["lr"] = 0.5
+    assert bag.optimizer.lr == 0.5
     bag.optimizer.lr = 2.0  # by hand, too
     w0 = bag.weight.detach().clone()
     bag(ids, offsets).backward(torch.ones(1, D))
@@ -473,6 +481,15 @@ def test_table_shared_with_another_fused_layer():
     assert torch.equal(a.weight, w0)
 
 
+def test_a_moved_table_frees_its_claim():
+    # After .to() the old storage is free; a new fused table may be given its address.
+    for _ in range(20):
+        a = EmbeddingBag(1000, 16, optimizer=SGD(lr=0.1))
+        a.to(torch.bfloat16)
+        b = EmbeddingBag(1000, 16, optimizer=SGD(lr=0.1))
+        b(torch.tensor([1]), torch.tensor([0])).sum().backward()
+
+
 def test_table_also_differentiated_elsewhere():
     bag = EmbeddingBag(10, 3, mode="sum", optimizer=SGD(lr=0.1))
     ids, offsets = torch.tensor([1, 2]), torch.tensor([0])
@@ -499,3 +516,51 @@ def test_checkpoint_of_another_optimizer_is_refused():
     b = EmbeddingBag(10, 3, optimizer=RowWiseAdagrad(lr=0.1))
     with pytest.raises((ValueError, RuntimeError)):
         b.load_state_dict(a.state_dict())
+
+
+def test_step_op_under_torch_compile():
+    # The mutating op traces (functionalised, then re-applied in place) and gives eager's result.
+    gen = torch.Generator().manual_seed(12)
+    V, D, B = 30, 8, 6
+    ids, offsets = random_batch(gen, V, B, 5)
+    grad = torch.randn(B, D, generator=gen)
+    empty = torch.empty(0, 0, dtype=torch.int64)
+
+    def step(w, s, g, i, o):
+        torch.ops.embedforge.fused_rowwise_adagrad_step(w, s, g, i, o, 0, None, empty, -1, False, 0.1, 1e-8, 0.0,
+                                                        False, 0)
+        return w * 1.0
+
+    w0, s0 = torch.randn(V, D, generator=gen), torch.rand(V, generator=gen)
+    w_eager, s_eager = w0.clone(), s0.clone()
+    step(w_eager, s_eager, grad, ids, offsets)
+    w_comp, s_comp = w0.clone(), s0.clone()
+    out = torch.compile(step, fullgraph=True, backend="aot_eager")(w_comp, s_comp, grad, ids, offsets)
+    assert torch.equal(w_comp, w_eager) and torch.equal(s_comp, s_eager) and torch.equal(out, w_eager)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="no CUDA device on this machine (CUDA kernels are compiled by `make cuda-check`)")
+@pytest.mark.parametrize("make_cfg", CONFIGS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_step_matches_cpu(make_cfg, dtype):
+    # Same batch, same state on both devices: the CUDA step (device grouping + per-row update)
+    # equals the CPU one up to float rounding, and stochastic rounding uses the same bits.
+    gen = torch.Generator().manual_seed(21)
+    V, D, B = 300, 24, 40
+    init = torch.randn(V, D, generator=gen).to(dtype)
+    results = []
+    for device in ("cpu", "cuda"):
+        bag = EmbeddingBag(V, D, mode="mean", padding_idx=0, _weight=init.clone(), optimizer=make_cfg()).to(device)
+        g2 = torch.Generator().manual_seed(22)
+        for _ in range(3):
+            ids, offsets = random_batch(g2, V, B, 7)
+            grad = torch.randn(B, D, generator=g2).to(dtype)
+            bag(ids.to(device), offsets.to(device)).backward(grad.to(device))
+        results.append((bag.weight.detach().float().cpu(), {k: v.cpu() for k, v in bag.optimizer_state.state().items()}))
+    (wc, sc), (wg, sg) = results
+    tol = 1e-5 if dtype == torch.float32 else 2e-2
+    torch.testing.assert_close(wg, wc, rtol=tol, atol=tol)
+    for k in sc:
+        torch.testing.assert_close(sg[k].float(), sc[k].float(), rtol=1e-4, atol=1e-5)

@@ -270,6 +270,9 @@ def test_filter_subset_and_exits():
     np.testing.assert_array_equal(sub.vectors, kv.vectors[[5, 2]])
     with pytest.raises(KeyError, match="missing"):
         kv.subset(["w1", "missing"])
+    with pytest.raises(ValueError, match=r"keys\[2\]='w1' duplicates keys\[0\]"):
+        kv.subset(["w1", "w2", "w1"])
+    assert len(kv.subset([])) == 0
     # derived sets are independent copies
     sub.vectors[0, 0] = 123.0
     assert kv["w5"][0] != 123.0

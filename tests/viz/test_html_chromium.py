@@ -81,7 +81,6 @@ def _count(px: np.ndarray, rgb: tuple[int, int, int], tol: int = 40) -> int:
 
 
 def test_canvas_draws_points_and_highlights_the_search(tmp_path: Path, clustered) -> None:
-    pytest.importorskip("PIL.Image", reason="Pillow is needed to read the screenshot")
     x, labels, _ = clustered
     page = to_html(x, tmp_path / "plain.html", labels)  # no groups: every point is drawn in one blue
     plain = _screenshot(page, "", tmp_path / "profile", tmp_path / "plain.png")

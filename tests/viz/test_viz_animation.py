@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image as PIL
 
 from embedforge.viz import animate
 
-PIL = pytest.importorskip("PIL.Image", reason="Pillow is needed to read the GIF back")
 
 
 def _frames(path: Path) -> list[np.ndarray]:

@@ -270,7 +270,10 @@ class _OwnedTables:
     def claim(self, weight: torch.Tensor, owner: torch.nn.Module) -> None:
         key = _storage_key(weight)
         current = self._owners.get(key)
-        if current is not None and current is not owner:
+        # An entry is stale when its owner's table has moved since (.to(), load, reassignment) and
+        # the allocator has handed this address to another tensor.
+        stale = current is not None and _storage_key(current.weight) != key
+        if current is not None and current is not owner and not stale:
             raise SharedTableError(
                 "this table's memory already belongs to another layer with a fused optimizer; two fused updates "
                 "of one table per backward would apply every step twice. Give each layer its own weight "
@@ -363,6 +366,14 @@ class LRAdapter(torch.optim.Optimizer):
         groups = [{"params": [torch.zeros(0, requires_grad=True)], "lr": c.lr} for c in configs]
         super().__init__(groups, defaults={"lr": configs[0].lr})
         self.param_groups = [_LinkedGroup(g, c) for g, c in zip(self.param_groups, configs)]
+
+    def load_state_dict(self, state_dict) -> None:
+        """As torch's, keeping each group's lr linked to its config (and setting it)."""
+        configs = [g.config for g in self.param_groups]
+        super().load_state_dict(state_dict)
+        self.param_groups = [_LinkedGroup(g, c) for g, c in zip(self.param_groups, configs)]
+        for g in self.param_groups:
+            g["lr"] = dict.__getitem__(g, "lr")
 
     def step(self, closure=None):  # noqa: D401 - torch's signature
         """No-op: fused tables updated themselves in backward."""

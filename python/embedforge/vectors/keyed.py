@@ -96,6 +96,14 @@ class KeyedVectors:
     def __init__(self, keys: Sequence[str], vectors: Any) -> None:
         """Build from N unique string keys and an ``[N, D]`` array of finite floats."""
         keys = list(keys)
+        key_to_index = self._index_keys(keys)
+        array = self._check_array(vectors, len(keys), check_finite=True)
+        self._set_state(keys, key_to_index, array)
+
+    # ------------------------------------------------------------------ construction helpers
+    @staticmethod
+    def _index_keys(keys: list[str]) -> dict[str, int]:
+        """Check that keys are unique strings and map each to its position."""
         for position, key in enumerate(keys):
             if not isinstance(key, str):
                 raise TypeError(f"keys[{position}]={key!r} is a {type(key).__name__}, expected str")
@@ -106,10 +114,8 @@ class KeyedVectors:
                 if key in seen:
                     raise ValueError(f"keys[{position}]={key!r} duplicates keys[{seen[key]}]")
                 seen[key] = position
-        array = self._check_array(vectors, len(keys), check_finite=True)
-        self._set_state(keys, key_to_index, array)
+        return key_to_index
 
-    # ------------------------------------------------------------------ construction helpers
     @staticmethod
     def _check_array(vectors: Any, n: int, check_finite: bool = True) -> np.ndarray:
         """Validate and convert ``vectors`` to a float32 ``[n, D]`` array (no copy if possible)."""
@@ -511,8 +517,7 @@ class KeyedVectors:
         keys = list(keys)
         if not keys:
             return self._derived([], np.empty((0, self.vector_size), dtype=np.float32), rows=[])
-        if len(set(keys)) != len(keys):
-            KeyedVectors(keys, np.zeros((len(keys), 1)))  # raises, naming the duplicate
+        self._index_keys(keys)  # raises on duplicates, naming them
         array = np.vstack([self.get_vector(k) for k in keys])
         return self._derived(keys, array, rows=[self.get_index(k) for k in keys])
 

@@ -76,7 +76,7 @@ def scatter(vectors: Any, labels: Sequence[Any] | None = None, *, groups: Sequen
     if names is not None:
         n_lab = len(names) if max_labels is None else min(max_labels, len(names))
         for i in range(n_lab):
-            ax.text(*(float(c[i]) for c in coords), names[i], fontsize=8)
+            ax.text(*(float(c[i]) for c in coords), names[i], fontsize=8, ha="left", va="bottom")
     axis_name = {"pca": "PC", "tsne": "t-SNE ", "umap": "UMAP "}[method] if x.shape[1] != dims else "dim "
     ax.set_xlabel(f"{axis_name}1")
     ax.set_ylabel(f"{axis_name}2")
