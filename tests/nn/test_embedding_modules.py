@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import embedforge
-from conftest import device_params
+from ef_devices import device_params
 
 DEVICES = device_params()
 

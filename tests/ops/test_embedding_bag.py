@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import embedforge
 from embedforge.ops import embedding_bag
-from conftest import device_params
+from ef_devices import device_params
 from reference_embedding_bag import embedding_bag_ref
 
 DEVICES = device_params()
