@@ -82,6 +82,56 @@ inline void pool_block(const T* __restrict W, int64_t D, const Idx* __restrict i
   }
 }
 
+// Pools one bag of wide rows (D > kWideDim) row by row: each row is read front to back in one
+// sweep (what the hardware prefetcher streams best), accumulating into an L1-resident buffer.
+constexpr int64_t kWideDim = 128;
+
+template <Pool P, bool kPsw, bool kPad, typename T, typename Idx>
+inline void pool_wide(const T* __restrict W, int64_t D, const Idx* __restrict ids, int64_t s, int64_t e,
+                      int64_t pf_stop, int64_t ahead, const float* __restrict psw, int64_t pad,
+                      float* __restrict acc, int64_t* __restrict am, T* __restrict out, int64_t* __restrict am_out) {
+  for (int64_t k = 0; k < D; ++k) acc[k] = 0.f;
+  if constexpr (P == Pool::kMax) {
+    for (int64_t k = 0; k < D; ++k) am[k] = -1;
+  }
+  int64_t count = 0;
+  const int64_t stop = std::min(e, pf_stop);
+  for (int64_t j = s; j < e; ++j) {
+    if (j < stop) prefetch_row(W + static_cast<int64_t>(ids[j + ahead]) * D, D);
+    const int64_t r = static_cast<int64_t>(ids[j]);
+    if constexpr (kPad) {
+      if (r == pad) continue;
+    }
+    const T* __restrict row = W + r * D;
+    if constexpr (P == Pool::kMax) {
+      if (count == 0) {
+        for (int64_t k = 0; k < D; ++k) { acc[k] = to_float(row[k]); am[k] = r; }
+      } else {
+        for (int64_t k = 0; k < D; ++k) {
+          const float v = to_float(row[k]);
+          const bool gt = v > acc[k];
+          acc[k] = gt ? v : acc[k];
+          am[k] = gt ? r : am[k];
+        }
+      }
+    } else if constexpr (kPsw) {
+      const float w = psw[j];
+      for (int64_t k = 0; k < D; ++k) acc[k] += w * to_float(row[k]);
+    } else {
+      for (int64_t k = 0; k < D; ++k) acc[k] += to_float(row[k]);
+    }
+    ++count;
+  }
+  if (P == Pool::kMean && count > 0) {
+    const float inv = 1.f / static_cast<float>(count);
+    for (int64_t k = 0; k < D; ++k) acc[k] *= inv;
+  }
+  for (int64_t k = 0; k < D; ++k) out[k] = from_float<T>(acc[k]);
+  if constexpr (P == Pool::kMax) {
+    for (int64_t k = 0; k < D; ++k) am_out[k] = am[k];
+  }
+}
+
 template <Pool P, bool kPsw, bool kPad, typename T, typename Idx>
 void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
   const T* W = static_cast<const T*>(a.weight);
@@ -93,6 +143,14 @@ void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t
   // Prefetching runs across bag boundaries up to the end of this range's ids.
   const int64_t pf_end = b1 > b0 ? a.bags.bag_end(b1 - 1) : 0;
   const int64_t pf_stop = ahead > 0 ? pf_end - ahead : INT64_MIN;
+  if (D > kWideDim) {
+    std::vector<float> acc(static_cast<size_t>(D));
+    std::vector<int64_t> am(P == Pool::kMax ? static_cast<size_t>(D) : 0);
+    for (int64_t b = b0; b < b1; ++b)
+      pool_wide<P, kPsw, kPad>(W, D, ids, a.bags.bag_begin(b), a.bags.bag_end(b), pf_stop, ahead, psw, pad, acc.data(),
+                               am.data(), out + b * D, P == Pool::kMax ? max_rows + b * D : nullptr);
+    return;
+  }
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t s = a.bags.bag_begin(b), e = a.bags.bag_end(b);
     T* o = out + b * D;
