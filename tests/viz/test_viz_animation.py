@@ -59,3 +59,12 @@ def test_bad_snapshots_raise_and_write_nothing(tmp_path: Path, snaps, labels, ms
     with pytest.raises(ValueError, match=msg):
         animate(snaps, labels, tmp_path / "bad.gif")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_groups_add_a_legend_and_must_match_rows(tmp_path: Path) -> None:
+    snaps = [np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]]) * k for k in (1, 2)]
+    animate(snaps, ["a", "b", "c"], tmp_path / "g.gif", groups=["vowel", "consonant", "consonant"], dpi=30)
+    assert (tmp_path / "g.gif").is_file()
+    with pytest.raises(ValueError, match="groups has 1 entries"):
+        animate(snaps, ["a", "b", "c"], tmp_path / "bad.gif", groups=["vowel"])
+    assert not (tmp_path / "bad.gif").exists()

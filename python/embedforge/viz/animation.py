@@ -55,15 +55,24 @@ def animate(snapshots: Any, labels: Sequence[Any] | None, path: str | os.PathLik
     lo, hi = allp.min(axis=0), allp.max(axis=0)
     pad = np.maximum((hi - lo) * 0.08, 1e-6)
     colors: Any = "tab:blue"
+    palette: dict[Any, Any] = {}
     if groups is not None:
         from .plots import _group_colors
 
-        colors, _ = _group_colors(list(groups))
+        if len(groups) != n:
+            raise ValueError(f"groups has {len(groups)} entries but snapshots have {n} rows")
+        colors, palette = _group_colors(list(groups))
     fig = Figure(figsize=figsize, dpi=dpi)
     ax = fig.add_subplot()
     fig.subplots_adjust(left=0.08, right=0.97, bottom=0.07, top=0.92)
     pts = ax.scatter(frames[0][:, 0], frames[0][:, 1], s=18, c=colors)
-    texts = [ax.text(frames[0][i, 0], frames[0][i, 1], names[i], fontsize=9) for i in range(n)] if names else []
+    texts = [ax.text(frames[0][i, 0], frames[0][i, 1], names[i], fontsize=9, ha="left", va="bottom")
+             for i in range(n)] if names else []
+    if palette:
+        from matplotlib.lines import Line2D
+
+        ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=c, label=str(g)) for g, c in palette.items()],
+                  loc="upper right", fontsize="small")
     ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
     ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
     ax.grid(alpha=0.3)
