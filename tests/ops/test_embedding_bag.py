@@ -4,6 +4,7 @@ gradients), opcheck, torch.compile, fake shapes, determinism, every ISA build, e
 from __future__ import annotations
 
 import os
+import zlib
 import subprocess
 import sys
 
@@ -37,7 +38,7 @@ def random_batch(gen, V, D, B, max_len, id_dtype=torch.int64, padding_idx=None, 
 @pytest.mark.parametrize("padding_idx", [None, 3])
 @pytest.mark.parametrize("id_dtype", [torch.int64, torch.int32])
 def test_matches_torch_forward_and_grad(device, mode, padding_idx, id_dtype):
-    gen = torch.Generator().manual_seed(hash((mode, padding_idx, str(id_dtype))) % 2**31)
+    gen = torch.Generator().manual_seed(zlib.crc32(repr((mode, padding_idx, str(id_dtype))).encode()))
     weight, indices, offsets = random_batch(gen, V=50, D=13, B=17, max_len=9, id_dtype=id_dtype,
                                             padding_idx=padding_idx, device=device)
     w1 = weight.clone().requires_grad_()
