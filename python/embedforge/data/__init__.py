@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .corpus import stdlib_sentences, stdlib_text
+from .corpus import stdlib_labelled_sentences, stdlib_sentences, stdlib_text
 from .loaders import PadCollate, SequenceDataset, TensorLoader, make_loader, sequence_loader, tensor_loader
 from .ratings import IdMap, PlantedRatings, RatingsDataset, load_movielens_ratings, synthetic_ratings
 from .sequences import block_contexts, next_token_pairs, pad_sequences, sequence_batches, sequence_chunks
@@ -13,6 +13,7 @@ from .vocab import PAD, UNK, LabelEncoder, Tokenizer, TokenizerConfig, Vocab
 __all__ = [
     "stdlib_text",
     "stdlib_sentences",
+    "stdlib_labelled_sentences",
     "PAD",
     "UNK",
     "Vocab",

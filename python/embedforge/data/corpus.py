@@ -14,9 +14,15 @@ import os
 import re
 import sysconfig
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
-__all__ = ["stdlib_text", "stdlib_sentences", "stdlib_docstrings", "stdlib_source_files"]
+__all__ = [
+    "stdlib_text",
+    "stdlib_sentences",
+    "stdlib_labelled_sentences",
+    "stdlib_docstrings",
+    "stdlib_source_files",
+]
 
 # Sub-trees that are tests, generated data, GUI demos or third-party installs: skipped so the corpus is
 # prose written for readers and the full extraction stays fast (a few seconds).
@@ -179,3 +185,48 @@ def stdlib_sentences(max_sentences: int | None = None) -> list[list[str]]:
 def _all_sentences() -> tuple[tuple[str, ...], ...]:
     """Every corpus sentence as immutable token tuples (cached; callers get fresh lists)."""
     return tuple(tuple(t) for doc in stdlib_docstrings() for t in _sentences_of(doc))
+
+
+def _group_of(path: Path) -> str:
+    """Top-level module or package name of a standard-library file (``email/utils.py`` -> ``email``)."""
+    rel = path.relative_to(_stdlib_root()).parts
+    return rel[0] if len(rel) > 1 else rel[0][: -len(".py")]
+
+
+def stdlib_labelled_sentences(
+    groups: Sequence[str] | None = None, max_per_group: int | None = None
+) -> tuple[list[list[str]], list[str]]:
+    """Docstring sentences labelled by the top-level module/package they come from (for classifiers).
+
+    ``groups`` picks which top-level names to keep (all when None); ``max_per_group`` caps each group,
+    keeping its first sentences. Unknown group names raise ``KeyError`` listing a few valid ones.
+
+    Example::
+
+        >>> sents, labels = stdlib_labelled_sentences(["json", "logging"], max_per_group=5)
+        >>> sorted(set(labels)), len(sents)
+        (['json', 'logging'], 10)
+    """
+    if max_per_group is not None and max_per_group < 1:
+        raise ValueError(f"max_per_group must be >= 1 or None, got {max_per_group}")
+    files = stdlib_source_files()
+    available = sorted({_group_of(p) for p in files})
+    wanted = set(available) if groups is None else set(groups)
+    missing = sorted(wanted - set(available))
+    if missing:
+        raise KeyError(f"no standard-library module or package named {missing}; e.g. {available[:8]}")
+    sentences: list[list[str]] = []
+    labels: list[str] = []
+    counts: dict[str, int] = {}
+    for path in files:
+        group = _group_of(path)
+        if group not in wanted:
+            continue
+        for doc in _file_docstrings(path):
+            for tokens in _sentences_of(doc):
+                if max_per_group is not None and counts.get(group, 0) >= max_per_group:
+                    break
+                sentences.append(tokens)
+                labels.append(group)
+                counts[group] = counts.get(group, 0) + 1
+    return sentences, labels
