@@ -1,18 +1,3 @@
-"""Run these small-model tests on one intra-op thread (restored afterwards).
+"""Small-model tests here run on one intra-op thread (see ef_devices.one_intra_op_thread)."""
 
-Tiny convolutions and embedding steps are dominated by thread hand-off: on a shared 2-core machine,
-two OpenMP threads made a (32, 24, 40) conv1d step ~10x slower than one.
-"""
-
-from __future__ import annotations
-
-import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from ef_devices import one_intra_op_thread  # noqa: F401  (autouse fixture, active for this directory)

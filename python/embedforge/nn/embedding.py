@@ -44,6 +44,13 @@ def _check_padding(padding_idx: Optional[int], num_embeddings: int) -> Optional[
     return padding_idx % num_embeddings
 
 
+def _reset_weight(weight: Tensor, padding_idx: Optional[int]) -> None:
+    torch.nn.init.normal_(weight)
+    if padding_idx is not None:
+        with torch.no_grad():
+            weight[padding_idx].fill_(0)
+
+
 class EmbeddingBag(torch.nn.Module):
     """Sums, averages or max-pools bags of embeddings without materialising the gathered rows.
 
@@ -100,10 +107,7 @@ class EmbeddingBag(torch.nn.Module):
 
     def reset_parameters(self) -> None:
         """N(0, 1) initialisation as torch's, with the padding row zeroed."""
-        torch.nn.init.normal_(self.weight)
-        if self.padding_idx is not None:
-            with torch.no_grad():
-                self.weight[self.padding_idx].fill_(0)
+        _reset_weight(self.weight, self.padding_idx)
 
     def forward(
         self, input: Tensor, offsets: Optional[Tensor] = None, per_sample_weights: Optional[Tensor] = None
@@ -217,10 +221,7 @@ class Embedding(torch.nn.Module):
 
     def reset_parameters(self) -> None:
         """N(0, 1) initialisation as torch's, with the padding row zeroed."""
-        torch.nn.init.normal_(self.weight)
-        if self.padding_idx is not None:
-            with torch.no_grad():
-                self.weight[self.padding_idx].fill_(0)
+        _reset_weight(self.weight, self.padding_idx)
 
     def forward(self, input: Tensor) -> Tensor:
         """Looks up every id: [*] → [*, D]."""
