@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import embedforge
-from embedforge._native import C
+from embedforge import _w2v as C
 
 STEMS = ["scar", "bloom", "drift", "plant", "climb", "shout"]
 SUFFIXES = ["", "s", "ed", "er", "ers", "y"]

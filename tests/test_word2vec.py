@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import embedforge
-from embedforge._native import C
+from embedforge import _w2v as C
 
 N_TOPICS, TOPIC_WORDS = 5, 20
 

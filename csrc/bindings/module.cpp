@@ -1,13 +1,11 @@
-// The one extension module, embedforge._C. Importing it registers the operators (their static
-// registrars live in ops/ and cuda/); the pybind11 functions here expose what is not an operator:
-// build facts and the word2vec trainer (numpy buffers in, no torch types).
+// embedforge._C, the operator module. Importing it registers the operators (their static
+// registrars live in ops/ and cuda/); the one pybind11 function here reports the build facts.
+// The word2vec trainer is a module of its own, embedforge._w2v (trainer_module.cpp), free of torch.
 #include <pybind11/pybind11.h>
 
 #include "core/embedding_bag.h"
 
 namespace py = pybind11;
-
-void bind_word2vec(py::module_& m);  // bindings/word2vec.cpp
 
 #ifndef EMBEDFORGE_TORCH_VERSION
 #define EMBEDFORGE_TORCH_VERSION "unknown"
@@ -29,5 +27,4 @@ PYBIND11_MODULE(_C, m) {
         return d;
       },
       "Facts recorded when the extension was built.");
-  bind_word2vec(m);
 }

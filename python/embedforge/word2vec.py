@@ -47,9 +47,15 @@ _CHUNK_TOKENS = 50_000
 
 
 def _C():
-    from ._native import C
-
-    return C
+    """The torch-free native trainer module (embedforge._w2v)."""
+    try:
+        from . import _w2v
+    except ImportError as exc:  # pragma: no cover - exercised only on broken installs
+        raise ImportError(
+            f"embedforge's word2vec trainer module failed to load ({exc}); rebuild embedforge: `make develop` in a "
+            "source checkout, or `pip install --no-build-isolation --force-reinstall --no-deps embedforge`"
+        ) from exc
+    return _w2v
 
 
 @dataclass(frozen=True)
