@@ -369,3 +369,79 @@ def test_device_cuda_needs_skipgram_ns_and_a_gpu():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             embedforge.Word2Vec(device="cuda", sg=1)
+
+
+# ---- corpora of token ids ---------------------------------------------------------------------------
+def _as_ids(corpus, keys):
+    index = {k: i for i, k in enumerate(keys)}
+    return [np.array([index[w] for w in sent], dtype=np.int64) for sent in corpus]
+
+
+# ids numbered by first appearance, so that ties in frequency rank alike (by first appearance for
+# tokens, by id for ids)
+ID_KEYS = list(dict.fromkeys(w for s in CORPUS for w in s)) + ["never_used"]
+ID_CORPUS = _as_ids(CORPUS, ID_KEYS)
+
+
+def test_id_corpus_trains_exactly_like_the_same_tokens():
+    det = dict(FAST, deterministic=True)
+    by_tokens = embedforge.Word2Vec(CORPUS, **det)
+    by_ids = embedforge.Word2Vec(ID_CORPUS, id_to_key=ID_KEYS, **det)
+    assert by_ids.wv.index_to_key == by_tokens.wv.index_to_key
+    assert "never_used" not in by_ids.wv.key_to_index
+    np.testing.assert_array_equal(by_ids.counts, by_tokens.counts)
+    np.testing.assert_array_equal(by_ids.wv.vectors, by_tokens.wv.vectors)
+
+
+def test_id_corpus_without_names_uses_the_ids_as_keys_and_learns():
+    ids = [a.astype(np.int32) for a in ID_CORPUS]
+    model = embedforge.Word2Vec(ids, **FAST)
+    name = {str(i): k for i, k in enumerate(ID_KEYS)}
+    hits = total = 0
+    for key in model.wv.index_to_key[:20]:
+        for other, _ in model.wv.most_similar(key, topn=5):
+            hits += name[other].split("w")[0] == name[key].split("w")[0]
+            total += 1
+    assert hits / total == 1.0
+
+
+def test_id_corpus_max_vocab_size_keeps_the_most_frequent():
+    ids = [np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3])] * 20
+    model = embedforge.Word2Vec(ids, min_count=1, max_vocab_size=2, epochs=1, progress=False)
+    assert model.wv.index_to_key == ["3", "0"]
+
+
+def test_id_corpus_save_load_resume(tmp_path):
+    model = embedforge.Word2Vec(ID_CORPUS, id_to_key=ID_KEYS, **dict(FAST, epochs=1))
+    model.save(tmp_path / "m.w2v")
+    back = embedforge.Word2Vec.load(tmp_path / "m.w2v")
+    np.testing.assert_array_equal(back._id_remap, model._id_remap)
+    back.train(ID_CORPUS, epochs=1)
+    assert back.epochs_trained == 2
+    assert not np.array_equal(back.wv.vectors, model.wv.vectors)
+
+
+@pytest.mark.parametrize("bad,message", [
+    ([np.array([1, 2]), np.array([3, -1, 2])], "sentence 1: token id -1 at position 1 is negative"),
+    ([np.array([1, 2]), np.array([0, 7])], "sentence 1: token id 7 at position 1 is out of range for id_to_key of 5 keys"),
+])
+def test_id_corpus_bad_ids_are_named(bad, message):
+    with pytest.raises(ValueError, match=message):
+        embedforge.Word2Vec(bad, id_to_key=list("abcde"), min_count=1, progress=False)
+
+
+def test_id_corpus_mixed_with_tokens_is_a_type_error():
+    with pytest.raises(TypeError, match="sentence 1 must be a 1-D integer numpy array"):
+        embedforge.Word2Vec([np.array([1, 2]), ["a", "b"]], min_count=1, progress=False)
+    model = embedforge.Word2Vec(CORPUS, **dict(FAST, epochs=1))
+    with pytest.raises(TypeError, match="sentence 0 is an array of token ids"):
+        model.train([np.array([1, 2])])
+    with pytest.raises(ValueError, match="duplicate"):
+        embedforge.Word2Vec(id_to_key=["a", "a"])
+
+
+def test_fasttext_id_corpus_needs_names():
+    with pytest.raises(ValueError, match="id_to_key"):
+        embedforge.FastText(ID_CORPUS, **FAST)
+    ft = embedforge.FastText(ID_CORPUS, id_to_key=ID_KEYS, bucket=5000, **dict(FAST, epochs=1))
+    assert ft.wv["t0w1x"].shape == (24,)

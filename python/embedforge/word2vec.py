@@ -88,6 +88,15 @@ def _check_float(name: str, value: Any, minimum: float | None = None) -> None:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
+def _first_is_ids(corpus: Any) -> bool:
+    """True when the corpus's first sentence is a numpy integer array (a corpus of token ids)."""
+    if isinstance(corpus, (str, bytes)) or not hasattr(corpus, "__iter__") or iter(corpus) is corpus:
+        return False  # _check_sentences explains what is wrong
+    for sent in corpus:
+        return isinstance(sent, np.ndarray) and sent.dtype.kind in "iu"
+    return False
+
+
 class _Progress:
     """A progress display: tqdm when installed, else one rewritten stderr line; or nothing."""
 
@@ -144,6 +153,12 @@ class Word2Vec:
 
     Tables: ``wv.vectors`` [V, D] input vectors, ``syn1neg`` [V, D] negative-sampling outputs,
     ``syn1`` [V, D] hierarchical-softmax inner nodes.
+
+    Input: ``sentences`` (a re-iterable of token lists), ``corpus_file`` (one sentence per line,
+    streamed), or a re-iterable of 1-D integer numpy arrays of token ids (from any tokenizer; counted
+    and mapped with numpy, no per-token Python). With ids, ``id_to_key[i]`` names id ``i`` (default:
+    ``str(i)``); ids are checked (negative or past ``id_to_key`` raise ValueError naming sentence and
+    position); words of equal count rank by id; ``max_vocab_size`` keeps the most frequent ids.
     """
 
     _kind = "word2vec"
@@ -173,6 +188,7 @@ class Word2Vec:
         progress: bool = True,
         deterministic: bool = False,
         device: str = "cpu",
+        id_to_key: Sequence[str] | None = None,
     ) -> None:
         if workers is None:
             workers = min(3, os.cpu_count() or 1)
@@ -226,6 +242,13 @@ class Word2Vec:
         self.progress = bool(progress)
         self.deterministic = bool(deterministic)
         self.device = device
+        if id_to_key is not None:
+            if isinstance(id_to_key, (str, bytes)) or not all(isinstance(k, str) for k in id_to_key):
+                raise TypeError("id_to_key must be a sequence of str keys, one per token id")
+            if len(set(id_to_key)) != len(id_to_key):
+                raise ValueError("id_to_key has duplicate keys: each token id needs its own key")
+        self.id_to_key: list[str] | None = None if id_to_key is None else list(id_to_key)
+        self._id_remap: np.ndarray | None = None  # token id -> vocabulary index (-1: not in it); id corpora only
         self.index_to_key: list[str] = []
         self.key_to_index: dict[str, int] = {}
         self.counts = np.zeros(0, dtype=np.int64)
@@ -272,10 +295,14 @@ class Word2Vec:
         if (corpus_iterable is None) == (corpus_file is None):
             raise ValueError("build_vocab needs exactly one of corpus_iterable or corpus_file")
         pruned_below = 0
+        ids_present = None
         if corpus_file is not None:
             path = self._check_corpus_file(corpus_file)
             words, counts, _tokens, sentences, pruned_below = _C().w2v_count_file(path, int(self.max_vocab_size or 0))
             counts = np.asarray(counts, dtype=np.int64)
+        elif _first_is_ids(corpus_iterable):
+            self._check_sentences(corpus_iterable)
+            words, counts, ids_present, sentences = self._count_ids(corpus_iterable)
         else:
             self._check_sentences(corpus_iterable)
             counter: dict[str, int] = {}
@@ -314,8 +341,76 @@ class Word2Vec:
         self.corpus_total_words = int(self.counts.sum())
         self.corpus_count = int(sentences)
         self.pruned_below = int(pruned_below)
+        self._id_remap = None
+        if ids_present is not None:
+            self._id_remap = np.full(int(ids_present[-1]) + 1, -1, dtype=np.int32)
+            self._id_remap[ids_present[order]] = np.arange(order.size, dtype=np.int32)
         self._init_tables()
         return self
+
+    def _id_limit(self) -> int:
+        return len(self.id_to_key) if self.id_to_key is not None else 2**31 - 1
+
+    def _check_id_chunk(self, arrays: list, first: int) -> np.ndarray:
+        """Concatenate one chunk of id sentences (numbered from `first`), every id checked."""
+        flat = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+        if flat.size == 0:
+            return flat.astype(np.int64)
+        limit = self._id_limit()
+        if flat.min() < 0 or flat.max() >= limit:
+            for i, a in enumerate(arrays):
+                bad = np.flatnonzero((a < 0) | (a >= limit))
+                if bad.size:
+                    j, v = int(bad[0]), int(a[bad[0]])
+                    what = ("is negative" if v < 0 else
+                            f"is out of range for id_to_key of {limit} keys" if self.id_to_key is not None else
+                            "is too large (token ids must be below 2^31)")
+                    raise ValueError(f"sentence {first + i}: token id {v} at position {j} {what}")
+        return flat.astype(np.int64, copy=False)
+
+    def _id_sentences(self, sentences: Iterable[Any]):
+        """Chunks (list of 1-D integer arrays, number of the first sentence) of an id corpus."""
+        buf: list[np.ndarray] = []
+        n = 0
+        first = 0
+        for i, sent in enumerate(sentences):
+            a = sent if isinstance(sent, np.ndarray) else None
+            if a is None or a.ndim != 1 or a.dtype.kind not in "iu":
+                got = type(sent).__name__ if a is None else f"a {a.ndim}-D {a.dtype} array"
+                raise TypeError(f"sentence {i} must be a 1-D integer numpy array of token ids "
+                                f"(the corpus was given as ids), got {got}")
+            buf.append(a)
+            n += a.shape[0]
+            if n >= _CHUNK_TOKENS:
+                yield buf, first
+                first, buf, n = i + 1, [], 0
+        if buf:
+            yield buf, first
+
+    def _count_ids(self, sentences: Iterable[Any]):
+        """Vocabulary scan of an id corpus: (keys, counts, ids present, sentences), ids ascending."""
+        if type(self) is not Word2Vec and self.id_to_key is None:
+            raise ValueError(f"{type(self).__name__} builds character n-grams from the keys: give id_to_key "
+                             "(the string of each token id) with an id corpus")
+        counts = np.zeros(0, dtype=np.int64)
+        sentences_seen = 0
+        for arrays, first in self._id_sentences(sentences):
+            flat = self._check_id_chunk(arrays, first)
+            sentences_seen = first + len(arrays)
+            c = np.bincount(flat)
+            if c.shape[0] > counts.shape[0]:
+                c[: counts.shape[0]] += counts
+                counts = c
+            else:
+                counts[: c.shape[0]] += c
+        present = np.flatnonzero(counts)
+        if self.max_vocab_size is not None and present.size > self.max_vocab_size:
+            # an id corpus needs no pruning while counting (one counter per id): keep the most frequent
+            top = np.argsort(-counts[present], kind="stable")[: self.max_vocab_size]
+            present = np.sort(present[top])
+        keys = self.id_to_key
+        words = [keys[i] for i in present] if keys is not None else [str(i) for i in present]
+        return words, counts[present], present, sentences_seen
 
     def _n_input_rows(self) -> int:
         return len(self.index_to_key)
@@ -347,12 +442,17 @@ class Word2Vec:
         return cfg
 
     def _chunks(self, sentences: Iterable[Sequence[str]]):
+        if self._id_remap is not None:
+            yield from self._id_chunks(sentences)
+            return
         get = self.key_to_index.get
         ids: list[int] = []
         ends: list[int] = []
         for i, sent in enumerate(sentences):
             if isinstance(sent, (str, bytes)) or not hasattr(sent, "__iter__"):
                 raise TypeError(f"sentence {i} must be a list of str tokens, got {type(sent).__name__}")
+            if isinstance(sent, np.ndarray) and sent.dtype.kind in "iu":
+                raise TypeError(f"sentence {i} is an array of token ids, but the vocabulary was built from str tokens")
             ids.extend(map(get, sent, repeat(-1)))
             ends.append(len(ids))
             if len(ids) >= _CHUNK_TOKENS:
@@ -360,6 +460,15 @@ class Word2Vec:
                 ids, ends = [], []
         if ends:
             yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+
+    def _id_chunks(self, sentences: Iterable[Any]):
+        remap = self._id_remap
+        for arrays, first in self._id_sentences(sentences):
+            flat = self._check_id_chunk(arrays, first)
+            ids = np.full(flat.shape[0], -1, dtype=np.int32)
+            known = flat < remap.shape[0]
+            ids[known] = remap[flat[known]]
+            yield ids, np.cumsum([a.shape[0] for a in arrays], dtype=np.int64)
 
     def train(
         self,
@@ -459,6 +568,12 @@ class Word2Vec:
                     ids = [i for i in map(get, line.split(), repeat(-1)) if i >= 0]
                     if ids:
                         yield np.asarray(ids, dtype=np.int64)
+        elif self._id_remap is not None:
+            for ids, ends in self._id_chunks(corpus_iterable):
+                for sent in np.split(ids, ends[:-1]):
+                    sent = sent[sent >= 0].astype(np.int64)
+                    if sent.size:
+                        yield sent
         else:
             for sent in corpus_iterable:
                 ids = [i for i in map(get, sent, repeat(-1)) if i >= 0]
@@ -572,12 +687,15 @@ class Word2Vec:
             arrays["syn1neg"] = self.syn1neg
         if self.syn1 is not None:
             arrays["syn1"] = self.syn1
+        if self._id_remap is not None:
+            arrays["id_remap"] = self._id_remap
         return arrays
 
     def save(self, path: str | os.PathLike) -> None:
         """Save everything needed to resume training (npz; written to a temp file, then renamed)."""
         path = os.fspath(path)
-        meta = {"format": _FORMAT, "kind": self._kind, "params": self._meta(), "index_to_key": self.index_to_key}
+        meta = {"format": _FORMAT, "kind": self._kind, "params": self._meta(), "index_to_key": self.index_to_key,
+                "id_to_key": self.id_to_key}
         arrays = dict(self._arrays())
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         d = os.path.dirname(os.path.abspath(path))
@@ -626,6 +744,8 @@ class Word2Vec:
         self._in = np.ascontiguousarray(data["input"], dtype=np.float32)
         self.syn1neg = np.ascontiguousarray(data["syn1neg"]) if "syn1neg" in data else None
         self.syn1 = np.ascontiguousarray(data["syn1"]) if "syn1" in data else None
+        self.id_to_key = meta.get("id_to_key")
+        self._id_remap = np.ascontiguousarray(data["id_remap"], dtype=np.int32) if "id_remap" in data else None
         n = len(self.index_to_key)
         if self.counts.shape != (n,) or self._in.shape[1] != self.vector_size:
             raise ValueError("model file is inconsistent: table shapes do not match the vocabulary")
