@@ -31,13 +31,24 @@ _LAZY_MODULES = frozenset({"ops", "optim", "nn", "data", "models", "train", "viz
 _LAZY_NAMES = {"Word2Vec": "word2vec", "FastText": "word2vec", "build_info": "_native"}
 
 
+def _load(module: str):
+    try:
+        return importlib.import_module(f".{module}", __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        raise ModuleNotFoundError(
+            f"embedforge.{module} needs PyTorch, which is not installed (word vectors work without it): "
+            "pip install 'torch>=2.11'", name="torch") from exc
+
+
 def __getattr__(name: str):
     if name in _LAZY_MODULES:
-        return importlib.import_module(f".{name}", __name__)
+        return _load(name)
     if name in _LAZY_NAMES:
         if name == "build_info":
-            importlib.import_module(".ops", __name__)  # build facts imply a loaded extension: register the ops too
-        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+            _load("ops")  # build facts imply a loaded extension: register the ops too
+        return getattr(_load(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'embedforge' has no attribute {name!r}")
 
 
