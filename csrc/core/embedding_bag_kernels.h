@@ -229,12 +229,13 @@ inline void store_vec(T* dst, typename VecOps::V v) {
   }
 }
 
-// Pools columns [c0, c0 + NV*lanes) of bag [s, e). Ids j < pf_stop prefetch (into L1) the same
-// columns of the row of id j + ahead; the ids up to pf_stop + ahead have all been range-checked.
+// Pools columns [c0, c0 + NV*lanes) of bag [s, e), checking each id against num_rows before its
+// row is read (false at the first bad one: the caller abandons the forward). Ids j < pf_stop
+// prefetch (into L1) the same columns of the row of id j + ahead, clamped into the table.
 template <int NV, bool kPsw, bool kPad, typename T, typename Idx>
-inline void pool_regs(const T* __restrict W, int64_t D, const Idx* __restrict ids, int64_t s, int64_t e,
-                      int64_t pf_stop, int64_t ahead, const float* __restrict psw, int64_t pad, bool mean, int64_t c0,
-                      T* __restrict out) {
+bool pool_regs(const T* __restrict W, int64_t D, uint64_t num_rows, const Idx* __restrict ids, int64_t s, int64_t e,
+               int64_t pf_stop, int64_t ahead, const float* __restrict psw, int64_t pad, bool mean, int64_t c0,
+               T* __restrict out) {
   using V = typename VecOps::V;
   constexpr int L = VecOps::kLanes;
   constexpr int kLines = static_cast<int>((NV * L * sizeof(T) + 63) / 64);
@@ -242,26 +243,32 @@ inline void pool_regs(const T* __restrict W, int64_t D, const Idx* __restrict id
   for (int v = 0; v < NV; ++v) acc[v] = VecOps::zero();
   int64_t skipped = 0;
   const T* __restrict base = W + c0;
-  auto add_row = [&](int64_t j) __attribute__((always_inline)) {
-    const int64_t r = static_cast<int64_t>(ids[j]);
-    if constexpr (kPad) {
-      if (r == pad) { ++skipped; return; }
-    }
-    const T* __restrict row = base + r * D;
-    if constexpr (kPsw) {
-      const V w = VecOps::set1(psw[j]);
-      for (int v = 0; v < NV; ++v) acc[v] = VecOps::fma(w, VecOps::load(row + v * L), acc[v]);
-    } else {
-      for (int v = 0; v < NV; ++v) acc[v] = VecOps::add(acc[v], VecOps::load(row + v * L));
-    }
-  };
+#define EF_POOL_ROW(j)                                                                              \
+  {                                                                                                 \
+    const int64_t r = static_cast<int64_t>(ids[j]);                                                 \
+    if (__builtin_expect(static_cast<uint64_t>(r) >= num_rows, 0)) return false;                    \
+    if (kPad && r == pad) {                                                                         \
+      ++skipped;                                                                                    \
+    } else {                                                                                        \
+      const T* __restrict row = base + r * D;                                                       \
+      if constexpr (kPsw) {                                                                         \
+        const V w = VecOps::set1(psw[j]);                                                           \
+        for (int v = 0; v < NV; ++v) acc[v] = VecOps::fma(w, VecOps::load(row + v * L), acc[v]);    \
+      } else {                                                                                      \
+        for (int v = 0; v < NV; ++v) acc[v] = VecOps::add(acc[v], VecOps::load(row + v * L));       \
+      }                                                                                             \
+    }                                                                                               \
+  }
   int64_t j = s;
   for (const int64_t stop = std::min(e, pf_stop); j < stop; ++j) {
-    const char* p = reinterpret_cast<const char*>(base + static_cast<int64_t>(ids[j + ahead]) * D);
+    int64_t rp = static_cast<int64_t>(ids[j + ahead]);
+    rp = static_cast<uint64_t>(rp) < num_rows ? rp : 0;
+    const char* p = reinterpret_cast<const char*>(base + rp * D);
     for (int l = 0; l < kLines; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
-    add_row(j);
+    EF_POOL_ROW(j)
   }
-  for (; j < e; ++j) add_row(j);
+  for (; j < e; ++j) EF_POOL_ROW(j)
+#undef EF_POOL_ROW
   if (mean) {
     const int64_t count = e - s - skipped;
     if (count > 0) {
@@ -270,11 +277,12 @@ inline void pool_regs(const T* __restrict W, int64_t D, const Idx* __restrict id
     }
   }
   for (int v = 0; v < NV; ++v) store_vec<T>(out + c0 + v * L, acc[v]);
+  return true;
 }
 
 template <bool kPsw, bool kPad, typename T, typename Idx>
-using PoolRegsFn = void (*)(const T*, int64_t, const Idx*, int64_t, int64_t, int64_t, int64_t, const float*, int64_t,
-                            bool, int64_t, T*);
+using PoolRegsFn = bool (*)(const T*, int64_t, uint64_t, const Idx*, int64_t, int64_t, int64_t, int64_t, const float*,
+                            int64_t, bool, int64_t, T*);
 
 template <bool kPsw, bool kPad, typename T, typename Idx, int... NV>
 PoolRegsFn<kPsw, kPad, T, Idx> pick_pool_regs(int nv, std::integer_sequence<int, NV...>) {
@@ -284,8 +292,11 @@ PoolRegsFn<kPsw, kPad, T, Idx> pick_pool_regs(int nv, std::integer_sequence<int,
 }
 #endif  // EF_HAVE_VEC
 
+// Pools bags [b0, b1) and returns true, or returns false at the first id outside the table
+// (checked before that id's row is read: inline in the copy and register kernels, in one pass
+// over the range's ids before the generic ones).
 template <Pool P, bool kPsw, bool kPad, typename T, typename Idx>
-void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
+bool forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
   const T* W = static_cast<const T*>(a.weight);
   const Idx* ids = static_cast<const Idx*>(a.bags.indices);
   const float* psw = a.per_sample_weights;
@@ -301,13 +312,22 @@ void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t
       const int64_t lines = static_cast<int64_t>((bytes + 63) / 64);
       const int64_t stop = std::min(b1, ahead > 0 ? pf_end - ahead : b0);
       int64_t b = b0;
+      const uint64_t V = static_cast<uint64_t>(a.num_rows);
       for (; b < stop; ++b) {
-        const char* p = reinterpret_cast<const char*>(W + static_cast<int64_t>(ids[b + ahead]) * D);
+        int64_t rp = static_cast<int64_t>(ids[b + ahead]);
+        rp = static_cast<uint64_t>(rp) < V ? rp : 0;
+        const char* p = reinterpret_cast<const char*>(W + rp * D);
         for (int64_t l = 0; l < lines; ++l) __builtin_prefetch(p + 64 * l, 0, 3);
-        std::memcpy(out + b * D, W + static_cast<int64_t>(ids[b]) * D, bytes);
+        const int64_t r = static_cast<int64_t>(ids[b]);
+        if (__builtin_expect(static_cast<uint64_t>(r) >= V, 0)) return false;
+        std::memcpy(out + b * D, W + r * D, bytes);
       }
-      for (; b < b1; ++b) std::memcpy(out + b * D, W + static_cast<int64_t>(ids[b]) * D, bytes);
-      return;
+      for (; b < b1; ++b) {
+        const int64_t r = static_cast<int64_t>(ids[b]);
+        if (static_cast<uint64_t>(r) >= V) return false;
+        std::memcpy(out + b * D, W + r * D, bytes);
+      }
+      return true;
     }
   }
 #ifdef EF_HAVE_VEC
@@ -322,24 +342,26 @@ void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t
           nvec % M ? pick_pool_regs<kPsw, kPad, T, Idx>(static_cast<int>(nvec % M), std::make_integer_sequence<int, M>{})
                    : nullptr;
       const bool mean = P == Pool::kMean;
+      const uint64_t V = static_cast<uint64_t>(a.num_rows);
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t s = a.bags.bag_begin(b), e = a.bags.bag_end(b);
         T* o = out + b * D;
         int64_t c = 0;
         for (int64_t k = 0; k < full; ++k, c += M * L)
-          pool_regs<M, kPsw, kPad, T, Idx>(W, D, ids, s, e, pf_stop, ahead, psw, pad, mean, c, o);
+          if (!pool_regs<M, kPsw, kPad, T, Idx>(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, c, o)) return false;
         if (rest) {
-          rest(W, D, ids, s, e, pf_stop, ahead, psw, pad, mean, c, o);
+          if (!rest(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, c, o)) return false;
           c = nvec * L;
         }
         // Columns past the last whole vector (D not a multiple of the width): rows are cached now.
         for (; c + 4 <= D; c += 4) pool_block<4, P, kPsw, kPad>(W, D, ids, s, e, s, 0, psw, pad, c, o, nullptr);
         for (; c < D; ++c) pool_block<1, P, kPsw, kPad>(W, D, ids, s, e, s, 0, psw, pad, c, o, nullptr);
       }
-      return;
+      return true;
     }
   }
 #endif
+  if (!ids_in_range(ids, a.bags.bag_begin(b0), a.bags.bag_end(b1 - 1), a.num_rows)) return false;
   const int64_t ahead = prefetch_ahead();
   const int64_t pf_stop = ahead > 0 ? pf_end - ahead : INT64_MIN;
   if (D > kWideDim) {
@@ -348,7 +370,7 @@ void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t
     for (int64_t b = b0; b < b1; ++b)
       pool_wide<P, kPsw, kPad>(W, D, ids, a.bags.bag_begin(b), a.bags.bag_end(b), pf_stop, ahead, psw, pad, acc.data(),
                                am.data(), out + b * D, P == Pool::kMax ? max_rows + b * D : nullptr);
-    return;
+    return true;
   }
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t s = a.bags.bag_begin(b), e = a.bags.bag_end(b);
@@ -364,33 +386,31 @@ void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t
       pool_block<4, P, kPsw, kPad>(W, D, ids, s, e, c == 0 ? pf_stop : s, ahead, psw, pad, c, o, am);
     for (; c < D; ++c) pool_block<1, P, kPsw, kPad>(W, D, ids, s, e, c == 0 ? pf_stop : s, ahead, psw, pad, c, o, am);
   }
+  return true;
 }
 
 template <Pool P, typename T, typename Idx>
-void forward_range(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
+bool forward_range(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
   const bool pad = a.bags.padding_idx >= 0;
   if constexpr (P != Pool::kMax) {
     if (a.per_sample_weights) {
-      if (pad) forward_range_impl<P, true, true, T, Idx>(a, out, max_rows, b0, b1);
-      else forward_range_impl<P, true, false, T, Idx>(a, out, max_rows, b0, b1);
-      return;
+      if (pad) return forward_range_impl<P, true, true, T, Idx>(a, out, max_rows, b0, b1);
+      return forward_range_impl<P, true, false, T, Idx>(a, out, max_rows, b0, b1);
     }
   }
-  if (pad) forward_range_impl<P, false, true, T, Idx>(a, out, max_rows, b0, b1);
-  else forward_range_impl<P, false, false, T, Idx>(a, out, max_rows, b0, b1);
+  if (pad) return forward_range_impl<P, false, true, T, Idx>(a, out, max_rows, b0, b1);
+  return forward_range_impl<P, false, false, T, Idx>(a, out, max_rows, b0, b1);
 }
 
 // Bags are cut into parts of about equal work. One thread takes them all in one sweep (the
 // prefetch pipeline never restarts); several threads take 8 parts each on average from a shared
-// counter, so a thread the OS deschedules on a busy machine does not hold up the others. Each part
-// range-checks its ids (vectorised, while they are hot) before any row of it is read; a bad id
-// stops the whole forward and returns false.
+// counter, so a thread the OS deschedules on a busy machine does not hold up the others. An id
+// outside the table (found before its row is read) stops the whole forward: returns false.
 template <typename T, typename Idx>
 bool forward_typed(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel& par) {
   const int threads = std::max(1, par.threads);
   const int64_t parts = threads == 1 ? 1 : std::min<int64_t>(a.bags.num_bags, int64_t{threads} * 8);
   const std::vector<int64_t> bounds = balance_bags(a.bags, parts);
-  const Idx* ids = static_cast<const Idx*>(a.bags.indices);
   std::atomic<int64_t> next{0};
   std::atomic<bool> bad{false};
   auto work = [&](int64_t, int64_t) {
@@ -399,15 +419,16 @@ bool forward_typed(const ForwardArgs& a, void* out, int64_t* max_rows, const Par
       if (bad.load(std::memory_order_relaxed)) return;
       const int64_t b0 = bounds[p], b1 = bounds[p + 1];
       if (b1 <= b0) continue;
-      if (!ids_in_range(ids, a.bags.bag_begin(b0), a.bags.bag_end(b1 - 1), a.num_rows)) {
+      T* o = static_cast<T*>(out);
+      bool ok = false;
+      switch (a.pool) {
+        case Pool::kSum: ok = forward_range<Pool::kSum, T, Idx>(a, o, max_rows, b0, b1); break;
+        case Pool::kMean: ok = forward_range<Pool::kMean, T, Idx>(a, o, max_rows, b0, b1); break;
+        case Pool::kMax: ok = forward_range<Pool::kMax, T, Idx>(a, o, max_rows, b0, b1); break;
+      }
+      if (!ok) {
         bad.store(true, std::memory_order_relaxed);
         return;
-      }
-      T* o = static_cast<T*>(out);
-      switch (a.pool) {
-        case Pool::kSum: forward_range<Pool::kSum, T, Idx>(a, o, max_rows, b0, b1); break;
-        case Pool::kMean: forward_range<Pool::kMean, T, Idx>(a, o, max_rows, b0, b1); break;
-        case Pool::kMax: forward_range<Pool::kMax, T, Idx>(a, o, max_rows, b0, b1); break;
       }
     }
   };
