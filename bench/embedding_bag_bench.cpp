@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     const double fwd_bytes = double(n) * w.dim * 4 + double(out.size()) * 4;
     for (int t : threads) {
       const Parallel par = t == 1 ? serial_parallel() : std_thread_parallel(t);
-      const double f = median_ms([&] { embedding_bag_forward(fa, out.data(), nullptr, par); }, repeats);
+      const double f = median_ms([&] { (void)embedding_bag_forward(fa, out.data(), nullptr, par); }, repeats);
       std::printf("%-5s %3d %-9s %10.3f %10.2f\n", w.name, t, "forward", f, fwd_bytes / f / 1e6);
       std::vector<float> rows_out;
       const double b = median_ms([&] {

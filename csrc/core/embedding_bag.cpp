@@ -11,7 +11,7 @@ namespace embedforge::core {
 
 #define EF_DECLARE_ISA(ns)                                                                          \
   namespace ns {                                                                                    \
-  void forward(const ForwardArgs&, void*, int64_t*, const Parallel&);                               \
+  bool forward(const ForwardArgs&, void*, int64_t*, const Parallel&);                               \
   void backward_dense(const BackwardArgs&, const RowGroups&, void*, bool, const Parallel&);         \
   void backward_rows(const BackwardArgs&, const RowGroups&, void*, const Parallel&);                \
   void backward_psw(const BackwardArgs&, const void*, float*, const Parallel&);                     \
@@ -119,9 +119,23 @@ std::vector<int64_t> balance_bags(const BagLayout& bags, int64_t parts) {
   return bounds;
 }
 
-void embedding_bag_forward(const ForwardArgs& args, void* out, int64_t* max_rows, const Parallel& par) {
-  if (args.bags.num_bags == 0 || args.dim == 0) return;
-  EF_DISPATCH(forward, args, out, max_rows, par)
+std::string embedding_bag_forward(const ForwardArgs& args, void* out, int64_t* max_rows, const Parallel& par) {
+  const BagLayout& b = args.bags;
+  // Ids [0, covered) belong to bags; the kernels check those, part by part, before pooling them.
+  int64_t covered = 0;
+  bool ok = true;
+  if (b.num_bags > 0 && args.dim > 0) {
+    covered = b.bag_end(b.num_bags - 1);
+    switch (best_isa()) {
+      case Isa::kAvx512: ok = isa_avx512::forward(args, out, max_rows, par); break;
+      case Isa::kAvx2: ok = isa_avx2::forward(args, out, max_rows, par); break;
+      default: ok = isa_base::forward(args, out, max_rows, par); break;
+    }
+  }
+  // A bad id, or ids no bag reads (past the last offset, or nothing pooled): the full check finds
+  // the first offender for the message.
+  if (!ok || covered < b.num_indices) return check_indices(b, args.num_rows, par);
+  return "";
 }
 
 void embedding_bag_backward_dense(const BackwardArgs& args, const RowGroups& groups, void* grad_weight, bool zeroed,

@@ -54,8 +54,12 @@ struct ForwardArgs {
 };
 
 // out: [num_bags, dim] of args.dtype. max_rows: [num_bags, dim] int64 for Pool::kMax (the row
-// that supplied each maximum, -1 for empty bags), else unused.
-void embedding_bag_forward(const ForwardArgs& args, void* out, int64_t* max_rows, const Parallel& par);
+// that supplied each maximum, -1 for empty bags), else unused. Offsets must have passed
+// check_offsets. Ids are range-checked here, each before its row is read (in the pooling loop,
+// or in one pass over a part's ids for the generic kernels): returns "" when every id lies in
+// [0, num_rows), else check_indices' message (and `out` is left partly written).
+[[nodiscard]] std::string embedding_bag_forward(const ForwardArgs& args, void* out, int64_t* max_rows,
+                                                const Parallel& par);
 
 // Splits bags [0, num_bags) into `parts` contiguous ranges of about equal work (ids + per-bag
 // cost), so bags of very different lengths still keep every thread busy. Returns parts+1 bounds.

@@ -6,24 +6,63 @@
 #error "define EF_ISA_NS before including embedding_bag_kernels.h"
 #endif
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <type_traits>
+#include <utility>
 #include <vector>
+
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "core/embedding_bag.h"
 
 namespace embedforge::core::EF_ISA_NS {
 namespace {
 
-// Rows are prefetched this many ids ahead (EMBEDFORGE_PREFETCH overrides it, 0 disables: a
-// tuning knob for benchmarks, read once).
-inline int64_t prefetch_ahead() {
+// How many ids ahead rows are prefetched. The register kernels keep up to 128 cache lines in
+// flight, at most 32 rows (16- and 64-float rows: 32 ids ahead; 256: 8): what a gather from a
+// table far larger than the caches needed here to hide DRAM and page-walk latency (measured on a
+// Sapphire Rapids VM against 8/16/64); the generic kernels keep 8.
+// EMBEDFORGE_PREFETCH overrides both (0 disables): a tuning knob for benchmarks, read once.
+inline int64_t prefetch_override() {
   static const int64_t ahead = [] {
     const char* v = std::getenv("EMBEDFORGE_PREFETCH");
-    return v ? std::max<int64_t>(0, std::atoll(v)) : int64_t{8};
+    return v ? std::max<int64_t>(0, std::atoll(v)) : int64_t{-1};
   }();
   return ahead;
+}
+
+inline int64_t prefetch_ahead() {
+  const int64_t o = prefetch_override();
+  return o >= 0 ? o : int64_t{8};
+}
+
+inline int64_t prefetch_ahead_regs(int64_t row_bytes) {
+  const int64_t o = prefetch_override();
+  if (o >= 0) return o;
+  const int64_t lines = std::max<int64_t>(1, (row_bytes + 63) / 64);
+  return std::clamp<int64_t>(128 / lines, 2, 32);
+}
+
+// True when every id in [j0, j1) lies in [0, num_rows): one branch-free pass that this ISA's
+// build vectorises (a negative id becomes a huge unsigned value).
+template <typename Idx>
+bool ids_in_range(const Idx* __restrict ids, int64_t j0, int64_t j1, int64_t num_rows) {
+  if constexpr (sizeof(Idx) == 4) {
+    const uint32_t limit = static_cast<uint32_t>(std::min<int64_t>(num_rows, int64_t{1} << 31));
+    uint32_t bad = 0;
+    for (int64_t j = j0; j < j1; ++j) bad |= static_cast<uint32_t>(ids[j]) >= limit;
+    return bad == 0;
+  } else {
+    const uint64_t limit = static_cast<uint64_t>(num_rows);
+    uint64_t bad = 0;
+    for (int64_t j = j0; j < j1; ++j) bad |= static_cast<uint64_t>(ids[j]) >= limit;
+    return bad == 0;
+  }
 }
 
 template <typename T>
@@ -132,16 +171,242 @@ inline void pool_wide(const T* __restrict W, int64_t D, const Idx* __restrict id
   }
 }
 
+// ---- register-resident pooling (sum and mean, AVX2 / AVX-512 builds) ---------------------------
+// A column block of NV vectors is pooled with its NV accumulators held in vector registers for
+// the whole bag (AVX-512: up to 16 zmm = 256 float columns; AVX2: 8 ymm = 64 columns); each id
+// costs one load + add (or fma) per vector and, ahead of it, one prefetch per cache line.
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#define EF_HAVE_VEC 1
+struct VecOps {
+  using V = __m512;
+  static constexpr int kLanes = 16;
+  static constexpr int kMaxVecs = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V load(const bf16* p) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xFFFF, _mm512_maskz_cvtepu16_epi32(0xFFFF, h), 16));
+  }
+  static V load(const f16* p) {  // maskz forms: GCC 12 warns about the undefined operand of the plain ones
+    return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+};
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define EF_HAVE_VEC 1
+struct VecOps {
+  using V = __m256;
+  static constexpr int kLanes = 8;
+  static constexpr int kMaxVecs = 8;  // 16 ymm registers: 8 accumulators, the rest for loads
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V load(const bf16* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static V load(const f16* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+};
+#endif
+
+#ifdef EF_HAVE_VEC
+template <typename T>
+inline void store_vec(T* dst, typename VecOps::V v) {
+  if constexpr (std::is_same_v<T, float>) {
+    VecOps::store(dst, v);
+  } else {
+    // Once per bag and block: the scalar rounding of from_float (round to nearest even, NaN kept).
+    alignas(64) float tmp[VecOps::kLanes];
+    VecOps::store(tmp, v);
+    for (int k = 0; k < VecOps::kLanes; ++k) dst[k] = from_float<T>(tmp[k]);
+  }
+}
+
+// Pools columns [c0, c0 + NV*lanes) of bag [s, e), checking each id against num_rows before its
+// row is read (false at the first bad one: the caller abandons the forward). Ids j < pf_stop
+// prefetch (into L1) the same columns of the row of id j + ahead, clamped into the table.
+template <int NV, bool kPsw, bool kPad, typename T, typename Idx>
+__attribute__((always_inline)) inline bool pool_regs(const T* __restrict W, int64_t D, uint64_t num_rows, const Idx* __restrict ids, int64_t s, int64_t e,
+               int64_t pf_stop, int64_t ahead, const float* __restrict psw, int64_t pad, bool mean, int64_t c0,
+               T* __restrict out) {
+  using V = typename VecOps::V;
+  constexpr int L = VecOps::kLanes;
+  constexpr int kLines = static_cast<int>((NV * L * sizeof(T) + 63) / 64);
+  V acc[NV];
+  for (int v = 0; v < NV; ++v) acc[v] = VecOps::zero();
+  int64_t skipped = 0;
+  const T* __restrict base = W + c0;
+#define EF_POOL_ROW(j)                                                                              \
+  {                                                                                                 \
+    const int64_t r = static_cast<int64_t>(ids[j]);                                                 \
+    if (__builtin_expect(static_cast<uint64_t>(r) >= num_rows, 0)) return false;                    \
+    if (kPad && r == pad) {                                                                         \
+      ++skipped;                                                                                    \
+    } else {                                                                                        \
+      const T* __restrict row = base + r * D;                                                       \
+      if constexpr (kPsw) {                                                                         \
+        const V w = VecOps::set1(psw[j]);                                                           \
+        for (int v = 0; v < NV; ++v) acc[v] = VecOps::fma(w, VecOps::load(row + v * L), acc[v]);    \
+      } else {                                                                                      \
+        for (int v = 0; v < NV; ++v) acc[v] = VecOps::add(acc[v], VecOps::load(row + v * L));       \
+      }                                                                                             \
+    }                                                                                               \
+  }
+  int64_t j = s;
+  for (const int64_t stop = std::min(e, pf_stop); j < stop; ++j) {
+    int64_t rp = static_cast<int64_t>(ids[j + ahead]);
+    rp = static_cast<uint64_t>(rp) < num_rows ? rp : 0;
+    const char* p = reinterpret_cast<const char*>(base + rp * D);
+    // One register for the row: without this barrier GCC keeps an address per line live across
+    // the clamp (and spills them), instead of prefetching at constant offsets from p.
+    __asm__("" : "+r"(p));
+    for (int l = 0; l < kLines; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
+    EF_POOL_ROW(j)
+  }
+  for (; j < e; ++j) EF_POOL_ROW(j)
+#undef EF_POOL_ROW
+  if (mean) {
+    const int64_t count = e - s - skipped;
+    if (count > 0) {
+      const V inv = VecOps::set1(1.f / static_cast<float>(count));
+      for (int v = 0; v < NV; ++v) acc[v] = VecOps::mul(acc[v], inv);
+    }
+  }
+  for (int v = 0; v < NV; ++v) store_vec<T>(out + c0 + v * L, acc[v]);
+  return true;
+}
+
+// Bags [b0, b1) whose columns all fit one register block (D == NV * lanes): one loop over bags,
+// offsets read in their own type, the block kernel inlined.
+template <int NV, bool kPsw, bool kPad, typename T, typename Idx>
+bool pool_bags_regs(const ForwardArgs& a, T* __restrict out, int64_t b0, int64_t b1, int64_t pf_stop, int64_t ahead,
+                    bool mean) {
+  const T* W = static_cast<const T*>(a.weight);
+  const Idx* ids = static_cast<const Idx*>(a.bags.indices);
+  const Idx* offs = static_cast<const Idx*>(a.bags.offsets);
+  const uint64_t V = static_cast<uint64_t>(a.num_rows);
+  const int64_t D = a.dim, B = a.bags.num_bags, L = a.bags.bag_size, end = a.bags.end;
+  const float* psw = a.per_sample_weights;
+  const int64_t pad = a.bags.padding_idx;
+  for (int64_t b = b0; b < b1; ++b) {
+    int64_t s, e;
+    if (offs) {
+      s = static_cast<int64_t>(offs[b]);
+      e = b + 1 < B ? static_cast<int64_t>(offs[b + 1]) : end;
+    } else {
+      s = b * L;
+      e = s + L;
+    }
+    if (!pool_regs<NV, kPsw, kPad, T, Idx>(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, 0, out + b * D))
+      return false;
+  }
+  return true;
+}
+
+template <bool kPsw, bool kPad, typename T, typename Idx>
+using PoolBagsFn = bool (*)(const ForwardArgs&, T*, int64_t, int64_t, int64_t, int64_t, bool);
+
+template <bool kPsw, bool kPad, typename T, typename Idx, int... NV>
+PoolBagsFn<kPsw, kPad, T, Idx> pick_pool_bags(int nv, std::integer_sequence<int, NV...>) {
+  PoolBagsFn<kPsw, kPad, T, Idx> fn = nullptr;
+  ((nv == NV + 1 ? (fn = &pool_bags_regs<NV + 1, kPsw, kPad, T, Idx>, 0) : 0), ...);
+  return fn;
+}
+
+template <bool kPsw, bool kPad, typename T, typename Idx>
+using PoolRegsFn = bool (*)(const T*, int64_t, uint64_t, const Idx*, int64_t, int64_t, int64_t, int64_t, const float*,
+                            int64_t, bool, int64_t, T*);
+
+template <bool kPsw, bool kPad, typename T, typename Idx, int... NV>
+PoolRegsFn<kPsw, kPad, T, Idx> pick_pool_regs(int nv, std::integer_sequence<int, NV...>) {
+  PoolRegsFn<kPsw, kPad, T, Idx> fn = nullptr;
+  ((nv == NV + 1 ? (fn = &pool_regs<NV + 1, kPsw, kPad, T, Idx>, 0) : 0), ...);
+  return fn;
+}
+#endif  // EF_HAVE_VEC
+
+// Pools bags [b0, b1) and returns true, or returns false at the first id outside the table
+// (checked before that id's row is read: inline in the copy and register kernels, in one pass
+// over the range's ids before the generic ones).
 template <Pool P, bool kPsw, bool kPad, typename T, typename Idx>
-void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
+bool forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
   const T* W = static_cast<const T*>(a.weight);
   const Idx* ids = static_cast<const Idx*>(a.bags.indices);
   const float* psw = a.per_sample_weights;
   const int64_t D = a.dim;
   const int64_t pad = a.bags.padding_idx;
-  const int64_t ahead = prefetch_ahead();
   // Prefetching runs across bag boundaries up to the end of this range's ids.
   const int64_t pf_end = b1 > b0 ? a.bags.bag_end(b1 - 1) : 0;
+  if constexpr (P != Pool::kMax && !kPsw && !kPad) {
+    if (!a.bags.offsets && a.bags.bag_size == 1) {
+      // Bags of one id (a plain lookup, as embedding() issues): each output row is a copy.
+      const int64_t ahead = prefetch_ahead_regs(D * static_cast<int64_t>(sizeof(T)));
+      const size_t bytes = static_cast<size_t>(D) * sizeof(T);
+      const int64_t lines = static_cast<int64_t>((bytes + 63) / 64);
+      const int64_t stop = std::min(b1, ahead > 0 ? pf_end - ahead : b0);
+      int64_t b = b0;
+      const uint64_t V = static_cast<uint64_t>(a.num_rows);
+      for (; b < stop; ++b) {
+        int64_t rp = static_cast<int64_t>(ids[b + ahead]);
+        rp = static_cast<uint64_t>(rp) < V ? rp : 0;
+        const char* p = reinterpret_cast<const char*>(W + rp * D);
+        for (int64_t l = 0; l < lines; ++l) __builtin_prefetch(p + 64 * l, 0, 3);
+        const int64_t r = static_cast<int64_t>(ids[b]);
+        if (__builtin_expect(static_cast<uint64_t>(r) >= V, 0)) return false;
+        std::memcpy(out + b * D, W + r * D, bytes);
+      }
+      for (; b < b1; ++b) {
+        const int64_t r = static_cast<int64_t>(ids[b]);
+        if (static_cast<uint64_t>(r) >= V) return false;
+        std::memcpy(out + b * D, W + r * D, bytes);
+      }
+      return true;
+    }
+  }
+#ifdef EF_HAVE_VEC
+  if constexpr (P != Pool::kMax) {
+    constexpr int L = VecOps::kLanes, M = VecOps::kMaxVecs;
+    const int64_t nvec = D / L;
+    if (nvec > 0) {
+      const int64_t ahead = prefetch_ahead_regs(D * static_cast<int64_t>(sizeof(T)));
+      const int64_t pf_stop = ahead > 0 ? pf_end - ahead : INT64_MIN;
+      const bool mean = P == Pool::kMean;
+      if (nvec <= M && nvec * L == D)  // the common case: one block, no tail columns
+        return pick_pool_bags<kPsw, kPad, T, Idx>(static_cast<int>(nvec), std::make_integer_sequence<int, M>{})(
+            a, out, b0, b1, pf_stop, ahead, mean);
+      const int64_t full = nvec / M;
+      const PoolRegsFn<kPsw, kPad, T, Idx> rest =
+          nvec % M ? pick_pool_regs<kPsw, kPad, T, Idx>(static_cast<int>(nvec % M), std::make_integer_sequence<int, M>{})
+                   : nullptr;
+      const uint64_t V = static_cast<uint64_t>(a.num_rows);
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t s = a.bags.bag_begin(b), e = a.bags.bag_end(b);
+        T* o = out + b * D;
+        int64_t c = 0;
+        for (int64_t k = 0; k < full; ++k, c += M * L)
+          if (!pool_regs<M, kPsw, kPad, T, Idx>(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, c, o)) return false;
+        if (rest) {
+          if (!rest(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, c, o)) return false;
+          c = nvec * L;
+        }
+        // Columns past the last whole vector (D not a multiple of the width): rows are cached now.
+        for (; c + 4 <= D; c += 4) pool_block<4, P, kPsw, kPad>(W, D, ids, s, e, s, 0, psw, pad, c, o, nullptr);
+        for (; c < D; ++c) pool_block<1, P, kPsw, kPad>(W, D, ids, s, e, s, 0, psw, pad, c, o, nullptr);
+      }
+      return true;
+    }
+  }
+#endif
+  if (!ids_in_range(ids, a.bags.bag_begin(b0), a.bags.bag_end(b1 - 1), a.num_rows)) return false;
+  const int64_t ahead = prefetch_ahead();
   const int64_t pf_stop = ahead > 0 ? pf_end - ahead : INT64_MIN;
   if (D > kWideDim) {
     std::vector<float> acc(static_cast<size_t>(D));
@@ -149,7 +414,7 @@ void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t
     for (int64_t b = b0; b < b1; ++b)
       pool_wide<P, kPsw, kPad>(W, D, ids, a.bags.bag_begin(b), a.bags.bag_end(b), pf_stop, ahead, psw, pad, acc.data(),
                                am.data(), out + b * D, P == Pool::kMax ? max_rows + b * D : nullptr);
-    return;
+    return true;
   }
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t s = a.bags.bag_begin(b), e = a.bags.bag_end(b);
@@ -165,41 +430,61 @@ void forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t
       pool_block<4, P, kPsw, kPad>(W, D, ids, s, e, c == 0 ? pf_stop : s, ahead, psw, pad, c, o, am);
     for (; c < D; ++c) pool_block<1, P, kPsw, kPad>(W, D, ids, s, e, c == 0 ? pf_stop : s, ahead, psw, pad, c, o, am);
   }
+  return true;
 }
 
 template <Pool P, typename T, typename Idx>
-void forward_range(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
+bool forward_range(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t b0, int64_t b1) {
   const bool pad = a.bags.padding_idx >= 0;
   if constexpr (P != Pool::kMax) {
     if (a.per_sample_weights) {
-      if (pad) forward_range_impl<P, true, true, T, Idx>(a, out, max_rows, b0, b1);
-      else forward_range_impl<P, true, false, T, Idx>(a, out, max_rows, b0, b1);
-      return;
+      if (pad) return forward_range_impl<P, true, true, T, Idx>(a, out, max_rows, b0, b1);
+      return forward_range_impl<P, true, false, T, Idx>(a, out, max_rows, b0, b1);
     }
   }
-  if (pad) forward_range_impl<P, false, true, T, Idx>(a, out, max_rows, b0, b1);
-  else forward_range_impl<P, false, false, T, Idx>(a, out, max_rows, b0, b1);
+  if (pad) return forward_range_impl<P, false, true, T, Idx>(a, out, max_rows, b0, b1);
+  return forward_range_impl<P, false, false, T, Idx>(a, out, max_rows, b0, b1);
 }
 
+// Bags are cut into parts of about equal work. One thread takes them all in one sweep (the
+// prefetch pipeline never restarts); several threads take 8 parts each on average from a shared
+// counter, so a thread the OS deschedules on a busy machine does not hold up the others. An id
+// outside the table (found before its row is read) stops the whole forward: returns false.
 template <typename T, typename Idx>
-void forward_typed(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel& par) {
-  const int64_t parts = std::min<int64_t>(a.bags.num_bags, std::max(1, par.threads) * 8);
+bool forward_typed(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel& par) {
+  const int threads = std::max(1, par.threads);
+  const int64_t parts = threads == 1 ? 1 : std::min<int64_t>(a.bags.num_bags, int64_t{threads} * 8);
   const std::vector<int64_t> bounds = balance_bags(a.bags, parts);
-  par.for_each(parts, [&](int64_t p0, int64_t p1) {
-    const int64_t b0 = bounds[p0], b1 = bounds[p1];
-    T* o = static_cast<T*>(out);
-    switch (a.pool) {
-      case Pool::kSum: forward_range<Pool::kSum, T, Idx>(a, o, max_rows, b0, b1); break;
-      case Pool::kMean: forward_range<Pool::kMean, T, Idx>(a, o, max_rows, b0, b1); break;
-      case Pool::kMax: forward_range<Pool::kMax, T, Idx>(a, o, max_rows, b0, b1); break;
+  std::atomic<int64_t> next{0};
+  std::atomic<bool> bad{false};
+  auto work = [&](int64_t, int64_t) {
+    for (int64_t p = next.fetch_add(1, std::memory_order_relaxed); p < parts;
+         p = next.fetch_add(1, std::memory_order_relaxed)) {
+      if (bad.load(std::memory_order_relaxed)) return;
+      const int64_t b0 = bounds[p], b1 = bounds[p + 1];
+      if (b1 <= b0) continue;
+      T* o = static_cast<T*>(out);
+      bool ok = false;
+      switch (a.pool) {
+        case Pool::kSum: ok = forward_range<Pool::kSum, T, Idx>(a, o, max_rows, b0, b1); break;
+        case Pool::kMean: ok = forward_range<Pool::kMean, T, Idx>(a, o, max_rows, b0, b1); break;
+        case Pool::kMax: ok = forward_range<Pool::kMax, T, Idx>(a, o, max_rows, b0, b1); break;
+      }
+      if (!ok) {
+        bad.store(true, std::memory_order_relaxed);
+        return;
+      }
     }
-  });
+  };
+  if (parts <= 1) work(0, 1);
+  else par.for_each(threads, work);
+  return !bad.load();
 }
 
 template <typename T>
-void forward_ids(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel& par) {
-  if (a.bags.int64_ids) forward_typed<T, int64_t>(a, out, max_rows, par);
-  else forward_typed<T, int32_t>(a, out, max_rows, par);
+bool forward_ids(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel& par) {
+  if (a.bags.int64_ids) return forward_typed<T, int64_t>(a, out, max_rows, par);
+  return forward_typed<T, int32_t>(a, out, max_rows, par);
 }
 
 // Reduces the gradient of touched row number u into acc[0, D).
@@ -303,12 +588,13 @@ void backward_psw_typed(const BackwardArgs& a, const void* weight, float* grad_p
 
 }  // namespace
 
-void forward(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel& par) {
+bool forward(const ForwardArgs& a, void* out, int64_t* max_rows, const Parallel& par) {
   switch (a.dtype) {
-    case DType::kFloat32: forward_ids<float>(a, out, max_rows, par); break;
-    case DType::kBFloat16: forward_ids<bf16>(a, out, max_rows, par); break;
-    case DType::kFloat16: forward_ids<f16>(a, out, max_rows, par); break;
+    case DType::kFloat32: return forward_ids<float>(a, out, max_rows, par);
+    case DType::kBFloat16: return forward_ids<bf16>(a, out, max_rows, par);
+    case DType::kFloat16: return forward_ids<f16>(a, out, max_rows, par);
   }
+  return false;
 }
 
 void backward_dense(const BackwardArgs& a, const RowGroups& g, void* gw, bool zeroed, const Parallel& par) {

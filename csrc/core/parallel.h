@@ -20,5 +20,10 @@ struct Parallel {
 
 Parallel serial_parallel();
 Parallel std_thread_parallel(int threads);
+// Up to `threads` threads (the caller and persistent helpers) claim the n unit ranges one by one;
+// the caller returns once every range is done, without waiting for helpers that never got to
+// run (on a busy machine a descheduled worker otherwise stalls the whole loop). Each range runs
+// exactly once, on whichever thread claimed it.
+Parallel helping_parallel(int threads);
 
 }  // namespace embedforge::core

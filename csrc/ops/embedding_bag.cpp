@@ -100,7 +100,14 @@ std::tuple<Tensor, Tensor> embedding_bag_cpu(Tensor weight, Tensor indices, std:
   check_cpu(weight, "weight");
   const core::DType dt = table_dtype(weight, "weight");
   const int64_t V = weight.size(0), D = weight.size(1);
-  PreparedBags p = prepare_cpu(indices, offsets, mode, per_sample_weights, V, padding_idx, include_last_offset);
+  check_cpu(indices, "indices");
+  PreparedBags p = prepare_bags(indices, offsets, mode, per_sample_weights, V, padding_idx, include_last_offset);
+  const std::string off_err = core::check_offsets(p.bags, p.num_offsets, include_last_offset);
+  EF_CHECK(off_err.empty(), "ValueError", off_err);
+  p.bags = finish_layout(p, include_last_offset);
+  // torch's thread count, on the helping pool: a forward is often well under a millisecond, and
+  // a fork-join pool would make it wait for a worker the OS has not scheduled yet.
+  const core::Parallel par = core::helping_parallel(static_cast<int>(torch::stable::get_num_threads()));
   const Tensor w = contig(weight);
   const int64_t B = p.bags.num_bags;
   Tensor out = torch::stable::new_empty(w, {B, D});
@@ -114,8 +121,11 @@ std::tuple<Tensor, Tensor> embedding_bag_cpu(Tensor weight, Tensor indices, std:
   a.bags = p.bags;
   a.per_sample_weights = p.per_sample_weights ? static_cast<const float*>(p.per_sample_weights->data_ptr()) : nullptr;
   a.pool = p.pool;
-  core::embedding_bag_forward(a, out.data_ptr(), p.pool == core::Pool::kMax ? static_cast<int64_t*>(max_rows.data_ptr()) : nullptr,
-                              torch_parallel());
+  // The ids are range-checked inside the forward, each before its row is read (one pass fewer
+  // over the batch than check_values).
+  const std::string id_err = core::embedding_bag_forward(
+      a, out.data_ptr(), p.pool == core::Pool::kMax ? static_cast<int64_t*>(max_rows.data_ptr()) : nullptr, par);
+  EF_CHECK(id_err.empty(), "IndexError", id_err);
   return {out, max_rows};
 }
 

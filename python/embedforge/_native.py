@@ -9,7 +9,7 @@ from typing import Iterator
 
 import torch
 
-__all__ = ["C", "build_info", "translate_errors"]
+__all__ = ["C", "build_info", "translate_errors", "translated_error"]
 
 _REBUILD_HINT = (
     "Rebuild embedforge against the installed torch: `make develop` in a source checkout, or "
@@ -62,16 +62,23 @@ _TAG = re.compile(r"\[embedforge:(\w+)\] ")
 _KINDS = {"ValueError": ValueError, "IndexError": IndexError, "TypeError": TypeError}
 
 
+def translated_error(exc: RuntimeError) -> Exception:
+    """The Python exception a tagged native caller error names (``exc`` itself when untagged)."""
+    msg = str(exc)
+    m = _TAG.search(msg)
+    if m is None:
+        return exc
+    kind = _KINDS.get(m.group(1), ValueError)
+    return kind(msg[m.end():].split("\n", 1)[0])
+
+
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
     """Re-raise the native core's tagged caller errors as the Python exception they name."""
     try:
         yield
     except RuntimeError as exc:
-        msg = str(exc)
-        m = _TAG.search(msg)
-        if m is None:
+        err = translated_error(exc)
+        if err is exc:
             raise
-        kind = _KINDS.get(m.group(1), ValueError)
-        text = msg[m.end():].split("\n", 1)[0]
-        raise kind(text) from None
+        raise err from None

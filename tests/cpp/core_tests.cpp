@@ -116,7 +116,8 @@ static void test_forward_backward(std::mt19937& rng, const Parallel& par) {
         a.pool = pool;
         std::vector<float> out(static_cast<size_t>(c.B * c.D));
         std::vector<int64_t> am(out.size());
-        embedding_bag_forward(a, out.data(), am.data(), par);
+        const std::string err = embedding_bag_forward(a, out.data(), am.data(), par);
+        EXPECT(err.empty(), "forward refused good ids: %s", err.c_str());
         EXPECT(max_abs_diff(out, ref_forward(c, pool, use_psw)) < 1e-4, "forward D=%lld pool=%d psw=%d",
                (long long)D, int(pool), int(use_psw));
         if (pool == Pool::kMax) continue;
@@ -160,6 +161,26 @@ static void test_checks() {
   ids[2] = -4;
   const std::string e2 = check_indices(b, 10, std_thread_parallel(2));
   EXPECT(e2.find("indices[2]=-4 is negative") == 0, "%s", e2.c_str());
+  {
+    // The forward checks ids itself (part by part, before pooling a part): same messages.
+    std::vector<float> w(10 * 16, 1.f), out(2 * 16);
+    ForwardArgs fa;
+    fa.weight = w.data();
+    fa.num_rows = 10;
+    fa.dim = 16;
+    fa.bags = b;
+    for (const Parallel& par : {serial_parallel(), std_thread_parallel(2)}) {
+      const std::string f1 = embedding_bag_forward(fa, out.data(), nullptr, par);
+      EXPECT(f1.find("indices[2]=-4 is negative") == 0, "%s", f1.c_str());
+      ids[2] = 7;
+      EXPECT(embedding_bag_forward(fa, out.data(), nullptr, par).empty(), "good ids pass the forward");
+      ids[3] = 10;  // in the last bag
+      const std::string f2 = embedding_bag_forward(fa, out.data(), nullptr, par);
+      EXPECT(f2 == "indices[3]=10 is out of range for a table of 10 rows", "%s", f2.c_str());
+      ids[2] = -4;
+      ids[3] = 3;
+    }
+  }
   offs = {0, 5};
   const std::string e3 = check_offsets(b, 2, false);
   EXPECT(e3.find("offsets[1]=5 is past the end") == 0, "%s", e3.c_str());

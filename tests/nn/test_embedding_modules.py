@@ -83,6 +83,31 @@ def test_embedding_module_matches_torch_any_shape(device):
     assert ours.weight.grad[2].abs().sum() == 0
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_embedding_padding_gradient_eager_and_compiled(sparse):
+    """The eager path skips the padding row in the backward; the compiled path masks it: both as torch."""
+    torch.manual_seed(3)
+    theirs = torch.nn.Embedding(50, 7, padding_idx=4, sparse=sparse)
+    ours = embedforge.nn.Embedding(50, 7, padding_idx=4, sparse=sparse)
+    ours.load_state_dict(theirs.state_dict())
+    with torch.no_grad():
+        ours.weight[4] = -2.0
+        theirs.weight[4] = -2.0
+    ids = torch.randint(0, 50, (6, 9))
+    ids[1, :3] = 4
+    g = torch.randn(6, 9, 7)
+    (theirs(ids) * g).sum().backward()
+    ref = theirs.weight.grad.to_dense()
+    for fn in (ours, torch.compile(ours, fullgraph=True, backend="aot_eager")):
+        ours.weight.grad = None
+        out = fn(ids)
+        torch.testing.assert_close(out, theirs(ids))
+        (out * g).sum().backward()
+        assert ours.weight.grad.is_sparse == sparse
+        torch.testing.assert_close(ours.weight.grad.to_dense(), ref)
+        assert ours.weight.grad.to_dense()[4].abs().sum() == 0
+
+
 def test_embedding_from_pretrained_and_repr():
     emb = torch.randn(7, 3)
     layer = embedforge.nn.Embedding.from_pretrained(emb, padding_idx=0)

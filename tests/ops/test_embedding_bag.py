@@ -224,6 +224,83 @@ def test_every_isa_build_agrees():
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("D", [8, 16, 24, 48, 64, 77, 96, 128, 160, 200, 256, 272, 520])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_every_width_of_the_vector_kernels_against_float64(D, threads):
+    """Widths that take 1..16 register vectors, a scalar tail, and several register blocks."""
+    gen = torch.Generator().manual_seed(zlib.crc32(repr((D, threads)).encode()))
+    weight, indices, offsets = random_batch(gen, V=300, D=D, B=37, max_len=70, padding_idx=5)
+    psw = torch.rand(indices.shape, generator=gen)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for dtype in (torch.float32, torch.bfloat16, torch.float16):
+            w = weight.to(dtype)
+            rtol, atol = (1e-5, 5e-5) if dtype == torch.float32 else (2 * torch.finfo(dtype).eps,) * 2
+            for mode in ("sum", "mean"):
+                for p, pad in ((None, None), (psw, None), (None, 5), (psw, 5)):
+                    ref = embedding_bag_ref(w.double(), indices, offsets, mode=mode,
+                                            per_sample_weights=None if p is None else p.double(), padding_idx=pad)
+                    for ids, offs in ((indices, offsets), (indices.int(), offsets.int())):
+                        ours = embedding_bag(w, ids, offs, mode=mode, per_sample_weights=p, padding_idx=pad)
+                        torch.testing.assert_close(ours.double(), ref, rtol=rtol, atol=atol)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_bad_id_deep_in_a_large_batch_is_reported_first(threads):
+    """Ids are checked part by part inside the forward; the message still names the first offender."""
+    gen = torch.Generator().manual_seed(41)
+    weight, indices, offsets = random_batch(gen, V=1000, D=16, B=3000, max_len=20, empty_bags=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for bad in (1000, -3):
+            ids = indices.clone()
+            ids[len(ids) // 3] = bad
+            ids[len(ids) - 5] = bad
+            for ids_t, offs_t in ((ids, offsets), (ids.int(), offsets.int())):
+                with pytest.raises(IndexError, match=rf"indices\[{len(ids) // 3}\]={bad} "):
+                    embedding_bag(weight, ids_t, offs_t)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_ids_past_the_last_offset_are_still_checked():
+    w = torch.randn(10, 4)
+    with pytest.raises(IndexError, match=r"indices\[3\]=10 is out of range"):
+        embedding_bag(w, torch.tensor([1, 2, 3, 10]), torch.tensor([0, 2, 3]), include_last_offset=True)
+    with pytest.raises(IndexError, match=r"indices\[0\]=-1 is negative"):
+        embedding_bag(torch.randn(10, 0), torch.tensor([-1, 2]), torch.tensor([0]))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_wrapper_autograd_equals_the_registered_formula(mode, sparse):
+    """The wrapper's eager autograd path gives the gradients of the op's registered autograd."""
+    gen = torch.Generator().manual_seed(zlib.crc32(repr((mode, sparse)).encode()))
+    weight, indices, offsets = random_batch(gen, V=40, D=11, B=13, max_len=8, padding_idx=1)
+    psw = None if mode == "max" else torch.rand(indices.shape, generator=gen)
+    g = torch.randn(13, 11, generator=gen)
+    grads = []
+    for wrapper in (True, False):
+        w = weight.clone().requires_grad_()
+        p = None if psw is None else psw.clone().requires_grad_()
+        if wrapper:
+            out = embedding_bag(w, indices, offsets, mode=mode, per_sample_weights=p, padding_idx=1, sparse=sparse)
+        else:
+            out = torch.ops.embedforge.embedding_bag(w, indices, offsets, MODES.index(mode), p, 1, False, sparse)[0]
+        (out * g).sum().backward()
+        grads.append((out.detach(), w.grad.to_dense(), None if p is None else p.grad))
+    for a, b in zip(*grads):
+        if a is not None:
+            assert torch.equal(a, b)
+    with torch.no_grad():
+        out = embedding_bag(weight.clone().requires_grad_(), indices, offsets, mode=mode)
+    assert not out.requires_grad
+
+
 # ---- opcheck, torch.compile, fake shapes ------------------------------------------------------------
 def sample_inputs(device):
     """Argument tuples for torch.ops.embedforge.embedding_bag covering modes, layouts and dtypes."""

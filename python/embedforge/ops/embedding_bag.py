@@ -5,11 +5,12 @@ Shapes: V table rows, D embedding dim, N ids, B bags, L ids per bag (fixed-lengt
 
 from __future__ import annotations
 
+import contextlib
 from typing import Optional
 
 import torch
 
-from .._native import translate_errors
+from .._native import translated_error
 
 __all__ = ["embedding_bag", "embedding", "MODES"]
 
@@ -92,6 +93,56 @@ def _backward(ctx, grad_out, _grad_max_rows):
 
 torch.library.register_autograd("embedforge::embedding_bag", _backward, setup_context=_setup_context)
 
+# Runs the op straight on its device kernel, skipping the autograd kernel that register_autograd
+# installs (a Python function, several microseconds even when nothing needs a gradient). This is
+# what that kernel itself does on its way down; without the context the op is simply called as is.
+_below_autograd = getattr(torch._C, "_AutoDispatchBelowAutograd", contextlib.nullcontext)
+
+
+class _EagerEmbeddingBag(torch.autograd.Function):
+    """Eager-mode autograd of the wrappers: the registered formula (_setup_context, _backward) at a
+    fraction of the generic register_autograd path's per-call cost (about 50 us there). ``grad_pad``
+    is the padding index the backward skips; embedding() passes the forward -1 (padding rows are
+    returned as stored) and its padding index here (they get no gradient), with no masking pass."""
+
+    @staticmethod
+    def forward(ctx, weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse,
+                grad_pad):
+        inputs = (weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse)
+        with _below_autograd():
+            output = _ops.embedding_bag(*inputs)
+        _setup_context(ctx, inputs, output)
+        ctx.padding_idx = grad_pad
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_max_rows):
+        return (*_backward(ctx, grad_out, grad_max_rows), None)
+
+
+def _run(weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse, grad_pad):
+    """The op on validated inputs, eager fast paths first; tagged native errors become Python ones."""
+    try:
+        if torch.compiler.is_compiling():
+            out = _ops.embedding_bag(weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse)[0]
+            if grad_pad != pad and out.requires_grad:
+                # Forward returns the stored padding row; its gradient is masked out.
+                out = torch.where((indices == grad_pad), out.detach(), out)
+            return out
+        if torch.is_grad_enabled() and (
+            weight.requires_grad or (per_sample_weights is not None and per_sample_weights.requires_grad)
+        ):
+            return _EagerEmbeddingBag.apply(
+                weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse, grad_pad
+            )[0]
+        with _below_autograd():
+            return _ops.embedding_bag(weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse)[0]
+    except RuntimeError as exc:
+        err = translated_error(exc)
+        if err is exc:
+            raise
+        raise err from None
+
 
 # ---- the user-facing wrapper -----------------------------------------------------------------
 def _check_inputs(weight, indices, offsets, mode, per_sample_weights, padding_idx):
@@ -170,11 +221,7 @@ def embedding_bag(
     pad = _check_inputs(weight, indices, offsets, mode, per_sample_weights, padding_idx)
     if offsets is not None and offsets.dtype != indices.dtype:
         indices, offsets = indices.long(), offsets.long()
-    with translate_errors():
-        out, _ = _ops.embedding_bag(
-            weight, indices, offsets, MODES[mode], per_sample_weights, pad, include_last_offset, sparse
-        )
-    return out
+    return _run(weight, indices, offsets, MODES[mode], per_sample_weights, pad, include_last_offset, sparse, pad)
 
 
 def embedding(
@@ -189,9 +236,7 @@ def embedding(
         raise TypeError("indices must be a tensor")
     flat = indices.reshape(-1, 1)
     pad = _check_inputs(weight, flat, None, "sum", None, padding_idx)
-    with translate_errors():
-        out, _ = _ops.embedding_bag(weight, flat, None, 0, None, -1, False, sparse)
-    if pad >= 0 and out.requires_grad:
-        # Forward returns the stored padding row; its gradient is masked out.
-        out = torch.where((flat == pad), out.detach(), out)
+    # Bags of one id with no padding in the forward (the stored row comes back); the backward
+    # skips the padding index, so that row gets no gradient.
+    out = _run(weight, flat, None, 0, None, -1, False, sparse, pad)
     return out.reshape(*indices.shape, weight.shape[1])
