@@ -121,6 +121,67 @@ inline void prefetch_state(const T* W, const OptimArgs& o, int64_t r, int64_t D)
   }
 }
 
+// Reduce + update of touched rows [u0, u1) of a float32 table whose dim DK is a compile-time
+// constant (the common widths): the gradient accumulator lives in vector registers and every loop
+// over the row is unrolled. Sum and mean pooling only (max goes through reduce_row). The
+// accumulation is the expression of reduce_row, in the same order, so the bits are the same.
+template <int DK, OptimKind K, bool kPsw, bool kMean>
+void fused_rows_fixed(const BackwardArgs& a, const RowGroups& g, float* W, const OptimArgs& o, int64_t u0,
+                      int64_t u1, const AdamScale& global_scale, const AdamScaleTable& row_scales) {
+  const float* __restrict go = static_cast<const float*>(a.grad_out);
+  const uint32_t* __restrict pos = g.pos.data();
+  const int64_t* __restrict seg = g.seg.data();
+  const int64_t* __restrict rows = g.rows.data();
+  const int32_t* __restrict bag_of = a.bags.offsets ? g.bag_of.data() : nullptr;
+  const int64_t L = a.bags.bag_size;
+  const float* __restrict psw = a.per_sample_weights;
+  const float* __restrict bag_scale = kMean ? g.bag_scale.data() : nullptr;
+  for (int64_t u = u0; u < u1; ++u) {
+    const int64_t r = rows[u];
+    if (u + kRowsAhead < u1) prefetch_state<K>(W, o, rows[u + kRowsAhead], DK);
+    float acc[DK];
+    for (int k = 0; k < DK; ++k) acc[k] = 0.f;
+    const int64_t q1 = seg[u + 1];
+    for (int64_t q = seg[u]; q < q1; ++q) {
+      const int64_t j = pos[q];
+      const int64_t b = bag_of ? bag_of[j] : j / L;
+      float s = kPsw ? psw[j] : 1.f;
+      if constexpr (kMean) s *= bag_scale[b];
+      const float* __restrict gr = go + b * DK;
+      for (int k = 0; k < DK; ++k) acc[k] += s * gr[k];
+    }
+    update_row<K, float>(W + r * DK, acc, nullptr, o, r, DK, global_scale, row_scales);
+  }
+}
+
+// Picks the fixed-width kernel for this batch, or returns false (other dims, max pooling, narrow
+// tables) to leave it to the generic loop.
+template <OptimKind K, typename T>
+bool fused_rows_fast(const BackwardArgs& a, const RowGroups& g, T* W, const OptimArgs& o, int64_t u0, int64_t u1,
+                     const AdamScale& gs, const AdamScaleTable& rs) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    if (a.pool == Pool::kMax) return false;
+    const bool psw = a.per_sample_weights != nullptr, mean = a.pool == Pool::kMean;
+    auto run = [&](auto dk) {
+      constexpr int DK = decltype(dk)::value;
+      if (psw && mean) fused_rows_fixed<DK, K, true, true>(a, g, W, o, u0, u1, gs, rs);
+      else if (psw) fused_rows_fixed<DK, K, true, false>(a, g, W, o, u0, u1, gs, rs);
+      else if (mean) fused_rows_fixed<DK, K, false, true>(a, g, W, o, u0, u1, gs, rs);
+      else fused_rows_fixed<DK, K, false, false>(a, g, W, o, u0, u1, gs, rs);
+      return true;
+    };
+    switch (a.dim) {
+      case 16: return run(std::integral_constant<int, 16>{});
+      case 32: return run(std::integral_constant<int, 32>{});
+      case 64: return run(std::integral_constant<int, 64>{});
+      case 128: return run(std::integral_constant<int, 128>{});
+      default: return false;
+    }
+  }
+}
+
 template <OptimKind K, typename T>
 void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, const OptimArgs& o,
                       const Parallel& par) {
@@ -149,8 +210,9 @@ void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, c
   AdamScaleTable row_scales;
   if (K == OptimKind::kAdam && o.per_row_step) row_scales.build(o);
   par.for_each(parts, [&](int64_t p0, int64_t p1) {
-    std::vector<float> acc(static_cast<size_t>(D)), nw(static_cast<size_t>(D));
     const int64_t u1 = bounds[p1];
+    if (fused_rows_fast<K, T>(a, g, W, o, bounds[p0], u1, global_scale, row_scales)) return;
+    std::vector<float> acc(static_cast<size_t>(D)), nw(static_cast<size_t>(D));
     for (int64_t u = bounds[p0]; u < u1; ++u) {
       const int64_t r = g.rows[u];
       // Touched rows are scattered over the table: pull a later row (and its state) towards the
