@@ -78,6 +78,14 @@ struct RowGroups {
   std::vector<int64_t> scratch_index;
 
   int64_t num_rows_touched() const { return static_cast<int64_t>(rows.size()); }
+  // Memory held by the buffers (capacities), and a way to hand it back: callers that keep a
+  // RowGroups across batches release it after an unusually large one.
+  size_t capacity_bytes() const {
+    return pos.capacity() * 4 + rows.capacity() * 8 + seg.capacity() * 8 + bag_of.capacity() * 4 +
+           bag_scale.capacity() * 4 + scratch_packed.capacity() * 8 + scratch_hist.capacity() * 4 +
+           scratch_index.capacity() * 8;
+  }
+  void release() { *this = RowGroups{}; }
   int64_t bag(const BagLayout& b, int64_t j) const { return b.offsets ? bag_of[j] : j / b.bag_size; }
 };
 

@@ -183,6 +183,7 @@ Tensor embedding_bag_backward_dense_cpu(Tensor grad, Tensor indices, std::option
   thread_local core::RowGroups groups;  // reused across calls
   core::group_by_row(p.bags, num_rows, p.pool, par, groups);
   core::embedding_bag_backward_dense(a, groups, gw.data_ptr(), /*zeroed=*/true, par);
+  if (groups.capacity_bytes() > (size_t{256} << 20)) groups.release();  // keep no huge batch's buffers
   return gw;
 }
 
@@ -203,6 +204,7 @@ std::tuple<Tensor, Tensor> embedding_bag_backward_rows_cpu(Tensor grad, Tensor i
   std::copy(groups.rows.begin(), groups.rows.end(), static_cast<int64_t*>(rows.data_ptr()));
   Tensor row_grads = zeroed_cpu_tensor(U, a.dim, g.scalar_type());  // fresh pages, huge when large
   core::embedding_bag_backward_rows(a, groups, row_grads.data_ptr(), par);
+  if (groups.capacity_bytes() > (size_t{256} << 20)) groups.release();  // keep no huge batch's buffers
   return {rows, row_grads};
 }
 

@@ -108,6 +108,9 @@ core::OptimArgs base_args(core::OptimKind kind, double lr, double weight_decay, 
   return o;
 }
 
+// A thread keeps its grouping buffers between steps unless a batch made them larger than this.
+constexpr size_t kMaxCachedGroupBytes = size_t{256} << 20;
+
 // Checks the hyper-parameters, groups the batch by row, runs `commit` (last checks that need the
 // touched rows, then any scalar state change), and only then updates the table.
 template <typename Commit>
@@ -122,6 +125,7 @@ void run_step(FusedBatch& f, const Tensor& weight, const core::OptimArgs& o, Com
   commit(groups);
   // Everything is validated: from here on nothing can fail, so a step is all or nothing.
   core::fused_optim_step(f.args, groups, weight.mutable_data_ptr(), o, par);
+  if (groups.capacity_bytes() > kMaxCachedGroupBytes) groups.release();
 }
 void run_step(FusedBatch& f, const Tensor& weight, const core::OptimArgs& o) {
   run_step(f, weight, o, [](const core::RowGroups&) {});
