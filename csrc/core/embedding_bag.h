@@ -76,12 +76,28 @@ struct RowGroups {
   std::vector<int64_t> seg;        // rows.size()+1 bounds into pos
   std::vector<int32_t> bag_of;     // bag of each index position (offsets layout only)
   std::vector<float> bag_scale;    // 1/count for Pool::kMean, per bag
+  // group_by_row's working memory, kept so that a reused RowGroups allocates nothing per batch.
+  std::vector<uint64_t> scratch_packed;
+  std::vector<uint32_t> scratch_hist;
+  std::vector<int64_t> scratch_index;
 
   int64_t num_rows_touched() const { return static_cast<int64_t>(rows.size()); }
+  // Memory held by the buffers (capacities), and a way to hand it back: callers that keep a
+  // RowGroups across batches release it after an unusually large one.
+  size_t capacity_bytes() const {
+    return pos.capacity() * 4 + rows.capacity() * 8 + seg.capacity() * 8 + bag_of.capacity() * 4 +
+           bag_scale.capacity() * 4 + scratch_packed.capacity() * 8 + scratch_hist.capacity() * 4 +
+           scratch_index.capacity() * 8;
+  }
+  void release() { *this = RowGroups{}; }
   int64_t bag(const BagLayout& b, int64_t j) const { return b.offsets ? bag_of[j] : j / b.bag_size; }
 };
 
-RowGroups group_by_row(const BagLayout& bags, int64_t num_rows, Pool pool);
+// Parallel over `par` (parts of the bags, then ranges of row buckets); the result depends only on
+// the batch, never on the thread count. The second form refills `out`, reusing its buffers (a
+// caller that keeps one RowGroups across batches allocates only when a batch outgrows it).
+RowGroups group_by_row(const BagLayout& bags, int64_t num_rows, Pool pool, const Parallel& par = Parallel{});
+void group_by_row(const BagLayout& bags, int64_t num_rows, Pool pool, const Parallel& par, RowGroups& out);
 
 struct BackwardArgs {
   const void* grad_out = nullptr;  // [num_bags, dim] of `dtype`

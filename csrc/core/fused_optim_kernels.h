@@ -9,6 +9,9 @@
 #endif
 #include <cmath>
 #include <type_traits>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "core/fused_optim.h"
 
@@ -51,6 +54,81 @@ struct AdamScaleTable {
   AdamScale get(const OptimArgs& o, int64_t t) const { return t < kSize ? by_step[t] : adam_scale(o, t); }
 };
 
+// Sum of g[k]² over a row in 16 interleaved partial sums folded pairwise: no serial chain of D
+// dependent adds (a float sum is not reassociated by the compiler), and a fixed order.
+inline float sum_squares(const float* __restrict g, int64_t D) {
+  constexpr int kLanes = 16;
+  float part[kLanes];
+  for (int l = 0; l < kLanes; ++l) part[l] = 0.f;
+  int64_t k = 0;
+  for (; k + kLanes <= D; k += kLanes)
+    for (int l = 0; l < kLanes; ++l) part[l] += g[k + l] * g[k + l];
+  for (int l = 0; l < kLanes && k < D; ++l, ++k) part[l] += g[k] * g[k];  // the < kLanes left
+  for (int w = kLanes / 2; w > 0; w /= 2)
+    for (int l = 0; l < w; ++l) part[l] += part[l + w];
+  return part[0];
+}
+
+#if defined(__AVX512F__)
+// 1 / (sqrt(x) * a + eps) for x >= 0, from the hardware estimates refined by one Newton step each
+// (a few ulp; sqrt and divide cost ~20 cycles a vector, this ~6). x = 0, +inf and NaN take the
+// exact path's values (1/eps, 0, NaN).
+inline __m512 recip_sqrt_affine(__m512 x, __m512 a, __m512 eps) {
+  const __m512 inf = _mm512_set1_ps(INFINITY);
+  const __mmask16 mid = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ) & _mm512_cmp_ps_mask(x, inf, _CMP_LT_OQ);
+  __m512 y = _mm512_rsqrt14_ps(x);
+  const __m512 hx = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
+  y = _mm512_mul_ps(y, _mm512_fnmadd_ps(_mm512_mul_ps(hx, y), y, _mm512_set1_ps(1.5f)));
+  const __m512 root = _mm512_mask_mul_ps(x, mid, x, y);
+  const __m512 d = _mm512_fmadd_ps(root, a, eps);
+  const __m512 r = _mm512_rcp14_ps(d);
+  const __mmask16 finite = _mm512_cmp_ps_mask(d, inf, _CMP_LT_OQ);
+  return _mm512_mask_mul_ps(r, finite, r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.f)));
+}
+
+// Adagrad and Adam on one float32 row of compile-time width DK (a multiple of 16), g its reduced
+// gradient: the same update as update_row with the reciprocal square root above.
+template <int DK, OptimKind K>
+inline void update_row_avx512(float* __restrict w, const float* __restrict g_in, const OptimArgs& o, int64_t r,
+                              const AdamScale& global_scale, const AdamScaleTable& row_scales) {
+  static_assert(DK % 16 == 0);
+  const __m512 lr = _mm512_set1_ps(o.lr), eps = _mm512_set1_ps(o.eps), wd = _mm512_set1_ps(o.weight_decay);
+  const bool decay = o.weight_decay != 0.f;
+  if constexpr (K == OptimKind::kAdagrad) {
+    float* __restrict s = o.state0 + r * DK;
+    const __m512 one = _mm512_set1_ps(1.f);
+    for (int k = 0; k < DK; k += 16) {
+      const __m512 wk = _mm512_loadu_ps(w + k);
+      __m512 gk = _mm512_loadu_ps(g_in + k);
+      if (decay) gk = _mm512_fmadd_ps(wd, wk, gk);
+      const __m512 sk = _mm512_fmadd_ps(gk, gk, _mm512_loadu_ps(s + k));
+      _mm512_storeu_ps(s + k, sk);
+      _mm512_storeu_ps(w + k, _mm512_fnmadd_ps(_mm512_mul_ps(lr, gk), recip_sqrt_affine(sk, one, eps), wk));
+    }
+  } else {
+    static_assert(K == OptimKind::kAdam);
+    AdamScale sc = global_scale;
+    if (o.per_row_step) sc = row_scales.get(o, ++o.row_step[r]);
+    float* __restrict m = o.state0 + r * DK;
+    float* __restrict v = o.state1 + r * DK;
+    const __m512 b1 = _mm512_set1_ps(o.beta1), b2 = _mm512_set1_ps(o.beta2);
+    const __m512 c1 = _mm512_set1_ps(1.f - o.beta1), c2 = _mm512_set1_ps(1.f - o.beta2);
+    const __m512 step = _mm512_set1_ps(sc.step_size), bc2 = _mm512_set1_ps(sc.inv_sqrt_bc2);
+    for (int k = 0; k < DK; k += 16) {
+      const __m512 wk = _mm512_loadu_ps(w + k);
+      __m512 gk = _mm512_loadu_ps(g_in + k);
+      if (decay) gk = _mm512_fmadd_ps(wd, wk, gk);
+      const __m512 mk = _mm512_fmadd_ps(b1, _mm512_loadu_ps(m + k), _mm512_mul_ps(c1, gk));
+      const __m512 vk = _mm512_fmadd_ps(b2, _mm512_loadu_ps(v + k), _mm512_mul_ps(_mm512_mul_ps(c2, gk), gk));
+      _mm512_storeu_ps(m + k, mk);
+      _mm512_storeu_ps(v + k, vk);
+      _mm512_storeu_ps(w + k, _mm512_fnmadd_ps(_mm512_mul_ps(step, mk), recip_sqrt_affine(vk, bc2, eps), wk));
+    }
+  }
+  (void)lr;
+}
+#endif
+
 // One touched row r: g[0, D) is its reduced gradient (overwritten), nw[0, D) scratch.
 template <OptimKind K, typename T>
 inline void update_row(T* __restrict w, float* __restrict g, float* __restrict scratch, const OptimArgs& o,
@@ -77,8 +155,7 @@ inline void update_row(T* __restrict w, float* __restrict g, float* __restrict s
       nw[k] -= lr * g[k] / (std::sqrt(sk) + eps);
     }
   } else if constexpr (K == OptimKind::kRowWiseAdagrad) {
-    float sq = 0.f;
-    for (int64_t k = 0; k < D; ++k) sq += g[k] * g[k];
+    const float sq = sum_squares(g, D);
     const float s = o.state0[r] + sq / static_cast<float>(D);
     o.state0[r] = s;
     const float scale = lr / (std::sqrt(s) + eps);
@@ -101,7 +178,7 @@ inline void update_row(T* __restrict w, float* __restrict g, float* __restrict s
   if constexpr (!std::is_same_v<T, float>) store_row(w, nw, D, o, r);
 }
 
-constexpr int64_t kRowsAhead = 6;
+constexpr int64_t kRowsAhead = 12;
 
 inline void prefetch_bytes(const void* p, int64_t bytes) {
   const char* c = static_cast<const char*>(p);
@@ -118,6 +195,73 @@ inline void prefetch_state(const T* W, const OptimArgs& o, int64_t r, int64_t D)
     prefetch_bytes(o.state0 + r * D, D * 4);
     prefetch_bytes(o.state1 + r * D, D * 4);
     if (o.per_row_step) __builtin_prefetch(o.row_step + r, 1, 1);
+  }
+}
+
+// Reduce + update of touched rows [u0, u1) of a float32 table whose dim DK is a compile-time
+// constant (the common widths): the gradient accumulator lives in vector registers and every loop
+// over the row is unrolled. Sum and mean pooling only (max goes through reduce_row). The
+// accumulation is the expression of reduce_row, in the same order, so the bits are the same.
+template <int DK, OptimKind K, bool kPsw, bool kMean>
+void fused_rows_fixed(const BackwardArgs& a, const RowGroups& g, float* W, const OptimArgs& o, int64_t u0,
+                      int64_t u1, const AdamScale& global_scale, const AdamScaleTable& row_scales) {
+  const float* __restrict go = static_cast<const float*>(a.grad_out);
+  const uint32_t* __restrict pos = g.pos.data();
+  const int64_t* __restrict seg = g.seg.data();
+  const int64_t* __restrict rows = g.rows.data();
+  const int32_t* __restrict bag_of = a.bags.offsets ? g.bag_of.data() : nullptr;
+  const int64_t L = a.bags.bag_size;
+  const float* __restrict psw = a.per_sample_weights;
+  const float* __restrict bag_scale = kMean ? g.bag_scale.data() : nullptr;
+  for (int64_t u = u0; u < u1; ++u) {
+    const int64_t r = rows[u];
+    if (u + kRowsAhead < u1) prefetch_state<K>(W, o, rows[u + kRowsAhead], DK);
+    float acc[DK];
+    for (int k = 0; k < DK; ++k) acc[k] = 0.f;
+    const int64_t q1 = seg[u + 1];
+    for (int64_t q = seg[u]; q < q1; ++q) {
+      const int64_t j = pos[q];
+      const int64_t b = bag_of ? bag_of[j] : j / L;
+      float s = kPsw ? psw[j] : 1.f;
+      if constexpr (kMean) s *= bag_scale[b];
+      const float* __restrict gr = go + b * DK;
+      for (int k = 0; k < DK; ++k) acc[k] += s * gr[k];
+    }
+#if defined(__AVX512F__)
+    if constexpr (K == OptimKind::kAdagrad || K == OptimKind::kAdam) {
+      update_row_avx512<DK, K>(W + r * DK, acc, o, r, global_scale, row_scales);
+      continue;
+    }
+#endif
+    update_row<K, float>(W + r * DK, acc, nullptr, o, r, DK, global_scale, row_scales);
+  }
+}
+
+// Picks the fixed-width kernel for this batch, or returns false (other dims, max pooling, narrow
+// tables) to leave it to the generic loop.
+template <OptimKind K, typename T>
+bool fused_rows_fast(const BackwardArgs& a, const RowGroups& g, T* W, const OptimArgs& o, int64_t u0, int64_t u1,
+                     const AdamScale& gs, const AdamScaleTable& rs) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    if (a.pool == Pool::kMax) return false;
+    const bool psw = a.per_sample_weights != nullptr, mean = a.pool == Pool::kMean;
+    auto run = [&](auto dk) {
+      constexpr int DK = decltype(dk)::value;
+      if (psw && mean) fused_rows_fixed<DK, K, true, true>(a, g, W, o, u0, u1, gs, rs);
+      else if (psw) fused_rows_fixed<DK, K, true, false>(a, g, W, o, u0, u1, gs, rs);
+      else if (mean) fused_rows_fixed<DK, K, false, true>(a, g, W, o, u0, u1, gs, rs);
+      else fused_rows_fixed<DK, K, false, false>(a, g, W, o, u0, u1, gs, rs);
+      return true;
+    };
+    switch (a.dim) {
+      case 16: return run(std::integral_constant<int, 16>{});
+      case 32: return run(std::integral_constant<int, 32>{});
+      case 64: return run(std::integral_constant<int, 64>{});
+      case 128: return run(std::integral_constant<int, 128>{});
+      default: return false;
+    }
   }
 }
 
@@ -149,8 +293,9 @@ void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, c
   AdamScaleTable row_scales;
   if (K == OptimKind::kAdam && o.per_row_step) row_scales.build(o);
   par.for_each(parts, [&](int64_t p0, int64_t p1) {
-    std::vector<float> acc(static_cast<size_t>(D)), nw(static_cast<size_t>(D));
     const int64_t u1 = bounds[p1];
+    if (fused_rows_fast<K, T>(a, g, W, o, bounds[p0], u1, global_scale, row_scales)) return;
+    std::vector<float> acc(static_cast<size_t>(D)), nw(static_cast<size_t>(D));
     for (int64_t u = bounds[p0]; u < u1; ++u) {
       const int64_t r = g.rows[u];
       // Touched rows are scattered over the table: pull a later row (and its state) towards the

@@ -189,8 +189,11 @@ Tensor embedding_bag_backward_dense_cpu(Tensor grad, Tensor indices, std::option
   const Tensor mr = contig(max_rows);
   const core::BackwardArgs a = backward_args(g, p, num_rows, mr);
   Tensor gw = zeroed_cpu_tensor(num_rows, a.dim, g.scalar_type());
-  const core::RowGroups groups = core::group_by_row(p.bags, num_rows, p.pool);
-  core::embedding_bag_backward_dense(a, groups, gw.data_ptr(), /*zeroed=*/true, torch_parallel());
+  const core::Parallel par = torch_parallel();
+  thread_local core::RowGroups groups;  // reused across calls
+  core::group_by_row(p.bags, num_rows, p.pool, par, groups);
+  core::embedding_bag_backward_dense(a, groups, gw.data_ptr(), /*zeroed=*/true, par);
+  if (groups.capacity_bytes() > (size_t{256} << 20)) groups.release();  // keep no huge batch's buffers
   return gw;
 }
 
@@ -203,12 +206,15 @@ std::tuple<Tensor, Tensor> embedding_bag_backward_rows_cpu(Tensor grad, Tensor i
   const Tensor g = contig(grad);
   const Tensor mr = contig(max_rows);
   const core::BackwardArgs a = backward_args(g, p, num_rows, mr);
-  const core::RowGroups groups = core::group_by_row(p.bags, num_rows, p.pool);
+  const core::Parallel par = torch_parallel();
+  thread_local core::RowGroups groups;  // reused across calls
+  core::group_by_row(p.bags, num_rows, p.pool, par, groups);
   const int64_t U = groups.num_rows_touched();
   Tensor rows = torch::stable::new_empty(g, {U}, ScalarType::Long);
   std::copy(groups.rows.begin(), groups.rows.end(), static_cast<int64_t*>(rows.data_ptr()));
   Tensor row_grads = zeroed_cpu_tensor(U, a.dim, g.scalar_type());  // fresh pages, huge when large
-  core::embedding_bag_backward_rows(a, groups, row_grads.data_ptr(), torch_parallel());
+  core::embedding_bag_backward_rows(a, groups, row_grads.data_ptr(), par);
+  if (groups.capacity_bytes() > (size_t{256} << 20)) groups.release();  // keep no huge batch's buffers
   return {rows, row_grads};
 }
 

@@ -108,16 +108,24 @@ core::OptimArgs base_args(core::OptimKind kind, double lr, double weight_decay, 
   return o;
 }
 
+// A thread keeps its grouping buffers between steps unless a batch made them larger than this.
+constexpr size_t kMaxCachedGroupBytes = size_t{256} << 20;
+
 // Checks the hyper-parameters, groups the batch by row, runs `commit` (last checks that need the
 // touched rows, then any scalar state change), and only then updates the table.
 template <typename Commit>
 void run_step(FusedBatch& f, const Tensor& weight, const core::OptimArgs& o, Commit&& commit) {
   const std::string err = core::check_optim_args(o);
   EF_CHECK(err.empty(), "ValueError", err);
-  const core::RowGroups groups = core::group_by_row(f.p.bags, f.args.num_rows, f.p.pool);
+  const core::Parallel par = torch_parallel();
+  // One grouping buffer per calling thread, reused by every step (no per-step allocation or page
+  // faults once it has grown to the batch size).
+  thread_local core::RowGroups groups;
+  core::group_by_row(f.p.bags, f.args.num_rows, f.p.pool, par, groups);
   commit(groups);
   // Everything is validated: from here on nothing can fail, so a step is all or nothing.
-  core::fused_optim_step(f.args, groups, weight.mutable_data_ptr(), o, torch_parallel());
+  core::fused_optim_step(f.args, groups, weight.mutable_data_ptr(), o, par);
+  if (groups.capacity_bytes() > kMaxCachedGroupBytes) groups.release();
 }
 void run_step(FusedBatch& f, const Tensor& weight, const core::OptimArgs& o) {
   run_step(f, weight, o, [](const core::RowGroups&) {});

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/embedding_bag.h"
@@ -317,6 +318,75 @@ static void test_fused_optim(std::mt19937& rng) {
   EXPECT(!check_optim_args(bad).empty(), "NaN lr accepted");
 }
 
+// group_by_row against a naive stable sort of (row, position), for batches large enough to take
+// the parallel passes, at several thread counts, with one RowGroups reused across batches.
+template <typename Idx>
+static void check_grouping(const std::vector<Idx>& ids, const std::vector<Idx>& offs, int64_t bag_size, int64_t V,
+                           int64_t end, int64_t pad, Pool pool, RowGroups& reused, const char* what) {
+  BagLayout b;
+  b.indices = ids.data();
+  b.int64_ids = sizeof(Idx) == 8;
+  b.num_indices = static_cast<int64_t>(ids.size());
+  b.offsets = offs.empty() ? nullptr : offs.data();
+  b.num_bags = !offs.empty() ? static_cast<int64_t>(offs.size()) : bag_size > 0 ? b.num_indices / bag_size : 0;
+  b.bag_size = bag_size;
+  b.end = end;
+  b.padding_idx = pad;
+  const int64_t used_end = b.num_bags > 0 ? b.bag_end(b.num_bags - 1) : 0;
+  std::vector<std::pair<int64_t, uint32_t>> ref;
+  for (int64_t j = 0; j < used_end; ++j)
+    if (static_cast<int64_t>(ids[j]) != pad) ref.emplace_back(static_cast<int64_t>(ids[j]), static_cast<uint32_t>(j));
+  std::stable_sort(ref.begin(), ref.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<int64_t> rows, seg;
+  for (size_t i = 0; i < ref.size(); ++i)
+    if (i == 0 || ref[i].first != ref[i - 1].first) { rows.push_back(ref[i].first); seg.push_back(int64_t(i)); }
+  seg.push_back(static_cast<int64_t>(ref.size()));
+  for (int t : {1, 2, 3, 5}) {
+    const Parallel par = t == 1 ? serial_parallel() : std_thread_parallel(t);
+    group_by_row(b, V, pool, par, reused);
+    bool ok = reused.rows == rows && reused.seg == seg && reused.pos.size() == ref.size();
+    for (size_t i = 0; ok && i < ref.size(); ++i) ok = reused.pos[i] == ref[i].second;
+    for (int64_t bb = 0; ok && bb < b.num_bags; ++bb) {
+      int64_t kept = 0;
+      for (int64_t j = b.bag_begin(bb); j < b.bag_end(bb); ++j) {
+        if (b.offsets) ok &= reused.bag(b, j) == bb;
+        kept += static_cast<int64_t>(ids[j]) != pad;
+      }
+      if (pool == Pool::kMean) ok &= reused.bag_scale[bb] == (kept ? 1.f / float(kept) : 0.f);
+    }
+    EXPECT(ok, "group_by_row %s, %d threads", what, t);
+  }
+}
+
+static void test_grouping(std::mt19937& rng) {
+  RowGroups reused;
+  std::uniform_int_distribution<int64_t> len(0, 60);
+  for (int64_t V : {int64_t{1}, int64_t{3000}, int64_t{1000000}, int64_t{5000000}, int64_t{4000000000}}) {
+    std::uniform_int_distribution<int64_t> row(0, V - 1);
+    std::vector<int64_t> ids, offs;
+    for (int64_t bag = 0; bag < 1500; ++bag) {
+      offs.push_back(static_cast<int64_t>(ids.size()));
+      const int64_t L = bag % 97 == 0 ? 0 : len(rng);  // some empty bags
+      for (int64_t j = 0; j < L; ++j) ids.push_back(j % 5 == 0 ? V / 2 : row(rng));  // a hot row
+    }
+    const int64_t n = static_cast<int64_t>(ids.size());
+    check_grouping(ids, offs, 0, V, n, -1, Pool::kSum, reused, "int64 offsets");
+    check_grouping(ids, offs, 0, V, n, V / 2, Pool::kMean, reused, "padding = the hot row, mean");
+    std::vector<int64_t> head(offs.begin(), offs.end() - 1);  // include_last_offset: the tail is no bag's
+    check_grouping(ids, head, 0, V, offs.back(), -1, Pool::kSum, reused, "ids past the last bag");
+    if (V < (int64_t{1} << 31)) {
+      std::vector<int32_t> ids32(ids.begin(), ids.end()), offs32(offs.begin(), offs.end());
+      check_grouping(ids32, offs32, 0, V, n, -1, Pool::kMean, reused, "int32");
+    }
+    std::vector<int64_t> fixed(ids.begin(), ids.begin() + (n / 20) * 20);
+    check_grouping(fixed, std::vector<int64_t>{}, 20, V, 0, -1, Pool::kSum, reused, "fixed-length bags");
+  }
+  std::vector<int64_t> small = {4, 1, 4, 0}, small_offs = {0, 1, 3};
+  check_grouping(small, small_offs, 0, 5, 4, -1, Pool::kSum, reused, "a small batch after large ones");
+  std::vector<int64_t> none, none_offs;
+  check_grouping(none, none_offs, 0, 5, 0, -1, Pool::kMean, reused, "no bags");
+}
+
 int main() {
   std::mt19937 rng(1234);
   test_forward_backward(rng, serial_parallel());
@@ -325,6 +395,7 @@ int main() {
   test_determinism(rng);
   test_balance();
   test_fused_optim(rng);
+  test_grouping(rng);
   std::printf("core_tests (%s): %d passed, %d failed\n", embedding_bag_isa(), passed, failed);
   return failed == 0 ? 0 : 1;
 }
