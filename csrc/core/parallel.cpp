@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -106,7 +107,16 @@ Parallel helping_parallel(int threads) {
   Parallel p;
   p.threads = threads < 1 ? 1 : threads;
   const int t = p.threads;
-  p.run = [t](int64_t n, const std::function<void(int64_t, int64_t)>& fn) { pool().run(n, fn, t); };
+  p.run = [t](int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+    // Ranges are claimed one at a time under a lock: a long loop (one item per touched row, say)
+    // is cut into a few contiguous chunks per thread first.
+    const int64_t chunks = std::min<int64_t>(n, int64_t{8} * t);
+    if (chunks == n) { pool().run(n, fn, t); return; }
+    const std::function<void(int64_t, int64_t)> chunked = [&](int64_t c0, int64_t c1) {
+      fn(n * c0 / chunks, n * c1 / chunks);
+    };
+    pool().run(chunks, chunked, t);
+  };
   return p;
 }
 

@@ -105,9 +105,7 @@ std::tuple<Tensor, Tensor> embedding_bag_cpu(Tensor weight, Tensor indices, std:
   const std::string off_err = core::check_offsets(p.bags, p.num_offsets, include_last_offset);
   EF_CHECK(off_err.empty(), "ValueError", off_err);
   p.bags = finish_layout(p, include_last_offset);
-  // torch's thread count, on the helping pool: a forward is often well under a millisecond, and
-  // a fork-join pool would make it wait for a worker the OS has not scheduled yet.
-  const core::Parallel par = core::helping_parallel(static_cast<int>(torch::stable::get_num_threads()));
+  const core::Parallel par = torch_parallel();
   const Tensor w = contig(weight);
   const int64_t B = p.bags.num_bags;
   Tensor out = torch::stable::new_empty(w, {B, D});
