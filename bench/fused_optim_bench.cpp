@@ -15,40 +15,15 @@
 
 #include <sys/mman.h>
 
+#include "workloads.h"
 #include "core/embedding_bag.h"
 #include "core/fused_optim.h"
 
 using namespace embedforge::core;
 
-struct Workload {
-  const char* name;
-  int64_t rows, dim, bags, min_len, max_len;
-  Pool pool;
-  double zipf;
-  int64_t padding_idx;
-  bool psw;
-};
-
-static const Workload kWorkloads[] = {
-    {"W1", 1000000, 64, 2048, 40, 40, Pool::kSum, 0.0, -1, false},
-    {"W1z", 1000000, 64, 2048, 40, 40, Pool::kSum, 1.05, -1, false},
-    {"W2", 50000, 128, 256, 10, 200, Pool::kMean, 0.0, 0, false},
-    {"W3", 200000, 256, 512, 20, 20, Pool::kSum, 0.0, -1, true},
-    {"W4", 5000000, 16, 4096, 10, 10, Pool::kSum, 0.0, -1, false},
-};
-
-static std::vector<int64_t> zipf_ids(std::mt19937_64& rng, int64_t n, int64_t rows, double s) {
-  std::vector<double> cdf(static_cast<size_t>(rows));
-  double acc = 0;
-  for (int64_t r = 0; r < rows; ++r) cdf[r] = (acc += std::pow(double(r + 1), -s));
-  std::vector<int64_t> perm(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) perm[r] = r;
-  std::shuffle(perm.begin(), perm.end(), rng);
-  std::uniform_real_distribution<double> u(0, acc);
-  std::vector<int64_t> ids(static_cast<size_t>(n));
-  for (auto& id : ids) id = perm[std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin()];
-  return ids;
-}
+using embedforge::bench::kWorkloads;
+using embedforge::bench::Workload;
+using embedforge::bench::zipf_ids;
 
 // Median (or, with --min, the minimum: steadier on a shared machine) over `repeats` runs; each
 // run first calls setup() (untimed), then f().
@@ -164,7 +139,7 @@ int main(int argc, char** argv) {
         fa.bags = bl;
         fa.per_sample_weights = w.psw ? psw.data() : nullptr;
         fa.pool = w.pool;
-        embedding_bag_forward(fa, out.data(), nullptr, par);
+        (void)embedding_bag_forward(fa, out.data(), nullptr, par);  // ids generated in range
       }, repeats);
       const double gms = median_ms(pick, [&] { const RowGroups g = group_by_row(bl, rows, w.pool, par); }, repeats);
       double step_ms[5];
