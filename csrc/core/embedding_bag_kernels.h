@@ -233,7 +233,7 @@ inline void store_vec(T* dst, typename VecOps::V v) {
 // Pools columns [c0, c0 + NV*lanes) of bag [s, e), checking each id against num_rows before its
 // row is read (false at the first bad one: the caller abandons the forward). Ids j < pf_stop
 // prefetch (into L1) the same columns of the row of id j + ahead, clamped into the table.
-template <int NV, bool kPsw, bool kPad, typename T, typename Idx>
+template <int NV, bool kPsw, typename T, typename Idx>
 __attribute__((always_inline)) inline bool pool_regs(const T* __restrict W, int64_t D, uint64_t num_rows, const Idx* __restrict ids, int64_t s, int64_t e,
                int64_t pf_stop, int64_t ahead, const float* __restrict psw, int64_t pad, bool mean, int64_t c0,
                T* __restrict out) {
@@ -248,7 +248,7 @@ __attribute__((always_inline)) inline bool pool_regs(const T* __restrict W, int6
   {                                                                                                 \
     const int64_t r = static_cast<int64_t>(ids[j]);                                                 \
     if (__builtin_expect(static_cast<uint64_t>(r) >= num_rows, 0)) return false;                    \
-    if (kPad && r == pad) {                                                                         \
+    if (r == pad) { /* pad is -1 without padding: never equal to a checked id */                  \
       ++skipped;                                                                                    \
     } else {                                                                                        \
       const T* __restrict row = base + r * D;                                                       \
@@ -286,7 +286,7 @@ __attribute__((always_inline)) inline bool pool_regs(const T* __restrict W, int6
 
 // Bags [b0, b1) whose columns all fit one register block (D == NV * lanes): one loop over bags,
 // offsets read in their own type, the block kernel inlined.
-template <int NV, bool kPsw, bool kPad, typename T, typename Idx>
+template <int NV, bool kPsw, typename T, typename Idx>
 bool pool_bags_regs(const ForwardArgs& a, T* __restrict out, int64_t b0, int64_t b1, int64_t pf_stop, int64_t ahead,
                     bool mean) {
   const T* W = static_cast<const T*>(a.weight);
@@ -305,31 +305,37 @@ bool pool_bags_regs(const ForwardArgs& a, T* __restrict out, int64_t b0, int64_t
       s = b * L;
       e = s + L;
     }
-    if (!pool_regs<NV, kPsw, kPad, T, Idx>(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, 0, out + b * D))
+    if (!pool_regs<NV, kPsw, T, Idx>(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, 0, out + b * D))
       return false;
   }
   return true;
 }
 
-template <bool kPsw, bool kPad, typename T, typename Idx>
+// Register widths compiled: 1, 2, 4, 8 (and 16 with AVX-512) vectors, each a kernel per dtype, id
+// type and weighting. A row of another width is pooled as a sum of these pieces, one pass each
+// over the bag's rows (in cache after the first). Every width would multiply build time by ~3.
+template <bool kPsw, typename T, typename Idx>
 using PoolBagsFn = bool (*)(const ForwardArgs&, T*, int64_t, int64_t, int64_t, int64_t, bool);
 
-template <bool kPsw, bool kPad, typename T, typename Idx, int... NV>
-PoolBagsFn<kPsw, kPad, T, Idx> pick_pool_bags(int nv, std::integer_sequence<int, NV...>) {
-  PoolBagsFn<kPsw, kPad, T, Idx> fn = nullptr;
-  ((nv == NV + 1 ? (fn = &pool_bags_regs<NV + 1, kPsw, kPad, T, Idx>, 0) : 0), ...);
-  return fn;
+template <bool kPsw, typename T, typename Idx>
+PoolBagsFn<kPsw, T, Idx> pick_pool_bags(int64_t nv) {
+  switch (nv) {
+    case 1: return &pool_bags_regs<1, kPsw, T, Idx>;
+    case 2: return &pool_bags_regs<2, kPsw, T, Idx>;
+    case 4: return &pool_bags_regs<4, kPsw, T, Idx>;
+    case 8: return &pool_bags_regs<8, kPsw, T, Idx>;
+    case 16:
+      if constexpr (VecOps::kMaxVecs >= 16) return &pool_bags_regs<16, kPsw, T, Idx>;
+      return nullptr;
+    default: return nullptr;
+  }
 }
 
-template <bool kPsw, bool kPad, typename T, typename Idx>
-using PoolRegsFn = bool (*)(const T*, int64_t, uint64_t, const Idx*, int64_t, int64_t, int64_t, int64_t, const float*,
-                            int64_t, bool, int64_t, T*);
-
-template <bool kPsw, bool kPad, typename T, typename Idx, int... NV>
-PoolRegsFn<kPsw, kPad, T, Idx> pick_pool_regs(int nv, std::integer_sequence<int, NV...>) {
-  PoolRegsFn<kPsw, kPad, T, Idx> fn = nullptr;
-  ((nv == NV + 1 ? (fn = &pool_regs<NV + 1, kPsw, kPad, T, Idx>, 0) : 0), ...);
-  return fn;
+template <int NV, bool kPsw, typename T, typename Idx>
+__attribute__((noinline)) bool pool_regs_piece(const T* W, int64_t D, uint64_t num_rows, const Idx* ids, int64_t s,
+                                               int64_t e, int64_t pf_stop, int64_t ahead, const float* psw, int64_t pad,
+                                               bool mean, int64_t c0, T* out) {
+  return pool_regs<NV, kPsw, T, Idx>(W, D, num_rows, ids, s, e, pf_stop, ahead, psw, pad, mean, c0, out);
 }
 #endif  // EF_HAVE_VEC
 
@@ -379,24 +385,29 @@ bool forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t
       const int64_t ahead = prefetch_ahead_regs(D * static_cast<int64_t>(sizeof(T)));
       const int64_t pf_stop = ahead > 0 ? pf_end - ahead : INT64_MIN;
       const bool mean = P == Pool::kMean;
-      if (nvec <= M && nvec * L == D)  // the common case: one block, no tail columns
-        return pick_pool_bags<kPsw, kPad, T, Idx>(static_cast<int>(nvec), std::make_integer_sequence<int, M>{})(
-            a, out, b0, b1, pf_stop, ahead, mean);
-      const int64_t full = nvec / M;
-      const PoolRegsFn<kPsw, kPad, T, Idx> rest =
-          nvec % M ? pick_pool_regs<kPsw, kPad, T, Idx>(static_cast<int>(nvec % M), std::make_integer_sequence<int, M>{})
-                   : nullptr;
+      if (nvec * L == D) {  // the common case: one block of a compiled width, no tail columns
+        if (const PoolBagsFn<kPsw, T, Idx> fn = pick_pool_bags<kPsw, T, Idx>(nvec))
+          return fn(a, out, b0, b1, pf_stop, ahead, mean);
+      }
+      const int64_t full = nvec / M, rem = nvec % M;
       const uint64_t V = static_cast<uint64_t>(a.num_rows);
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t s = a.bags.bag_begin(b), e = a.bags.bag_end(b);
         T* o = out + b * D;
         int64_t c = 0;
-        for (int64_t k = 0; k < full; ++k, c += M * L)
-          if (!pool_regs<M, kPsw, kPad, T, Idx>(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, c, o)) return false;
-        if (rest) {
-          if (!rest(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, c, o)) return false;
-          c = nvec * L;
+#define EF_PIECE(NV)                                                                                         \
+  {                                                                                                          \
+    if (!pool_regs_piece<NV, kPsw, T, Idx>(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, c, o)) return false; \
+    c += (NV) * L;                                                                                           \
+  }
+        for (int64_t k = 0; k < full; ++k) EF_PIECE(M)
+        if constexpr (M > 8) {
+          if (rem & 8) EF_PIECE(8)
         }
+        if (rem & 4) EF_PIECE(4)
+        if (rem & 2) EF_PIECE(2)
+        if (rem & 1) EF_PIECE(1)
+#undef EF_PIECE
         // Columns past the last whole vector (D not a multiple of the width): rows are cached now.
         for (; c + 4 <= D; c += 4) pool_block<4, P, kPsw, kPad>(W, D, ids, s, e, s, 0, psw, pad, c, o, nullptr);
         for (; c < D; ++c) pool_block<1, P, kPsw, kPad>(W, D, ids, s, e, s, 0, psw, pad, c, o, nullptr);

@@ -76,7 +76,7 @@ inline float sum_squares(const float* __restrict g, int64_t D) {
 inline __m512 recip_sqrt_affine(__m512 x, __m512 a, __m512 eps) {
   const __m512 inf = _mm512_set1_ps(INFINITY);
   const __mmask16 mid = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ) & _mm512_cmp_ps_mask(x, inf, _CMP_LT_OQ);
-  __m512 y = _mm512_rsqrt14_ps(x);
+  __m512 y = _mm512_maskz_rsqrt14_ps(0xFFFF, x);  // maskz form: GCC 12 warns about the plain one
   const __m512 hx = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
   y = _mm512_mul_ps(y, _mm512_fnmadd_ps(_mm512_mul_ps(hx, y), y, _mm512_set1_ps(1.5f)));
   const __m512 root = _mm512_mask_mul_ps(x, mid, x, y);
