@@ -113,6 +113,7 @@ void group_typed(const BagLayout& bags, int64_t num_rows, Pool pool, const Paral
 
   // Later passes: parts are equal ranges of the packed values.
   const int64_t P = m < kParallelMinIds ? 1 : int64_t{threads};
+  // (Loops take their bounds once: the compiler cannot hoist this division past their stores.)
   auto part_begin = [&](int64_t p) { return m * p / P; };
   for (int pass = 1; pass < passes; ++pass) {
     const int sh = shift0 + pass * dbits;
@@ -120,14 +121,14 @@ void group_typed(const BagLayout& bags, int64_t num_rows, Pool pool, const Paral
     par.for_each(P, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         uint32_t* h = hist.data() + p * R;
-        for (int64_t i = part_begin(p); i < part_begin(p + 1); ++i) ++h[(src[i] >> sh) & mask];
+        for (int64_t i = part_begin(p), i1 = part_begin(p + 1); i < i1; ++i) ++h[(src[i] >> sh) & mask];
       }
     });
     prefix_parts(hist.data(), P, R);
     par.for_each(P, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         uint32_t* next = hist.data() + p * R;
-        for (int64_t i = part_begin(p); i < part_begin(p + 1); ++i) dst[next[(src[i] >> sh) & mask]++] = src[i];
+        for (int64_t i = part_begin(p), i1 = part_begin(p + 1); i < i1; ++i) dst[next[(src[i] >> sh) & mask]++] = src[i];
       }
     });
     std::swap(src, dst);
@@ -139,7 +140,7 @@ void group_typed(const BagLayout& bags, int64_t num_rows, Pool pool, const Paral
   par.for_each(P, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       int64_t d = 0;
-      for (int64_t i = part_begin(p); i < part_begin(p + 1); ++i) d += i == 0 || (src[i] >> 32) != (src[i - 1] >> 32);
+      for (int64_t i = part_begin(p), i1 = part_begin(p + 1); i < i1; ++i) d += i == 0 || (src[i] >> 32) != (src[i - 1] >> 32);
       starts[p + 1] = d;
     }
   });
@@ -155,7 +156,7 @@ void group_typed(const BagLayout& bags, int64_t num_rows, Pool pool, const Paral
   par.for_each(P, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       int64_t u = starts[p];
-      for (int64_t i = part_begin(p); i < part_begin(p + 1); ++i) {
+      for (int64_t i = part_begin(p), i1 = part_begin(p + 1); i < i1; ++i) {
         const uint64_t v = src[i];
         pos[i] = static_cast<uint32_t>(v);
         if (i == 0 || (v >> 32) != (src[i - 1] >> 32)) {
