@@ -1,9 +1,11 @@
 // embedforge._C, the operator module. Importing it registers the operators (their static
-// registrars live in ops/ and cuda/); the one pybind11 function here reports the build facts.
+// registrars live in ops/ and cuda/); the pybind11 functions here report the build facts and
+// advise table memory onto huge pages.
 // The word2vec trainer is a module of its own, embedforge._w2v (trainer_module.cpp), free of torch.
 #include <pybind11/pybind11.h>
 
 #include "core/embedding_bag.h"
+#include "core/huge_pages.h"
 
 namespace py = pybind11;
 
@@ -27,4 +29,17 @@ PYBIND11_MODULE(_C, m) {
         return d;
       },
       "Facts recorded when the extension was built.");
+  m.def(
+      "advise_huge_pages",
+      [](uintptr_t address, size_t nbytes) {
+        embedforge::core::HugePageAdvice a;
+        {
+          py::gil_scoped_release nogil;  // collapsing a large table copies it: let other threads run
+          a = embedforge::core::advise_huge_pages(reinterpret_cast<void*>(address), nbytes);
+        }
+        return py::make_tuple(a.advised, a.collapsed);
+      },
+      py::arg("address"), py::arg("nbytes"),
+      "Marks the 2 MiB-aligned interior of a buffer for transparent huge pages and collapses it onto them now; "
+      "returns (bytes advised, bytes collapsed). Contents and addresses are unchanged.");
 }

@@ -7,6 +7,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from .. import _huge_pages
 from ..ops.embedding_bag import MODES, embedding, embedding_bag
 from ..ops.fused_optim import embedding_bag_with_update
 from ..optim import FusedOptimizer, FusedState, check_table, owned_tables
@@ -95,6 +96,7 @@ class EmbeddingBag(torch.nn.Module):
         self.weight = torch.nn.Parameter(_init_weight(num_embeddings, embedding_dim, _weight, device, dtype))
         if _weight is None:
             self.reset_parameters()
+        _huge_pages.advise(self.weight.detach())
         self.optimizer_state: Optional[FusedState] = None
         if optimizer is not None:
             self.optimizer_state = FusedState(optimizer, self.weight)
@@ -218,6 +220,7 @@ class Embedding(torch.nn.Module):
         )
         if _weight is None:
             self.reset_parameters()
+        _huge_pages.advise(self.weight.detach())
 
     def reset_parameters(self) -> None:
         """N(0, 1) initialisation as torch's, with the padding row zeroed."""

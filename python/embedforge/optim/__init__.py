@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
 
+from .. import _huge_pages
 from ..ops import fused_optim as _fused
 from ..ops.fused_optim import BackwardTwiceError, Batch
 
@@ -220,6 +221,7 @@ class FusedState(torch.nn.Module):
         self.optimizer = optimizer
         self.steps = 0
         for name, t in optimizer.init_state(weight.detach()).items():
+            _huge_pages.advise(t)  # rows of state are read and written as scattered as the table's
             self.register_buffer(name, t)
 
     def state(self) -> Dict[str, torch.Tensor]:
