@@ -8,6 +8,7 @@ quartiles) of timed steps over a rotation of pre-generated batches. This is a be
     .venv/bin/python bench/compare_training.py                       # everything, 1 and 2 threads
     .venv/bin/python bench/compare_training.py --workloads W1,W4 --threads 2 --steps 15
     .venv/bin/python bench/compare_training.py --fbgemm-site /tmp/fbgemm_site   # FBGEMM peers
+    .venv/bin/python bench/compare_training.py --rounds 3 ...   # methods interleaved 3 times, medians over rounds
 
 FBGEMM is never a dependency: install it into a throwaway directory
 (`pip install --no-deps --target /tmp/fbgemm_site fbgemm-gpu-cpu==1.8.0` pairs with torch 2.13) and
@@ -182,6 +183,9 @@ def main():
     ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--fbgemm-site", default="", help="directory holding an fbgemm-gpu-cpu install (optional)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every method this many times, interleaved round by round (a machine that drifts "
+                         "then drifts for all of them); each figure is the median over rounds, RSS the largest")
     ap.add_argument("--json", default="", help="also write all results to this file")
     ap.add_argument("--child", nargs=3, metavar=("WORKLOAD", "METHOD", "THREADS"), help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -202,23 +206,34 @@ def main():
             print(f"\n## {wl} {WORKLOADS[wl]}  threads={t}", flush=True)
             print(f"{'method':30s} {'median ms':>10s} {'q1-q3':>16s} {'min ms':>8s} {'cpu ms':>8s} {'RSS setup':>10s} "
                   f"{'RSS peak':>9s}", flush=True)
+            runs = {m: [] for m in wanted}
+            for _ in range(max(1, a.rounds)):
+                for m in wanted:
+                    env = dict(os.environ)
+                    env["OMP_NUM_THREADS"] = str(t)
+                    if METHODS[m] == "fbgemm":
+                        env["PYTHONPATH"] = a.fbgemm_site + os.pathsep + env.get("PYTHONPATH", "")
+                    cmd = [sys.executable, __file__, "--child", wl, m, str(t), "--steps", str(a.steps), "--warmup",
+                           str(a.warmup)]
+                    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                    if p.returncode != 0:
+                        err = (p.stderr.strip().splitlines() or ["?"])[-1][:90]
+                        runs[m].append(err)
+                        continue
+                    runs[m].append(json.loads(p.stdout.strip().splitlines()[-1]))
             for m in wanted:
-                env = dict(os.environ)
-                env["OMP_NUM_THREADS"] = str(t)
-                if METHODS[m] == "fbgemm":
-                    env["PYTHONPATH"] = a.fbgemm_site + os.pathsep + env.get("PYTHONPATH", "")
-                cmd = [sys.executable, __file__, "--child", wl, m, str(t), "--steps", str(a.steps), "--warmup",
-                       str(a.warmup)]
-                p = subprocess.run(cmd, env=env, capture_output=True, text=True)
-                if p.returncode != 0:
-                    err = (p.stderr.strip().splitlines() or ["?"])[-1][:90]
-                    print(f"{m:30s} failed: {err}", flush=True)
+                ok = [r for r in runs[m] if isinstance(r, dict)]
+                if not ok:
+                    print(f"{m:30s} failed: {runs[m][-1]}", flush=True)
                     results[(wl, t, m)] = None
                     continue
-                r = json.loads(p.stdout.strip().splitlines()[-1])
+                r = {k: statistics.median(x[k] for x in ok) for k in ("median", "q1", "q3", "min", "cpu", "rss_setup")}
+                r["rss"] = max(x["rss"] for x in ok)
+                r["rounds"] = [round(x["median"], 2) for x in ok]
                 results[(wl, t, m)] = r
+                per_round = " rounds " + "/".join(f"{v:.2f}" for v in r["rounds"]) if len(ok) > 1 else ""
                 print(f"{m:30s} {r['median']:10.2f} {r['q1']:7.2f}-{r['q3']:<8.2f} {r['min']:8.2f} {r['cpu']:8.2f} "
-                      f"{r['rss_setup']:10.0f} {r['rss']:9.0f}", flush=True)
+                      f"{r['rss_setup']:10.0f} {r['rss']:9.0f}{per_round}", flush=True)
             summarize(results, wl, t)
     if a.json:
         with open(a.json, "w") as f:

@@ -94,9 +94,9 @@ class EmbeddingBag(torch.nn.Module):
         self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
         self.padding_idx = _check_padding(padding_idx, num_embeddings)
         self.weight = torch.nn.Parameter(_init_weight(num_embeddings, embedding_dim, _weight, device, dtype))
+        _huge_pages.advise(self.weight.detach())  # before the first write of a fresh table: no copy
         if _weight is None:
             self.reset_parameters()
-        _huge_pages.advise(self.weight.detach())
         self.optimizer_state: Optional[FusedState] = None
         if optimizer is not None:
             self.optimizer_state = FusedState(optimizer, self.weight)
@@ -218,9 +218,9 @@ class Embedding(torch.nn.Module):
         self.weight = torch.nn.Parameter(
             _init_weight(num_embeddings, embedding_dim, _weight, device, dtype), requires_grad=not _freeze
         )
+        _huge_pages.advise(self.weight.detach())
         if _weight is None:
             self.reset_parameters()
-        _huge_pages.advise(self.weight.detach())
 
     def reset_parameters(self) -> None:
         """N(0, 1) initialisation as torch's, with the padding row zeroed."""

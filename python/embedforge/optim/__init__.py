@@ -104,7 +104,11 @@ class FusedOptimizer:
 
 
 def _zeros(weight: torch.Tensor, *shape: int, fill: float = 0.0) -> torch.Tensor:
-    return torch.full(shape, fill, dtype=torch.float32, device=weight.device)
+    # State rows are read and written as scattered as the table's: large state goes on huge pages
+    # too, advised before the fill touches it (so nothing is copied).
+    t = torch.empty(shape, dtype=torch.float32, device=weight.device)
+    _huge_pages.advise(t)
+    return t.fill_(fill)
 
 
 @dataclasses.dataclass(eq=False)
@@ -221,7 +225,6 @@ class FusedState(torch.nn.Module):
         self.optimizer = optimizer
         self.steps = 0
         for name, t in optimizer.init_state(weight.detach()).items():
-            _huge_pages.advise(t)  # rows of state are read and written as scattered as the table's
             self.register_buffer(name, t)
 
     def state(self) -> Dict[str, torch.Tensor]:
