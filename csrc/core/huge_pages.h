@@ -1,10 +1,9 @@
 // Transparent huge pages for embedding tables and their optimizer state.
 //
 // A lookup or update touches rows scattered over the whole table, so with 4 KiB pages nearly
-// every row costs a TLB miss and a page walk. On the Sapphire Rapids VM this was measured on, a
-// repeated 41k-id gather from a 5M x 16 table ran 2.6x faster from 2 MiB pages (0.18 vs 0.46 ms);
-// bench/fused_optim_bench --huge shows the effect on training steps with fresh batches. Tables
-// are allocated by torch, so they are advised in place.
+// every row costs a TLB miss and a page walk (often more than the row's own cache miss on a VM,
+// whose page walks are two-dimensional). bench/fused_optim_bench --huge measures the effect on
+// the forward and the fused updates. Tables are allocated by torch, so they are advised in place.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -37,7 +37,7 @@ void Trainer::start_workers(int64_t epoch) {
   words_done_.store(0);
   const int n = threads();
   queue_ = std::make_unique<JobQueue>(static_cast<size_t>(2 * n));
-  states_.assign(n, WorkerState{});
+  states_.assign(n, WorkerState());  // value-initialised: Rng's default constructor is explicit
   for (auto& s : states_) s.reserve(model_);
   threads_.clear();
   active_ = true;
