@@ -13,11 +13,10 @@
 #include <string>
 #include <vector>
 
-#include <sys/mman.h>
-
 #include "workloads.h"
 #include "core/embedding_bag.h"
 #include "core/fused_optim.h"
+#include "core/huge_pages.h"
 
 using namespace embedforge::core;
 
@@ -41,20 +40,11 @@ static double median_ms(S&& setup, F&& f, int repeats) {
   return g_use_min ? t[0] : t[t.size() / 2];
 }
 
-// --huge: back the table and the optimizer state with 2 MiB pages (MADV_HUGEPAGE, then a
-// synchronous MADV_COLLAPSE of what is already populated), to see what TLB misses cost.
+// --huge: back the table and the optimizer state with 2 MiB pages (core::advise_huge_pages, what
+// the Python modules do with their tables), to see what TLB misses cost.
 static bool g_huge = false;
 static void huge_pages(void* p, size_t bytes) {
-  if (!g_huge) return;
-  constexpr uintptr_t kHuge = uintptr_t{1} << 21;
-  const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
-  if (e <= b) return;
-  madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-  madvise(reinterpret_cast<void*>(b), e - b, MADV_COLLAPSE);
+  if (g_huge) (void)embedforge::core::advise_huge_pages(p, bytes);
 }
 
 struct Batch {
