@@ -351,6 +351,20 @@ bool forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t
   const int64_t pad = a.bags.padding_idx;
   // Prefetching runs across bag boundaries up to the end of this range's ids.
   const int64_t pf_end = b1 > b0 ? a.bags.bag_end(b1 - 1) : 0;
+  // The loops below prefetch the row `ahead` ids on: the first `ahead` rows of this range are
+  // requested here, all at once, so a range (one of several parts per thread) does not start
+  // with a chain of unprefetched misses.
+  if (b1 > b0) {
+    const int64_t s0 = a.bags.bag_begin(b0);
+    const int64_t w_end = std::min(pf_end, s0 + prefetch_ahead_regs(D * static_cast<int64_t>(sizeof(T))));
+    const uint64_t V = static_cast<uint64_t>(a.num_rows);
+    for (int64_t j = s0; j < w_end; ++j) {
+      const int64_t r = static_cast<int64_t>(ids[j]);
+      if (static_cast<uint64_t>(r) >= V) continue;  // reported by the pooling loop
+      const char* p = reinterpret_cast<const char*>(W + r * D);
+      for (int64_t off = 0; off < D * static_cast<int64_t>(sizeof(T)); off += 64) __builtin_prefetch(p + off, 0, 3);
+    }
+  }
   if constexpr (P != Pool::kMax && !kPsw && !kPad) {
     if (!a.bags.offsets && a.bags.bag_size == 1) {
       // Bags of one id (a plain lookup, as embedding() issues): each output row is a copy.
