@@ -210,7 +210,8 @@ std::tuple<Tensor, Tensor> embedding_bag_backward_rows_cpu(Tensor grad, Tensor i
   const int64_t U = groups.num_rows_touched();
   Tensor rows = torch::stable::new_empty(g, {U}, ScalarType::Long);
   std::copy(groups.rows.begin(), groups.rows.end(), static_cast<int64_t*>(rows.data_ptr()));
-  Tensor row_grads = zeroed_cpu_tensor(U, a.dim, g.scalar_type());  // fresh pages, huge when large
+  // Every element is written below: memory torch's allocator already holds (warm, no page faults).
+  Tensor row_grads = torch::stable::new_empty(g, {U, a.dim});
   core::embedding_bag_backward_rows(a, groups, row_grads.data_ptr(), par);
   if (groups.capacity_bytes() > (size_t{256} << 20)) groups.release();  // keep no huge batch's buffers
   return {rows, row_grads};
