@@ -154,3 +154,44 @@ def test_bad_ids_name_the_position():
     layer = embedforge.nn.Embedding(10, 4)
     with pytest.raises(IndexError, match=r"indices\[3\]=12"):
         layer(torch.tensor([[1, 2], [3, 12]]))
+
+
+@pytest.mark.parametrize("cls", ["EmbeddingBag", "Embedding"])
+def test_sparse_grad_stays_flagged_coalesced_and_matches_torch(cls):
+    """torch's AccumulateGrad drops the coalesced flag of a sparse .grad; the modules set it again
+    only when the rows are in fact unique and ascending, so SparseAdam does not sort them twice."""
+    gen = torch.Generator().manual_seed(5)
+    V, D = 500, 8
+    ours = getattr(embedforge.nn, cls)(V, D, sparse=True)
+    ref = getattr(torch.nn, cls)(V, D, sparse=True)
+    with torch.no_grad():
+        ref.weight.copy_(ours.weight)
+    opt_a = torch.optim.SparseAdam(ours.parameters(), lr=0.05)
+    opt_b = torch.optim.SparseAdam(ref.parameters(), lr=0.05)
+    for step in range(3):
+        if cls == "EmbeddingBag":
+            ids = torch.randint(0, V, (200,), generator=gen)
+            offs = torch.arange(0, 200, 8)
+            args = (ids, offs)
+        else:
+            args = (torch.randint(0, V, (7, 9), generator=gen),)
+        g = torch.randn(ours(*args).shape, generator=gen)
+        for m in (ours, ref):
+            m.weight.grad = None
+            m(*args).backward(g)
+        grad = ours.weight.grad
+        assert grad.is_sparse and grad.is_coalesced()
+        rows = grad._indices()[0]
+        assert torch.all(rows[1:] > rows[:-1])
+        torch.testing.assert_close(grad.to_dense(), ref.weight.grad.to_dense())
+        if step == 2:  # a second backward without zeroing: the flag must follow the real indices
+            ours(*args).backward(g)
+            grad = ours.weight.grad
+            if grad.is_coalesced():
+                rows = grad._indices()[0]
+                assert torch.all(rows[1:] > rows[:-1])
+            torch.testing.assert_close(grad.to_dense(), 2 * ref.weight.grad.to_dense())
+        else:
+            opt_a.step()
+            opt_b.step()
+            torch.testing.assert_close(ours.weight, ref.weight, rtol=1e-5, atol=1e-6)

@@ -25,6 +25,28 @@ def _unsupported(max_norm: Optional[float], scale_grad_by_freq: bool) -> None:
         raise NotImplementedError("scale_grad_by_freq is not supported by embedforge")
 
 
+def _flag_coalesced(param: Tensor) -> None:
+    """Post-accumulate-grad hook: says again that a sparse ``.grad`` is coalesced when it is.
+
+    The op's sparse row gradient is coalesced and flagged so, but torch's AccumulateGrad stores a
+    sparse gradient as a new tensor without the flag, and torch optimizers (SparseAdam, sparse
+    Adagrad) would then sort it again. One vectorised pass over the rows checks that they are
+    strictly increasing (true for a single backward's gradient, false once gradients of several
+    backward passes have been summed) before the flag is set.
+    """
+    g = param.grad
+    if g is None or not g.is_sparse or g.is_coalesced() or g.sparse_dim() != 1:
+        return
+    rows = g._indices()[0]
+    if rows.numel() < 2 or bool((rows[1:] > rows[:-1]).all()):
+        g._coalesced_(True)
+
+
+def _watch_sparse_grad(weight: Tensor) -> None:
+    if weight.requires_grad:
+        weight.register_post_accumulate_grad_hook(_flag_coalesced)
+
+
 def _init_weight(num_embeddings: int, embedding_dim: int, weight: Optional[Tensor], device, dtype) -> Tensor:
     if num_embeddings <= 0 or embedding_dim <= 0:
         raise ValueError(f"num_embeddings and embedding_dim must be positive, got {num_embeddings}, {embedding_dim}")
@@ -95,6 +117,7 @@ class EmbeddingBag(torch.nn.Module):
         self.padding_idx = _check_padding(padding_idx, num_embeddings)
         self.weight = torch.nn.Parameter(_init_weight(num_embeddings, embedding_dim, _weight, device, dtype))
         _huge_pages.advise(self.weight.detach())  # before the first write of a fresh table: no copy
+        _watch_sparse_grad(self.weight)
         if _weight is None:
             self.reset_parameters()
         self.optimizer_state: Optional[FusedState] = None
@@ -219,6 +242,7 @@ class Embedding(torch.nn.Module):
             _init_weight(num_embeddings, embedding_dim, _weight, device, dtype), requires_grad=not _freeze
         )
         _huge_pages.advise(self.weight.detach())
+        _watch_sparse_grad(self.weight)
         if _weight is None:
             self.reset_parameters()
 
