@@ -7,9 +7,11 @@ torch's thread team shows here and not there. Each step: embedding bag over a wo
 foundation issue, then Linear(D, 256) -> ReLU -> Linear(256, 1) and a squared loss (the same torch
 MLP for both); "infer" runs it under no_grad, "train dense" / "train sparse" add the backward with
 a dense or sparse table gradient. Ours and torch alternate in the same process on the same table;
-medians of repeats of medians. --busy K runs K spinning processes meanwhile (a busy machine).
+medians of repeats of medians. --busy K runs K spinning processes meanwhile (a busy machine);
+--layer module compares the nn modules instead, each with its own copy of the table (ours then
+sits on transparent huge pages, as embedforge.nn puts its tables).
 
-Usage: python bench/compare_model.py [--workloads W1 W4] [--threads 1 2] [--repeats 7] [--busy 0]
+Usage: python bench/compare_model.py [--workloads W1 W4] [--threads 1 2] [--repeats 7] [--busy 0] [--layer op]
 """
 
 from __future__ import annotations
@@ -41,31 +43,39 @@ def _median_ms(fn, iters: int) -> float:
     return statistics.median(times)
 
 
-def _steps(inp: dict, mlp: torch.nn.Module, what: str):
+def _steps(inp: dict, mlp: torch.nn.Module, what: str, layer: str):
     target = torch.randn(inp["offsets"].numel(), 1)
-    kw = dict(mode=inp["mode"], padding_idx=inp["padding_idx"], per_sample_weights=inp["psw"])
     sparse = what == "train sparse"
-    weight = inp["weight"] if what == "infer" else inp["weight"].clone().requires_grad_()
+    ids, offs, psw = inp["indices"], inp["offsets"], inp["psw"]
+    if layer == "module":
+        # Each its own table (same values): ours as embedforge.nn makes it (huge pages where offered).
+        V, D = inp["weight"].shape
+        mk = dict(mode=inp["mode"], padding_idx=inp["padding_idx"], sparse=sparse)
+        a = embedforge.nn.EmbeddingBag.from_pretrained(inp["weight"].clone(), freeze=what == "infer", **mk)
+        b = torch.nn.EmbeddingBag.from_pretrained(inp["weight"].clone(), freeze=what == "infer", **mk)
+        tables = (a.weight, b.weight)
+        ours = lambda: a(ids, offs, per_sample_weights=psw)  # noqa: E731
+        theirs = lambda: b(ids, offs, per_sample_weights=psw)  # noqa: E731
+    else:
+        kw = dict(mode=inp["mode"], padding_idx=inp["padding_idx"], per_sample_weights=psw)
+        weight = inp["weight"] if what == "infer" else inp["weight"].clone().requires_grad_()
+        tables = (weight, weight)
+        ours = lambda: embedforge.ops.embedding_bag(weight, ids, offs, sparse=sparse, **kw)  # noqa: E731
+        theirs = lambda: F.embedding_bag(ids, weight, offs, sparse=sparse, **kw)  # noqa: E731
 
-    def ours():
-        return embedforge.ops.embedding_bag(weight, inp["indices"], inp["offsets"], sparse=sparse, **kw)
-
-    def theirs():
-        return F.embedding_bag(inp["indices"], weight, inp["offsets"], sparse=sparse, **kw)
-
-    def make(lookup):
+    def make(lookup, table):
         if what == "infer":
             def step():
                 with torch.no_grad():
                     mlp(lookup())
         else:
             def step():
-                weight.grad = None
+                table.grad = None
                 mlp.zero_grad(set_to_none=True)
                 F.mse_loss(mlp(lookup()), target).backward()
         return step
 
-    return make(ours), make(theirs)
+    return make(ours, tables[0]), make(theirs, tables[1])
 
 
 def main(argv=None) -> int:
@@ -78,13 +88,16 @@ def main(argv=None) -> int:
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--scale", type=float, default=1.0, help="shrink tables by this factor for a quick run")
     ap.add_argument("--busy", type=int, default=0, help="spinning processes to run meanwhile")
+    ap.add_argument("--layer", choices=["op", "module"], default="op",
+                    help="op: both functions on one shared table; module: embedforge.nn.EmbeddingBag vs "
+                         "torch.nn.EmbeddingBag, each with its own copy of the table")
     args = ap.parse_args(argv)
     stop = mp.Event()
     hogs = [mp.Process(target=_spin, args=(stop,), daemon=True) for _ in range(args.busy)]
     for h in hogs:
         h.start()
     print(f"# embedforge {embedforge.__version__} ({embedforge.build_info()['cpu_isa']}), torch {torch.__version__}, "
-          f"busy {args.busy}, scale {args.scale}")
+          f"layer {args.layer}, busy {args.busy}, scale {args.scale}")
     print(f"{'workload':8} {'thr':>3} {'what':13} {'ours ms':>9} {'torch ms':>9} {'torch/ours':>10}")
     before = torch.get_num_threads()
     try:
@@ -96,7 +109,7 @@ def main(argv=None) -> int:
             for t in args.threads:
                 torch.set_num_threads(t)
                 for what in args.what:
-                    ours, theirs = _steps(inp, mlp, what)
+                    ours, theirs = _steps(inp, mlp, what, args.layer)
                     for _ in range(2):
                         ours(), theirs()
                     a, b = [], []
