@@ -515,3 +515,39 @@ def test_raw_op_checks_too():
         torch.ops.embedforge.embedding_bag_backward_dense(
             torch.randn(1, 4), torch.tensor([1, 50]), torch.tensor([0]), 10, 0, None, torch.empty(0, 0, dtype=torch.int64), -1, False
         )
+
+
+def test_concurrent_calls_from_python_threads():
+    """Each calling thread runs its own parallel sections on torch's team (and keeps its own row
+    grouping buffers): four threads at once, forward and sparse/dense backward, all equal torch's."""
+    import threading
+
+    gen = torch.Generator().manual_seed(41)
+    weight, indices, offsets = random_batch(gen, V=20000, D=32, B=400, max_len=60)
+    ref = F.embedding_bag(indices, weight, offsets, mode="sum")
+    w_ref = weight.clone().requires_grad_()
+    F.embedding_bag(indices, w_ref, offsets, mode="sum").sum().backward()
+    errors = []
+
+    def worker(sparse):
+        try:
+            for _ in range(20):
+                w = weight.clone().requires_grad_()
+                out = embedding_bag(w, indices, offsets, sparse=sparse)
+                torch.testing.assert_close(out, ref)
+                out.sum().backward()
+                torch.testing.assert_close(w.grad.to_dense() if sparse else w.grad, w_ref.grad)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        threads = [threading.Thread(target=worker, args=(i % 2 == 0,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        torch.set_num_threads(before)
+    assert not errors, errors[0]
