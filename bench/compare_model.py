@@ -20,27 +20,17 @@ import argparse
 import multiprocessing as mp
 import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 import embedforge
-from embedforge.benchmark import WORKLOADS, make_inputs
+from embedforge.benchmark import WORKLOADS, make_inputs, median_ms
 
 
 def _spin(stop) -> None:
     while not stop.is_set():
         pass
-
-
-def _median_ms(fn, iters: int) -> float:
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def _steps(inp: dict, mlp: torch.nn.Module, what: str, layer: str):
@@ -114,8 +104,8 @@ def main(argv=None) -> int:
                         ours(), theirs()
                     a, b = [], []
                     for _ in range(args.repeats):
-                        a.append(_median_ms(ours, args.iters))
-                        b.append(_median_ms(theirs, args.iters))
+                        a.append(median_ms(ours, args.iters))
+                        b.append(median_ms(theirs, args.iters))
                     ma, mb = statistics.median(a), statistics.median(b)
                     print(f"{name:8} {t:>3} {what:13} {ma:9.3f} {mb:9.3f} {mb / ma:9.2f}x", flush=True)
     finally:

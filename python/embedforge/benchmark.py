@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .ops.embedding_bag import embedding_bag
 
-__all__ = ["Workload", "WORKLOADS", "make_inputs", "compare_embedding_bag", "format_table"]
+__all__ = ["Workload", "WORKLOADS", "make_inputs", "median_ms", "compare_embedding_bag", "format_table"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,8 @@ def make_inputs(w: Workload, scale: float = 1.0, seed: int = 0) -> dict:
     return dict(weight=weight, indices=ids, offsets=offsets, psw=psw, mode=w.mode, padding_idx=w.padding_idx)
 
 
-def _median_ms(fn: Callable[[], None], iters: int) -> float:
+def median_ms(fn: Callable[[], None], iters: int) -> float:
+    """Median wall time of `iters` calls of fn, in milliseconds."""
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
@@ -124,8 +125,8 @@ def compare_embedding_bag(
                     ours(), theirs()  # warm up
                     a, b = [], []
                     for _ in range(repeats):
-                        a.append(_median_ms(ours, iters))
-                        b.append(_median_ms(theirs, iters))
+                        a.append(median_ms(ours, iters))
+                        b.append(median_ms(theirs, iters))
                     row = dict(workload=name, threads=t, what=kind, ours_ms=statistics.median(a),
                                torch_ms=statistics.median(b))
                     row["ratio"] = row["torch_ms"] / row["ours_ms"]
