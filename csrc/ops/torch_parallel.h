@@ -1,9 +1,9 @@
 // core::Parallel for the op adapters: loops run on torch's own intra-op thread team (at::parallel_for
 // through the stable ABI), so torch.set_num_threads applies and no second pool of threads competes
 // with torch's. That matters in a model: after each torch op, torch's OpenMP workers keep spinning
-// for a while, and a pool of our own then shares the cores with them (on 2 cores, a model's
-// embedding-bag forward ran at 0.62x of torch's on a helping pool of our own, 1.03-1.07x on torch's
-// team; bench/compare_model.py).
+// for a while, and a pool of our own then shares the cores with them (on 2 cores, the forward
+// inside a small MLP ran at 0.62-0.66x of torch's on a pool of our own, level with torch on its
+// team; bench/compare_model.py measures it).
 //
 // Each team thread claims chunks of the loop from a shared counter (a long loop is cut into 8
 // chunks per thread), so a worker the OS starts late finds the work done by the others rather than
