@@ -5,20 +5,22 @@
 #   make wheel      build a wheel into dist/
 #   make cuda-check build the CUDA kernels (nvcc required, no GPU needed) and run the CUDA tests
 #   make sanitize   build the core under ASan+UBSan and run the native core tests
+#   make notebooks  execute every notebook in notebooks/ and write HTML copies into out/notebooks/
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
-DEPS   := $(VENV)/.deps-2
+DEPS   := $(VENV)/.deps-3
 TORCH  ?= torch==2.13.0
 DEV_DEPS := $(TORCH) "numpy>=1.24" "cmake>=3.26" ninja "pybind11>=2.12" "scikit-build-core>=0.10" \
-            pytest hypothesis tqdm matplotlib scikit-learn pillow pandas gensim tensorboard
+            pytest hypothesis tqdm matplotlib scikit-learn pillow pandas gensim tensorboard \
+            torchinfo nbclient nbformat ipykernel nbconvert
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q
 # Serialise builds of one checkout (several shells may build at once).
 LOCK   := flock build/.lock
 
-.PHONY: run test bench wheel cuda-check sanitize develop venv clean
+.PHONY: run test bench wheel cuda-check sanitize develop venv clean notebooks
 
 venv: $(DEPS)
 $(DEPS):
@@ -61,6 +63,9 @@ sanitize: $(DEPS)
 	for isa in baseline avx2 avx512; do \
 	  EMBEDFORGE_ISA=$$isa UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
 	    build/sanitize/core_tests || exit 1; done
+
+notebooks: develop
+	$(PY) notebooks/execute.py --out out/notebooks
 
 clean:
 	rm -rf build dist
