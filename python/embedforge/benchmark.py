@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 from .ops.embedding_bag import embedding_bag
 
-__all__ = ["Workload", "WORKLOADS", "make_inputs", "median_ms", "compare_embedding_bag", "format_table"]
+__all__ = ["Workload", "WORKLOADS", "make_inputs", "median_ms", "compare_embedding_bag", "format_table",
+           "table_memory", "dict_of_vectors", "lookup_vs_dict"]
 
 
 @dataclass(frozen=True)
@@ -148,3 +149,58 @@ def format_table(rows: list[dict], header: bool = True) -> str:
             f"{r['workload']:8} {r['threads']:>3} {r['what']:16} {r['ours_ms']:9.3f} {r['torch_ms']:9.3f} {r['ratio']:9.2f}x"
         )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the slide deck's two checks, done properly
+def table_memory(rows: Sequence[int] = (1_000, 10_000, 100_000), dim: int = 64,
+                 dtypes: Sequence[torch.dtype] = (torch.float32, torch.float16, torch.bfloat16)) -> list[dict]:
+    """Bytes of a rows×dim table per dtype, read from each allocated tensor's storage (not computed)."""
+    out = []
+    for n in rows:
+        for dtype in dtypes:
+            table = torch.empty(int(n), dim, dtype=dtype).normal_()
+            nbytes = table.untyped_storage().nbytes()
+            out.append(dict(rows=int(n), dim=dim, dtype=str(dtype).replace("torch.", ""), bytes=nbytes,
+                            bytes_per_row=nbytes / int(n)))
+            del table
+    return out
+
+
+def dict_of_vectors(table: torch.Tensor) -> tuple[dict[int, "np.ndarray"], int]:
+    """The table as a Python dict {id: numpy row} (the slide deck's alternative) and the bytes it took.
+
+    The bytes are measured with ``tracemalloc`` while the dict is built (numpy reports its buffers to it):
+    row buffers, array headers and the dict itself.
+    """
+    import tracemalloc
+
+    rows = table.detach().cpu().float().numpy()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        vectors = {i: rows[i].copy() for i in range(len(rows))}
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return vectors, used
+
+
+def lookup_vs_dict(rows: int = 100_000, dim: int = 64, batch: int = 4096, iters: int = 20, seed: int = 0) -> dict:
+    """Median ms to fetch ``batch`` random rows: embedforge's Embedding, torch indexing, a dict of numpy rows."""
+    import numpy as np
+
+    from .nn import Embedding
+
+    gen = torch.Generator().manual_seed(seed)
+    table = Embedding(rows, dim)
+    ids = torch.randint(0, rows, (batch,), generator=gen)
+    ids_list = ids.tolist()
+    vectors, _ = dict_of_vectors(table.weight)
+    weight = table.weight.detach()
+    with torch.no_grad():
+        same = np.array_equal(table(ids).numpy(), np.stack([vectors[i] for i in ids_list]))
+        t_ours = median_ms(lambda: table(ids), iters)
+        t_torch = median_ms(lambda: weight[ids], iters)
+    t_dict = median_ms(lambda: np.stack([vectors[i] for i in ids_list]), iters)
+    return dict(rows=rows, dim=dim, batch=batch, embedforge_ms=t_ours, torch_index_ms=t_torch, dict_ms=t_dict,
+                same_rows=bool(same))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .animation import animate
 from .html import page_data, to_html
+from .lessons import animate_line_fit, conv_heatmap, one_hot_figure, projection_bars
 from .plots import analogy_arrows, heatmap, loss_curves, neighbor_table, scatter
 from .projection import METHODS, project
 from .projector import export_projector
@@ -26,4 +27,8 @@ __all__ = [
     "page_data",
     "export_projector",
     "save_figure",
+    "conv_heatmap",
+    "projection_bars",
+    "animate_line_fit",
+    "one_hot_figure",
 ]
