@@ -6,21 +6,28 @@
 #   make cuda-check build the CUDA kernels (nvcc required, no GPU needed) and run the CUDA tests
 #   make sanitize   build the core under ASan+UBSan and run the native core tests
 #   make notebooks  execute every notebook in notebooks/ and write HTML copies into out/notebooks/
+#   make compat-check TORCH=2.12.1 [PYVER=3.12]  one wheel (built against the .venv's torch) tested in a
+#                   fresh venv with another torch (downloads torch: not part of CI)
+#   make install-check  `pip install .`, `pip wheel .` and the sdist installed in fresh venvs, the
+#                   way pip users try it (build isolation on; downloads the build requirements)
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 DEPS   := $(VENV)/.deps-3
-TORCH  ?= torch==2.13.0
-DEV_DEPS := $(TORCH) "numpy>=1.24" "cmake>=3.26" ninja "pybind11>=2.12" "scikit-build-core>=0.10" \
+DEV_TORCH ?= torch==2.13.0
+DEV_DEPS := $(DEV_TORCH) "numpy>=1.24" "cmake>=3.26" ninja "pybind11>=2.12" "scikit-build-core>=0.10" \
             pytest hypothesis tqdm matplotlib scikit-learn pillow pandas gensim tensorboard \
             torchinfo nbclient nbformat ipykernel nbconvert
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q
 # Serialise builds of one checkout (several shells may build at once).
 LOCK   := flock build/.lock
+# Builds from make keep their CMake tree in build/<wheel tag> (incremental rebuilds); plain
+# `pip install .` builds in a fresh temporary tree, as build isolation expects.
+BUILD_DIR := --config-settings=build-dir=build/{wheel_tag}
 
-.PHONY: run test bench wheel cuda-check sanitize develop venv clean notebooks
+.PHONY: run test bench wheel sdist cuda-check sanitize develop venv clean notebooks compat-check install-check
 
 venv: $(DEPS)
 $(DEPS):
@@ -30,7 +37,7 @@ $(DEPS):
 
 develop: $(DEPS)
 	@mkdir -p build
-	$(LOCK) $(PIP_INSTALL) --no-build-isolation --no-deps -e .
+	$(LOCK) $(PIP_INSTALL) --no-build-isolation --no-deps $(BUILD_DIR) -e .
 
 run: develop
 	$(PY) -m embedforge demo
@@ -47,11 +54,22 @@ bench: develop
 
 wheel: $(DEPS)
 	@mkdir -p build
-	$(LOCK) $(BIN)/pip wheel --no-build-isolation --no-deps -w dist .
+	$(LOCK) $(BIN)/pip wheel --no-build-isolation --no-deps $(BUILD_DIR) -w dist .
+
+sdist: $(DEPS)
+	$(PIP_INSTALL) build
+	$(PY) -m build --sdist --no-isolation --outdir dist .
+
+compat-check: $(DEPS)
+	@test -n "$(TORCH)" || { echo "usage: make compat-check TORCH=2.12.1 [PYVER=3.12]"; exit 2; }
+	tools/compat_check.sh $(TORCH) $(PYVER)
+
+install-check: $(DEPS)
+	tools/install_check.sh
 
 cuda-check: $(DEPS)
 	@mkdir -p build
-	$(LOCK) env EMBEDFORGE_CUDA=ON $(PIP_INSTALL) --no-build-isolation --no-deps -e .
+	$(LOCK) env EMBEDFORGE_CUDA=ON $(PIP_INSTALL) --no-build-isolation --no-deps $(BUILD_DIR) -e .
 	$(PY) -c "import embedforge, torch; i = embedforge.build_info(); assert i['cuda'], i; print('CUDA kernels built:', i)"
 	$(PY) -m pytest -q -m cuda -rs tests
 

@@ -78,3 +78,50 @@ def test_unknown_attribute_is_an_attribute_error():
             print(exc)
     """)
     assert "no_such_thing" in out
+
+
+def _import_with_torch_version(version: str) -> subprocess.CompletedProcess:
+    """Import embedforge's operators with torch reporting `version` (the check reads only that)."""
+    code = textwrap.dedent(f"""
+        import torch
+        torch.__version__ = {version!r}
+        import embedforge
+        embedforge.ops
+        print("imported", embedforge.build_info()["torch_runtime"])
+    """)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+
+
+def test_any_torch_from_the_stable_abi_floor_up_is_accepted():
+    """The operators are compiled against the stable ABI at the floor: a torch older than the one
+    whose headers were used (2.12 for a 2.13 build), or newer, is not refused at import."""
+    import embedforge
+
+    info = embedforge.build_info()
+    major, minor = (int(x) for x in info["stable_abi_floor"].split("."))
+    for version in (f"{major}.{minor}.0", f"{major}.{minor + 1}.1", f"{major}.{minor + 5}.0+cpu"):
+        proc = _import_with_torch_version(version)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == f"imported {version}"
+
+
+def test_a_torch_below_the_floor_is_refused_with_the_floor_named():
+    import embedforge
+
+    floor = embedforge.build_info()["stable_abi_floor"]
+    major, minor = (int(x) for x in floor.split("."))
+    proc = _import_with_torch_version(f"{major}.{minor - 1}.0")
+    assert proc.returncode != 0
+    assert f"embedforge needs torch>={floor}" in proc.stderr and f"pip install 'torch>={floor}'" in proc.stderr
+
+
+def test_the_floor_in_the_build_matches_the_declared_requirement():
+    """One floor: the one compiled in (TORCH_TARGET_VERSION) is the one pip is told (torch>=X.Y)."""
+    import re
+    from pathlib import Path
+
+    import embedforge
+
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    deps = re.search(r"^dependencies = \[(.*)\]$", text, re.M).group(1)  # tomllib needs Python 3.11
+    assert f'"torch>={embedforge.build_info()["stable_abi_floor"]}"' in deps

@@ -12,6 +12,12 @@ namespace py = pybind11;
 #ifndef EMBEDFORGE_TORCH_VERSION
 #define EMBEDFORGE_TORCH_VERSION "unknown"
 #endif
+#ifndef EMBEDFORGE_CUDA_ARCHS
+#define EMBEDFORGE_CUDA_ARCHS ""
+#endif
+#ifndef EMBEDFORGE_ABI_FLOOR
+#error "EMBEDFORGE_ABI_FLOOR (the stable-ABI floor, set by CMakeLists.txt) is not defined"
+#endif
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "embedforge native core";
@@ -21,7 +27,8 @@ PYBIND11_MODULE(_C, m) {
         py::dict d;
         d["torch_version"] = EMBEDFORGE_TORCH_VERSION;
         d["cuda"] = static_cast<bool>(EMBEDFORGE_WITH_CUDA);
-        d["stable_abi_floor"] = "2.11";
+        d["cuda_architectures"] = EMBEDFORGE_CUDA_ARCHS;  // e.g. "80,90"; empty without CUDA
+        d["stable_abi_floor"] = EMBEDFORGE_ABI_FLOOR;
         d["cpu_isa"] = embedforge::core::embedding_bag_isa();
 #if defined(__VERSION__)
         d["compiler"] = __VERSION__;

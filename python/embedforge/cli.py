@@ -294,23 +294,35 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """Print what embedforge was built against and which optional extras are installed."""
+    """Print what embedforge was built against, what it runs on, and which optional extras are installed."""
     import importlib.util
 
     import embedforge
 
+    from . import _native, _w2v
+
     info: dict[str, Any] = {"embedforge": embedforge.__version__, "python": sys.version.split()[0]}
     info.update(embedforge.build_info())
-    extras = ("matplotlib", "sklearn", "PIL", "umap", "tensorboard", "tqdm", "gensim")
+    info["trainer_isa"] = _w2v.cpu_isa()
+    info["cuda_usable"], cuda_line = _native.cuda_status()
+    extras = ("matplotlib", "sklearn", "PIL", "umap", "tensorboard", "tqdm", "gensim", "torchinfo", "nbclient")
     info["extras"] = {name: importlib.util.find_spec(name) is not None for name in extras}
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
-    else:
-        width = max(len(k) for k in info)
-        for k, v in info.items():
-            if k == "extras":
-                v = ", ".join(f"{n} {'yes' if ok else 'no'}" for n, ok in v.items())
-            print(f"{k.ljust(width)}  {v}")
+        return 0
+    rows = [
+        ("embedforge", f"{info['embedforge']} on Python {info['python']}"),
+        ("built", f"against torch {info['torch_version']} headers, stable-ABI floor {info['stable_abi_floor']} "
+                  f"(runs on any torch >= {info['stable_abi_floor']}), compiler {info.get('compiler', '?')}"),
+        ("torch", f"{info['torch_runtime']} (running now)"),
+        ("cpu kernels", f"{info['cpu_isa']} (ops), {info['trainer_isa']} (word2vec trainer); "
+                        "EMBEDFORGE_ISA=baseline|avx2 caps them"),
+        ("cuda kernels", cuda_line),
+        ("extras", ", ".join(f"{n} {'yes' if ok else 'no'}" for n, ok in info["extras"].items())),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k.ljust(width)}  {v}")
     return 0
 
 

@@ -52,8 +52,8 @@ def _C():
         from . import _w2v
     except ImportError as exc:  # pragma: no cover - exercised only on broken installs
         raise ImportError(
-            f"embedforge's word2vec trainer module failed to load ({exc}); rebuild embedforge: `make develop` in a "
-            "source checkout, or `pip install --no-build-isolation --force-reinstall --no-deps embedforge`"
+            f"embedforge's word2vec trainer module failed to load ({exc}); reinstall embedforge: `make develop` in a "
+            "source checkout, or `pip install --force-reinstall --no-deps embedforge`"
         ) from exc
     return _w2v
 

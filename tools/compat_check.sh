@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# One wheel, another torch: builds a wheel against the development torch (the .venv's), installs it
+# into a fresh venv beside the torch named, and runs the op, module, fused-optimizer and word2vec
+# tests there (and the op tests again on the baseline x86-64 kernels, as on a CPU without AVX2).
+#
+#   tools/compat_check.sh TORCH_VERSION [PYTHON_VERSION]     (make compat-check TORCH=2.12.1 PYVER=3.12)
+#
+# PYTHON_VERSION (default: the .venv's) picks the interpreter (pythonX.Y on PATH, or pyenv's). For
+# an interpreter other than the .venv's, the wheel is built by that interpreter with pip's build
+# isolation, against the .venv's torch through EMBEDFORGE_TORCH_ROOT. It downloads torch (the
+# registry's CPU build where it has one, else the ordinary wheel), so it stays out of CI. Appends one
+# row to build/compat/results.md and exits non-zero when a test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+torch_version=${1:?usage: tools/compat_check.sh TORCH_VERSION [PYTHON_VERSION]}
+dev_py=.venv/bin/python
+[ -x "$dev_py" ] || { echo "compat-check: no .venv: run 'make develop' first" >&2; exit 2; }
+py_version=${2:-$("$dev_py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')}
+
+find_python() {
+  local v=$1 c
+  for c in "python$v" "$HOME/.pyenv/versions/$v"*/bin/python"$v"; do
+    if command -v "$c" >/dev/null 2>&1 || [ -x "$c" ]; then
+      if [ "$("$c" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$v" ]; then
+        command -v "$c" 2>/dev/null || echo "$c"; return 0
+      fi
+    fi
+  done
+  return 1
+}
+dev_version=$("$dev_py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if [ "$py_version" = "$dev_version" ]; then
+  py=$("$dev_py" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')
+else
+  py=$(find_python "$py_version") || { echo "compat-check: no Python $py_version found (pythonX.Y on PATH or pyenv)" >&2; exit 2; }
+fi
+
+work=build/compat
+tag="torch-${torch_version}-py${py_version}"
+venv="$work/venv-$tag"
+dist="$work/dist-py${py_version}"
+log="$work/$tag.log"
+mkdir -p "$work"
+: > "$log"
+say() { echo "compat-check [$tag]: $*" | tee -a "$log"; }
+
+# 1) the wheel, built once per Python against the development torch
+dev_torch=$("$dev_py" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+dev_torch_version=$("$dev_py" -c 'import torch; print(torch.__version__)')
+rm -rf "$dist"
+mkdir -p "$dist"
+if [ "$py_version" = "$dev_version" ]; then
+  say "building the wheel with .venv (torch $dev_torch_version)"
+  flock build/.lock .venv/bin/pip wheel --no-build-isolation --no-deps -q -w "$dist" \
+    --config-settings=build-dir=build/{wheel_tag} . >>"$log" 2>&1
+else
+  say "building the wheel with $py (build isolation) against torch $dev_torch_version at $dev_torch"
+  EMBEDFORGE_TORCH_ROOT=$dev_torch "$py" -m pip wheel --no-deps -q -w "$dist" \
+    --config-settings=build-dir="$work/build-py${py_version}" . >>"$log" 2>&1
+fi
+wheel=$(ls "$dist"/embedforge-*.whl)
+say "wheel: $(basename "$wheel")"
+
+# 2) a fresh venv with the named torch, then the wheel with its declared requirements
+rm -rf "$venv"
+"$py" -m venv "$venv"
+pip_q() { "$venv/bin/pip" install --disable-pip-version-check -q "$@" >>"$log" 2>&1; }
+say "installing torch==$torch_version"
+pip_q "torch==$torch_version"
+pip_q "$wheel" pytest hypothesis
+runtime=$("$venv/bin/python" -c 'import torch; print(torch.__version__)')
+located=$("$venv/bin/python" -c 'import embedforge, os; print(os.path.dirname(embedforge.__file__))')
+case "$located" in
+  *"$venv"*) ;;
+  *) say "embedforge imported from $located, not from the fresh venv"; exit 1 ;;
+esac
+"$venv/bin/python" -m embedforge info | tee -a "$log"
+
+# 3) the tests, against the installed wheel (the source tree is not importable: python/ holds it)
+status=0
+summary=""
+run_tests() {  # run_tests LABEL ENV... -- PATHS...
+  local label=$1 rc=0 envs=() out
+  shift
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  shift
+  out=$(env "${envs[@]}" timeout 1800 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" 2>&1) || rc=$?
+  echo "$out" >>"$log"
+  summary=$(echo "$out" | grep -E '(passed|failed|error)' | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')
+  say "$label: ${summary:-no summary} (exit $rc)"
+  [ $rc -eq 0 ] || status=1
+}
+run_tests "tests" -- tests/ops tests/nn tests/test_word2vec.py tests/test_fasttext.py tests/test_imports.py
+main_summary=$summary
+run_tests "tests/ops on the baseline kernels" EMBEDFORGE_ISA=baseline -- tests/ops
+base_summary=$summary
+
+row="| $torch_version ($runtime) | $py_version | $(basename "$wheel") built against torch $dev_torch_version | $main_summary | $base_summary |"
+[ -f "$work/results.md" ] || {
+  echo "| torch (runtime) | Python | wheel | op, module, fused-optimizer, word2vec tests | tests/ops, baseline kernels |"
+  echo "| --- | --- | --- | --- | --- |"
+} > "$work/results.md"
+echo "$row" >> "$work/results.md"
+say "$( [ $status = 0 ] && echo PASSED || echo FAILED ) (log: $log; table: $work/results.md)"
+exit $status
