@@ -64,8 +64,9 @@ def fit_line_torch(x: Any, y: Any, lr: float = 0.1, steps: int = 100, start: tup
         loss = ((ab[0] * xt + ab[1] - yt) ** 2).mean()
         if step % snapshot_every == 0 or step == steps:
             seen.append(step)
-            params.append((float(ab[0]), float(ab[1])))
-            losses.append(float(loss))
+            a_now, b_now = ab.detach().tolist()
+            params.append((a_now, b_now))
+            losses.append(float(loss.detach()))
         if step == steps:
             break
         loss.backward()

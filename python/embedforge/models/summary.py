@@ -12,7 +12,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-__all__ = ["summary", "summary_rows", "MODEL_ZOO", "zoo"]
+__all__ = ["summary", "summary_rows", "MODEL_ZOO", "zoo", "with_torch_modules"]
 
 _COLUMNS = ("output_size", "num_params")
 
@@ -45,6 +45,37 @@ def summary_rows(stats: Any) -> list[tuple[str, int, tuple[int, ...], int]]:
         shape = tuple(int(s) for s in layer.output_size) if layer.output_size else ()
         rows.append((layer.class_name, int(layer.depth), shape, int(layer.num_params)))
     return rows
+
+
+def with_torch_modules(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` with every embedforge ``Embedding`` / ``EmbeddingBag`` swapped for torch's own.
+
+    The torch module gets the same sizes, pooling, padding row and weights (``requires_grad`` kept), so
+    both models compute the same outputs: what the summaries of the two are compared on.
+    """
+    import copy
+
+    from .. import nn as enn
+
+    twin = copy.deepcopy(model)
+    for name, module in list(twin.named_modules()):
+        if isinstance(module, enn.EmbeddingBag):
+            if getattr(module, "optimizer", None) is not None:
+                raise NotImplementedError("with_torch_modules: a table with a fused optimizer has no torch twin")
+            new: nn.Module = nn.EmbeddingBag(module.num_embeddings, module.embedding_dim, mode=module.mode,
+                                             padding_idx=module.padding_idx, sparse=module.sparse,
+                                             include_last_offset=module.include_last_offset)
+        elif isinstance(module, enn.Embedding):
+            new = nn.Embedding(module.num_embeddings, module.embedding_dim, padding_idx=module.padding_idx,
+                               sparse=module.sparse)
+        else:
+            continue
+        with torch.no_grad():
+            new.weight.copy_(module.weight)
+        new.weight.requires_grad_(module.weight.requires_grad)
+        parent_name, _, child = name.rpartition(".")
+        setattr(twin.get_submodule(parent_name) if parent_name else twin, child, new)
+    return twin
 
 
 def _ids(b: int, length: int, vocab: int) -> torch.Tensor:
