@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     print(f"  embedforge.nn.Embedding   {t['embedforge_ms']:8.3f} ms")
     print(f"  torch tensor indexing     {t['torch_index_ms']:8.3f} ms")
     print(f"  dict of numpy rows        {t['dict_ms']:8.3f} ms  "
-          f"({t["dict_ms"] / max(t["embedforge_ms"], 1e-9):.1f}x the table)")
+          f"({t['dict_ms'] / max(t['embedforge_ms'], 1e-9):.1f}x the table)")
 
     mem = table_memory(sizes, args.dim)
     print(f"\ntable memory at {args.dim} dimensions (tensor storage bytes):")
