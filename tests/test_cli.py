@@ -237,8 +237,19 @@ def test_info_json(capsys) -> None:
     for key, value in embedforge.build_info().items():
         assert info[key] == value
     assert info["extras"]["matplotlib"] is True
+    assert info["trainer_isa"] in ("baseline", "avx2", "avx512")
+    if not (info["cuda"] and info["cuda_available"]):
+        assert info["cuda_usable"] is False
     code, out, _ = _run(["info"], capsys)
     assert code == 0 and out.startswith("embedforge")
+    lines = out.splitlines()
+    assert len(lines) <= 24  # one screen
+    labels = [line.split("  ")[0].strip() for line in lines]
+    assert labels == ["embedforge", "built", "torch", "cpu kernels", "cuda kernels", "extras"]
+    assert f"stable-ABI floor {info['stable_abi_floor']}" in out and info["torch_runtime"] in out
+    cuda_line = lines[labels.index("cuda kernels")]
+    assert ("not built" in cuda_line) == (not info["cuda"])
+    assert ("usable on" in cuda_line) == info["cuda_usable"]
 
 
 def test_bench_prints_the_comparison_table(tmp_path: Path, capsys) -> None:

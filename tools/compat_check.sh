@@ -85,9 +85,9 @@ run_tests() {  # run_tests LABEL ENV... -- PATHS...
   shift
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done
   shift
-  out=$(env "${envs[@]}" timeout 1800 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" 2>&1) || rc=$?
+  out=$(env "${envs[@]}" timeout 1800 "$venv/bin/python" -m pytest -o addopts= -q -p no:cacheprovider "$@" 2>&1) || rc=$?
   echo "$out" >>"$log"
-  summary=$(echo "$out" | grep -E '(passed|failed|error)' | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')
+  summary=$(echo "$out" | grep -E '^=* ?[0-9]+ (passed|failed|error)' | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')
   say "$label: ${summary:-no summary} (exit $rc)"
   [ $rc -eq 0 ] || status=1
 }
