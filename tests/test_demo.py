@@ -129,3 +129,55 @@ def test_quick_demo_end_to_end(tmp_path: Path, capsys) -> None:
     assert all((out / link).exists() for link in _report_links(out / "report.md"))
     kv = load(out / "vectors.efv")
     assert len(kv) > 50
+
+
+_BLOCK_EXTRAS = """
+import sys
+BLOCKED = ("matplotlib", "sklearn", "PIL", "tqdm", "umap", "tensorboard", "pandas")
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Block())
+from embedforge.cli import main
+code = main(["demo", "--quick", "--out", sys.argv[1], "--workers", "2"])
+assert "matplotlib" not in sys.modules and "sklearn" not in sys.modules
+sys.exit(code)
+"""
+
+
+def test_demo_without_the_optional_extras(tmp_path: Path) -> None:
+    """As after `pip install embedforge` with no extras: a fresh process that cannot import any of them."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", _BLOCK_EXTRAS, str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    stdout = proc.stdout
+    assert "nearest neighbours" in stdout and "analogy " in stdout
+    skipped = [line for line in stdout.splitlines() if line.startswith("skipped ")]
+    assert skipped == ["skipped analogy.png, word_map.png, explorer.html, letters.gif, letters.png "
+                       "(no matplotlib, pillow, scikit-learn installed): pip install 'embedforge[viz]' to draw them"]
+    for name in ("report.md", "vectors.efv", "projector/tensors.tsv", "projector/metadata.tsv"):
+        assert (out / name).is_file(), name
+    for name in ("word_map.png", "analogy.png", "explorer.html", "letters.gif", "letters.png"):
+        assert not (out / name).exists(), name
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Nearest neighbours" in report and "## Analogy" in report and "pip install 'embedforge[viz]'" in report
+    assert all((out / link).exists() for link in _report_links(out / "report.md"))
+    assert len(load(out / "vectors.efv")) > 50
+
+
+def test_skipped_line_names_pictures_modules_and_extra() -> None:
+    line = demo.skipped_line({"explorer.html": ("sklearn",), "letters.gif": ("PIL",)})
+    assert line == "skipped explorer.html, letters.gif (no pillow, scikit-learn installed): " \
+                   "pip install 'embedforge[viz]' to draw them"
+
+
+def test_nothing_is_missing_with_the_viz_extra() -> None:
+    for module in ("matplotlib", "sklearn", "PIL"):
+        pytest.importorskip(module, reason="the viz extra is not installed")
+    assert demo.missing_for_pictures() == {}

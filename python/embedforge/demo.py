@@ -4,10 +4,15 @@ It builds the built-in corpus (the Python standard library's docstrings, extract
 word2vec on it with a progress bar, prints nearest neighbours and an analogy, trains 2-D letter
 embeddings, and writes into the output folder: a labelled word map (PNG), the letters animation (GIF),
 an interactive explorer (HTML), a TensorBoard projector export and a `report.md` linking them.
+
+Without the plotting extra (`pip install 'embedforge[viz]'`: matplotlib, scikit-learn, Pillow) it still
+trains, prints neighbours and the analogy, and writes the vectors, the projector export and the report;
+one line says which pictures it skipped and which extra brings them.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import time
@@ -18,7 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 __all__ = ["DemoConfig", "run", "write_word_outputs", "write_letter_outputs", "write_report",
-           "QUERY_WORDS", "ANALOGIES"]
+           "QUERY_WORDS", "ANALOGIES", "PICTURE_NEEDS", "missing_for_pictures", "skipped_line"]
 
 #: Words whose neighbours the demo prints (the first few found in the vocabulary).
 QUERY_WORDS = ("file", "thread", "string", "socket", "error", "directory", "integer", "encoding", "list",
@@ -40,6 +45,39 @@ _STOPWORDS = frozenset(
     "it its if then else not no can will would should may must do does did has have had which who whom what "
     "when where there here than so such but into onto also any all each other some only one two same".split()
 )
+
+
+#: What each picture needs (import names), all from the viz extra.
+PICTURE_NEEDS = {
+    "analogy.png": ("matplotlib", "sklearn"),
+    "word_map.png": ("matplotlib", "sklearn"),
+    "explorer.html": ("sklearn",),
+    "letters.gif": ("matplotlib", "PIL"),
+    "letters.png": ("matplotlib",),
+}
+_DISTRIBUTIONS = {"matplotlib": "matplotlib", "sklearn": "scikit-learn", "PIL": "pillow"}
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def missing_for_pictures() -> dict[str, tuple[str, ...]]:
+    """For each picture that cannot be drawn here, the modules it lacks ({} when the viz extra is installed)."""
+    absent = {m for needs in PICTURE_NEEDS.values() for m in needs if not _importable(m)}
+    return {name: tuple(m for m in needs if m in absent) for name, needs in PICTURE_NEEDS.items()
+            if any(m in absent for m in needs)}
+
+
+def skipped_line(missing: dict[str, tuple[str, ...]]) -> str:
+    """The one line that says which pictures were skipped, for want of what, and the extra that brings them."""
+    mods = sorted({_DISTRIBUTIONS.get(m, m) for needs in missing.values() for m in needs})
+    return (f"skipped {', '.join(missing)} (no {', '.join(mods)} installed): "
+            "pip install 'embedforge[viz]' to draw them")
 
 
 @dataclass(frozen=True)
@@ -131,8 +169,12 @@ def pick_analogy(kv: Any, candidates: Sequence[tuple[str, str, str]] = ANALOGIES
 
 
 def write_word_outputs(kv: Any, out: Path, cfg: DemoConfig, seed: int = 1,
-                       echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Neighbours, analogy, word map, explorer, projector and vectors for trained word vectors."""
+                       echo: Callable[[str], None] = print,
+                       skip: Sequence[str] = ()) -> dict[str, Any]:
+    """Neighbours, analogy, word map, explorer, projector and vectors for trained word vectors.
+
+    Pictures named in ``skip`` (file names, see ``PICTURE_NEEDS``) are not drawn.
+    """
     from .viz import analogy_arrows, export_projector, neighbor_table, scatter, to_html
 
     result: dict[str, Any] = {}
@@ -147,25 +189,28 @@ def write_word_outputs(kv: Any, out: Path, cfg: DemoConfig, seed: int = 1,
         answers = kv.most_similar(positive=[a, c], negative=[b], topn=3)
         result["analogy"] = (a, b, c, answers)
         echo(f"analogy {a} - {b} + {c} ≈ " + ", ".join(f"{w} ({s:.2f})" for w, s in answers))
-        analogy_arrows(kv, a, b, c, path=out / "analogy.png", figsize=(7, 6), dpi=100)
-        result["analogy_png"] = out / "analogy.png"
+        if "analogy.png" not in skip:
+            analogy_arrows(kv, a, b, c, path=out / "analogy.png", figsize=(7, 6), dpi=100)
+            result["analogy_png"] = out / "analogy.png"
 
-    words = _content_words(kv, cfg.map_words)
-    sub = kv.subset(words)
-    groups = _clusters(np.asarray(sub.vectors, dtype=np.float64), words, cfg.clusters, seed)
-    scatter(sub, groups=groups, method=cfg.map_method, max_labels=cfg.map_labels, seed=seed,
-            projection_kwargs={"max_iter": 500} if cfg.map_method == "tsne" else None,
-            title=f"{len(words)} most frequent content words "
-                  f"({ {'tsne': 't-SNE', 'pca': 'PCA', 'umap': 'UMAP'}[cfg.map_method]}, k-means colours)",
-            path=out / "word_map.png", figsize=(12, 9), dpi=100)
-    result["word_map"] = out / "word_map.png"
+    if "word_map.png" not in skip:
+        words = _content_words(kv, cfg.map_words)
+        sub = kv.subset(words)
+        groups = _clusters(np.asarray(sub.vectors, dtype=np.float64), words, cfg.clusters, seed)
+        scatter(sub, groups=groups, method=cfg.map_method, max_labels=cfg.map_labels, seed=seed,
+                projection_kwargs={"max_iter": 500} if cfg.map_method == "tsne" else None,
+                title=f"{len(words)} most frequent content words "
+                      f"({ {'tsne': 't-SNE', 'pca': 'PCA', 'umap': 'UMAP'}[cfg.map_method]}, k-means colours)",
+                path=out / "word_map.png", figsize=(12, 9), dpi=100)
+        result["word_map"] = out / "word_map.png"
 
-    explorer_keys = list(kv.index_to_key[: cfg.explorer_words])
-    explorer = kv.subset(explorer_keys)
-    to_html(explorer, out / "explorer.html",
-            groups=_clusters(np.asarray(explorer.vectors, dtype=np.float64), explorer_keys, cfg.clusters, seed),
-            title="embedforge: word2vec on the Python standard library's docstrings")
-    result["explorer"] = out / "explorer.html"
+    if "explorer.html" not in skip:
+        explorer_keys = list(kv.index_to_key[: cfg.explorer_words])
+        explorer = kv.subset(explorer_keys)
+        to_html(explorer, out / "explorer.html",
+                groups=_clusters(np.asarray(explorer.vectors, dtype=np.float64), explorer_keys, cfg.clusters, seed),
+                title="embedforge: word2vec on the Python standard library's docstrings")
+        result["explorer"] = out / "explorer.html"
 
     proj_keys = list(kv.index_to_key[: cfg.projector_words])
     proj = kv.subset(proj_keys)
@@ -239,24 +284,27 @@ def write_report(out: Path, facts: dict[str, Any]) -> Path:
                                                                      enumerate(answers)), ""]
         if "analogy_png" in facts:
             lines += [f"![analogy arrows]({rel(facts['analogy_png'])})", ""]
+    if "word_map" in facts:
+        lines += ["## Word map", "", f"![word map]({rel(facts['word_map'])})", ""]
+    if "letters_gif" in facts:
+        lines += [
+            "## Letter embeddings",
+            "",
+            f"A next-letter model with 2-D embeddings, trained on {facts['letters_chars']:,} characters of the "
+            f"same corpus; {facts['letter_snapshots']} snapshots of its {facts['letters']} letters, animated:",
+            "",
+            f"![letters learning]({rel(facts['letters_gif'])})",
+            "",
+            f"Final positions: [letters.png]({rel(facts['letters_png'])})",
+            "",
+        ]
+    if facts.get("skipped"):
+        lines += ["## Pictures not drawn", "", facts["skipped"] + ".", ""]
+    lines += ["## Explore", ""]
+    if "explorer" in facts:
+        lines += [f"- [{rel(facts['explorer'])}]({rel(facts['explorer'])}): open in a browser (no server needed); "
+                  "search a word to see its neighbours, or open it with `#q=file`."]
     lines += [
-        "## Word map",
-        "",
-        f"![word map]({rel(facts['word_map'])})",
-        "",
-        "## Letter embeddings",
-        "",
-        f"A next-letter model with 2-D embeddings, trained on {facts['letters_chars']:,} characters of the same "
-        f"corpus; {facts['letter_snapshots']} snapshots of its {facts['letters']} letters, animated:",
-        "",
-        f"![letters learning]({rel(facts['letters_gif'])})",
-        "",
-        f"Final positions: [letters.png]({rel(facts['letters_png'])})",
-        "",
-        "## Explore",
-        "",
-        f"- [{rel(facts['explorer'])}]({rel(facts['explorer'])}): open in a browser (no server needed); "
-        "search a word to see its neighbours, or open it with `#q=file`.",
         f"- [{rel(facts['projector'])}/]({rel(facts['projector'])}/): TensorBoard projector files "
         "(tensors.tsv, metadata.tsv, projector_config.pbtxt): `tensorboard --logdir "
         f"{out.as_posix()}/{rel(facts['projector'])}`, or load the two TSVs at projector.tensorflow.org.",
@@ -297,13 +345,19 @@ def run(out: str | os.PathLike[str] = "out", quick: bool = False, progress: bool
     kv = model.wv
     echo(f"  {len(kv):,} words x {kv.vector_size} dimensions in {train_seconds:.1f} s")
 
+    missing = missing_for_pictures()
     clock.step("neighbours, analogy, word map, explorer page, projector export")
-    facts: dict[str, Any] = write_word_outputs(kv, outdir, cfg, seed=seed, echo=echo)
+    facts: dict[str, Any] = write_word_outputs(kv, outdir, cfg, seed=seed, echo=echo, skip=tuple(missing))
 
-    clock.step("training 2-D letter embeddings (next-letter model)")
-    letters_text = stdlib_text(max_chars=cfg.letters_chars)
-    facts.update(write_letter_outputs(letters_text, outdir, cfg, seed=seed))
-    facts["letters_chars"] = len(letters_text)
+    if "letters.gif" in missing or "letters.png" in missing:
+        clock.step("2-D letter embeddings: not trained (their pictures are skipped)")
+    else:
+        clock.step("training 2-D letter embeddings (next-letter model)")
+        letters_text = stdlib_text(max_chars=cfg.letters_chars)
+        facts.update(write_letter_outputs(letters_text, outdir, cfg, seed=seed))
+        facts["letters_chars"] = len(letters_text)
+    if missing:
+        facts["skipped"] = skipped_line(missing)
 
     clock.step("writing report.md")
     facts.update(arch="skip-gram", vector_size=kv.vector_size, window=cfg.window, epochs=cfg.epochs,
@@ -313,6 +367,9 @@ def run(out: str | os.PathLike[str] = "out", quick: bool = False, progress: bool
     facts["report"] = write_report(outdir, facts)
 
     clock.step(f"done: open {facts['report']}")
-    for key in ("word_map", "letters_gif", "explorer", "projector", "report"):
-        echo(f"  {key:12s} {facts[key]}")
+    for key in ("word_map", "letters_gif", "explorer", "projector", "vectors", "report"):
+        if key in facts:
+            echo(f"  {key:12s} {facts[key]}")
+    if missing:
+        echo(facts["skipped"])
     return facts
