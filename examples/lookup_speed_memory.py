@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
 
     t = lookup_vs_dict(rows, args.dim, args.batch, iters)
-    print(f"fetch {args.batch:,} random rows of a {rows:,} x {args.dim} float32 table "
+    print(f"fetch {args.batch:,} random rows of a {rows:,} x {args.dim} float32 table on one thread "
           f"(median of {iters}; rows identical: {t['same_rows']}):")
     print(f"  embedforge.nn.Embedding   {t['embedforge_ms']:8.3f} ms")
     print(f"  torch tensor indexing     {t['torch_index_ms']:8.3f} ms")

@@ -185,8 +185,12 @@ def dict_of_vectors(table: torch.Tensor) -> tuple[dict[int, "np.ndarray"], int]:
     return vectors, used
 
 
-def lookup_vs_dict(rows: int = 100_000, dim: int = 64, batch: int = 4096, iters: int = 20, seed: int = 0) -> dict:
-    """Median ms to fetch ``batch`` random rows: embedforge's Embedding, torch indexing, a dict of numpy rows."""
+def lookup_vs_dict(rows: int = 100_000, dim: int = 64, batch: int = 4096, iters: int = 20, seed: int = 0,
+                   threads: int = 1) -> dict:
+    """Median ms to fetch ``batch`` random rows: embedforge's Embedding, torch indexing, a dict of numpy rows.
+
+    Timed on ``threads`` intra-op threads (default one, as the dict's Python loop has; restored after).
+    """
     import numpy as np
 
     from .nn import Embedding
@@ -197,10 +201,15 @@ def lookup_vs_dict(rows: int = 100_000, dim: int = 64, batch: int = 4096, iters:
     ids_list = ids.tolist()
     vectors, _ = dict_of_vectors(table.weight)
     weight = table.weight.detach()
-    with torch.no_grad():
-        same = np.array_equal(table(ids).numpy(), np.stack([vectors[i] for i in ids_list]))
-        t_ours = median_ms(lambda: table(ids), iters)
-        t_torch = median_ms(lambda: weight[ids], iters)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            same = np.array_equal(table(ids).numpy(), np.stack([vectors[i] for i in ids_list]))
+            t_ours = median_ms(lambda: table(ids), iters)
+            t_torch = median_ms(lambda: weight[ids], iters)
+    finally:
+        torch.set_num_threads(before)
     t_dict = median_ms(lambda: np.stack([vectors[i] for i in ids_list]), iters)
-    return dict(rows=rows, dim=dim, batch=batch, embedforge_ms=t_ours, torch_index_ms=t_torch, dict_ms=t_dict,
+    return dict(rows=rows, dim=dim, batch=batch, threads=threads, embedforge_ms=t_ours, torch_index_ms=t_torch, dict_ms=t_dict,
                 same_rows=bool(same))
