@@ -8,6 +8,7 @@ in the backward. Gloo on CPU, NCCL for CUDA tensors; launch with ``torchrun`` or
 
 from .comm import RankFailedError, check_same_on_all_ranks, default_timeout, init_process_group
 from .launch import SpawnError, spawn
+from .parallel import data_parallel, sharded_parameter_names
 from .plan import ShardingPlan, TablePlacement, plan_tables, table_bytes
 from .sharded import ShardedEmbeddingBagCollection, TableConfig
 
@@ -18,6 +19,8 @@ __all__ = [
     "TablePlacement",
     "plan_tables",
     "table_bytes",
+    "data_parallel",
+    "sharded_parameter_names",
     "spawn",
     "SpawnError",
     "init_process_group",

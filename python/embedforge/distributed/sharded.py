@@ -93,6 +93,10 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
     rank's bags, or ``{feature: [B, D]}`` with ``output="dict"``. Every rank of the group must call
     forward (and backward) the same number of times; batches may differ in size.
 
+    Each rank's output gradient reaches the owners as it is (the tables see the sum of the ranks'
+    losses); ``average_gradients=True`` divides it by W, so that beside DDP (which averages dense
+    gradients) the whole model trains as one process would on the whole batch with a mean loss.
+
     >>> ebc = ShardedEmbeddingBagCollection([                                   # doctest: +SKIP
     ...     EmbeddingBagConfig("user", 1_000_000, 64, optimizer=embedforge.optim.RowWiseAdagrad(lr=0.05)),
     ...     EmbeddingBagConfig("item", 5000, 16, feature_names=["item", "last_item"], pooling="mean")])
@@ -101,7 +105,7 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
 
     def __init__(self, tables: Sequence[EmbeddingBagConfig], plan: Optional[Union[ShardingPlan, Mapping]] = None,
                  process_group=None, output: str = "concat", device=None, dtype=None,
-                 timeout: Optional[float] = None) -> None:
+                 timeout: Optional[float] = None, average_gradients: bool = False) -> None:
         super().__init__()
         if not dist.is_initialized():
             raise RuntimeError("torch.distributed is not initialised: call embedforge.distributed.init_process_group() "
@@ -119,6 +123,7 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         dtype = dtype or torch.get_default_dtype()
         self.configs = list(tables)
         self.output = output
+        self.average_gradients = bool(average_gradients)
         self.dtype = dtype
         if process_group is None:
             # A group of our own: DDP's and the user's collectives never interleave with ours.
@@ -145,7 +150,8 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
                 self._feature_table.append(ti)
         check_same_on_all_ranks({"world_size": self.world_size,
                                  "tables": [_describe_config(c, dtype) for c in self.configs],
-                                 "plan": self.plan.describe()["tables"], "output": output},
+                                 "plan": self.plan.describe()["tables"], "output": output,
+                                 "average_gradients": self.average_gradients},
                                 process_group, "sharded collection's configuration")
 
         # Which features each rank serves, in feature order (row-wise tables: every rank).
@@ -193,11 +199,13 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
     # ---- construction from / export to one process -------------------------------------------
     @classmethod
     def from_unsharded(cls, ebc: EmbeddingBagCollection, plan=None, process_group=None,
-                       timeout: Optional[float] = None) -> "ShardedEmbeddingBagCollection":
+                       timeout: Optional[float] = None, average_gradients: bool = False
+                       ) -> "ShardedEmbeddingBagCollection":
         """Shards a single-process collection (same configs, weights and optimizer state); every rank
         passes the same ``ebc``."""
         dtype = next(iter(ebc.embedding_bags.values())).weight.dtype
-        out = cls(ebc.configs, plan, process_group, output=ebc.output, dtype=dtype, timeout=timeout)
+        out = cls(ebc.configs, plan, process_group, output=ebc.output, dtype=dtype, timeout=timeout,
+                  average_gradients=average_gradients)
         out.load_unsharded_state_dict(ebc.state_dict())
         return out
 
@@ -477,6 +485,8 @@ class _ShardedLookup(torch.autograd.Function):
         B = R["B"]
         mod._bytes = 0
         grad_out = grad_out.contiguous()
+        if mod.average_gradients:  # each rank's loss counts 1/W, as DDP averages the dense gradients
+            grad_out = grad_out / W
         # 5. output gradients to the owners, per rank in its served-feature order
         send = []
         for r in range(W):
