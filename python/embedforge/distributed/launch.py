@@ -92,6 +92,7 @@ def spawn(fn: Callable[..., Any], world_size: int, args: Sequence[Any] = (), tim
     got = [False] * world_size
     start = time.monotonic()
     grace_until = None
+    last_exit = None
     try:
         while True:
             for r, c in enumerate(conns):
@@ -111,7 +112,13 @@ def spawn(fn: Callable[..., Any], world_size: int, args: Sequence[Any] = (), tim
             failed = any(errors) or any(not a and p.exitcode not in (0, None) for a, p in zip(alive, procs))
             now = time.monotonic()
             if failed and grace_until is None:
-                grace_until = now + timeout + 5.0
+                grace_until = now + timeout + 3.0
+            if failed and sum(alive) and all(not a and p.exitcode != 0 for a, p in zip(alive, procs) if not a):
+                # every rank that ended failed; the ones left are stuck (their peers named them): a
+                # short wait for their own error, then they are killed
+                grace_until = min(grace_until, (last_exit or now) + min(timeout, 2.0))
+            if last_exit is None and not all(alive):
+                last_exit = now
             if (grace_until is not None and now > grace_until) or \
                     (join_timeout is not None and now - start > join_timeout):
                 break

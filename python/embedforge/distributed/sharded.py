@@ -187,7 +187,7 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
             p = self.plan[cf.name]
             if self.rank in p.ranks:
                 a, b = p.rows_of(self.rank)
-                gen.manual_seed(torch.initial_seed() * 1000003 + ti * 7919 + a)
+                gen.manual_seed((torch.initial_seed() * 1000003 + ti * 7919 + a) % (2 ** 63))
                 shards[cf.name] = _TableShard(cf, a, b, device, dtype, gen)
         self.embedding_bags = torch.nn.ModuleDict(shards)
         # Tables this rank serves, in table order, with their served-feature positions.
