@@ -268,6 +268,18 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
                 out[key + "optimizer_state._extra_state"] = extra
         return out
 
+    def save(self, directory: str) -> None:
+        """Per-rank shard files plus a manifest (see ``embedforge.distributed.checkpoint``)."""
+        from .checkpoint import save
+
+        save(self, directory)
+
+    def load(self, directory: str) -> None:
+        """Loads a checkpoint written by ``save`` at any world size (rows re-sharded to this plan)."""
+        from .checkpoint import load
+
+        load(self, directory)
+
     # ---- the lookup -----------------------------------------------------------------------
     def forward(self, values: Tensor, offsets: Optional[Tensor] = None, lengths: Optional[Tensor] = None,
                 per_sample_weights: Optional[Tensor] = None) -> Union[Tensor, Dict[str, Tensor]]:
