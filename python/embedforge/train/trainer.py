@@ -41,11 +41,15 @@ def reduce_on_plateau(optimizer: torch.optim.Optimizer, factor: float = 0.5, pat
 
 @dataclass
 class TrainerConfig:
-    """Loop options: metrics by name or callable, progress bar, gradient clipping (dense grads only)."""
+    """Loop options: metrics by name or callable, progress bar, gradient clipping (dense grads only),
+    and ``distributed`` (one Trainer per rank under torch.distributed: loaders get a
+    ``DistributedSampler``, epoch losses and metrics are averaged over ranks, the progress bar and
+    checkpoint files belong to rank 0)."""
 
     metrics: Sequence[str | Callable[[torch.Tensor, torch.Tensor], float]] = ()
     progress: bool = False
     grad_clip: float | None = None
+    distributed: bool = False
 
 
 @dataclass
@@ -116,9 +120,19 @@ class Trainer:
         cfg = config or TrainerConfig()
         for key, value in config_overrides.items():
             if not hasattr(cfg, key):
-                raise TypeError(f"unknown Trainer option {key!r}; options: metrics, progress, grad_clip")
+                raise TypeError(f"unknown Trainer option {key!r}; options: metrics, progress, grad_clip, distributed")
             setattr(cfg, key, value)
         self.config = cfg
+        self.rank = 0
+        if cfg.distributed:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                raise RuntimeError("Trainer(distributed=True) needs torch.distributed initialised "
+                                   "(embedforge.distributed.init_process_group or spawn)")
+            self.rank = dist.get_rank()
+            if self.rank != 0:
+                cfg.progress = False
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.loss_fn = loss_fn
@@ -191,6 +205,9 @@ class Trainer:
             raise ValueError("training data is empty: there is nothing to fit")
         if val is not None and _is_empty(val):
             raise ValueError("validation data is empty; pass val=None to train without validation")
+        if self.config.distributed:
+            train = _distributed_loader(train, shuffle_default=True)
+            val = _distributed_loader(val, shuffle_default=False) if val is not None else None
         self._train_loader = train
         if resume is not None and os.path.exists(resume):
             self.load_checkpoint(resume)
@@ -214,6 +231,9 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_start(self, epoch)
         total_loss, total_n = 0.0, 0
+        sampler = getattr(train, "sampler", None)
+        if self.config.distributed and hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
         bar = self._progress(train, _len(train), f"epoch {epoch}")
         for batch in bar:
             loss = self.train_step(batch)
@@ -226,6 +246,8 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss:.4f}")
             for cb in self.callbacks:
                 cb.on_batch_end(self, self.step, loss)
+        if self.config.distributed:
+            total_loss, total_n = _sum_over_ranks(total_loss, total_n)
         if total_n == 0:
             raise ValueError("training data yielded no batches: there is nothing to fit")
         logs: dict[str, float] = {"epoch": epoch, "train_loss": total_loss / max(total_n, 1), "lr": self._lr()}
@@ -257,13 +279,19 @@ class Trainer:
             if self.metrics:
                 outputs.append(out.detach().cpu())
                 targets.append(target.detach().cpu())
+        local_n = n
+        if self.config.distributed:
+            loss_sum, n = _sum_over_ranks(loss_sum, n)
         if n == 0:
             raise ValueError("evaluation data is empty")
         result = {"loss": loss_sum / n}
         if self.metrics:
-            pred, tgt = torch.cat(outputs), torch.cat(targets)
+            pred, tgt = (torch.cat(outputs), torch.cat(targets)) if outputs else (None, None)
             for name, fn in self.metrics:
-                result[name] = fn(pred, tgt)
+                value = fn(pred, tgt) if local_n else 0.0
+                if self.config.distributed:  # each rank's metric weighted by its samples
+                    value = _sum_over_ranks(value * local_n, 0)[0] / n
+                result[name] = value
         return result
 
     @torch.no_grad()
@@ -344,7 +372,18 @@ class Trainer:
             gen.set_state(state["loader_rng"])
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
-        """Write :meth:`state_dict` atomically (temporary file in the same folder, then rename)."""
+        """Write :meth:`state_dict` atomically (temporary file in the same folder, then rename).
+
+        Distributed: rank 0 writes (the dense model is the same on every rank); models with sharded
+        tables save those with ``ShardedEmbeddingBagCollection.save`` instead."""
+        if self.config.distributed:
+            from ..distributed import ShardedEmbeddingBagCollection
+
+            if any(isinstance(m, ShardedEmbeddingBagCollection) for m in self.model.modules()):
+                raise NotImplementedError("Trainer checkpoints of a model with sharded tables: save the tables with "
+                                          "ShardedEmbeddingBagCollection.save(directory) (per-rank shards + manifest)")
+            if self.rank != 0:
+                return
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
@@ -365,6 +404,30 @@ class Trainer:
         if not os.path.exists(path):
             raise FileNotFoundError(f"no checkpoint at {os.fspath(path)!r}")
         self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+
+
+def _distributed_loader(loader: Any, shuffle_default: bool) -> Any:
+    """A DataLoader over the same dataset whose sampler gives this rank its share (DistributedSampler);
+    loaders that already have one, and other iterables (already split by the caller), pass through."""
+    from torch.utils.data import DataLoader, RandomSampler
+    from torch.utils.data.distributed import DistributedSampler
+
+    if not isinstance(loader, DataLoader) or isinstance(loader.sampler, DistributedSampler) or \
+            isinstance(loader.batch_sampler, DistributedSampler) or loader.batch_size is None:
+        return loader
+    shuffle = isinstance(loader.sampler, RandomSampler) if loader.sampler is not None else shuffle_default
+    sampler = DistributedSampler(loader.dataset, shuffle=shuffle, drop_last=loader.drop_last)
+    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler, collate_fn=loader.collate_fn,
+                      num_workers=loader.num_workers, drop_last=loader.drop_last, generator=loader.generator)
+
+
+def _sum_over_ranks(a: float, b: float) -> tuple[float, float]:
+    """(a, b) summed over the ranks of the default group (float64)."""
+    import torch.distributed as dist
+
+    t = torch.tensor([float(a), float(b)], dtype=torch.float64)
+    dist.all_reduce(t)
+    return float(t[0]), float(t[1])
 
 
 def _len(data: Any) -> int | None:
