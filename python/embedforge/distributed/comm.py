@@ -77,6 +77,8 @@ def init_process_group(backend: Optional[str] = None, timeout: float = DEFAULT_T
     if backend is None:
         backend = "nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
     td = datetime.timedelta(seconds=float(timeout))
+    if backend == "gloo" and os.environ.get("MASTER_ADDR", "127.0.0.1") in ("127.0.0.1", "localhost"):
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # ranks on this machine talk over loopback
     if store is not None:
         dist.init_process_group(backend, store=store, rank=rank, world_size=world_size, timeout=td)
     else:
