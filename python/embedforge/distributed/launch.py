@@ -92,7 +92,7 @@ def spawn(fn: Callable[..., Any], world_size: int, args: Sequence[Any] = (), tim
     got = [False] * world_size
     start = time.monotonic()
     grace_until = None
-    last_exit = None
+    first_report = None
     try:
         while True:
             for r, c in enumerate(conns):
@@ -107,18 +107,20 @@ def spawn(fn: Callable[..., Any], world_size: int, args: Sequence[Any] = (), tim
                     else:
                         errors[r] = value
             alive = [p.is_alive() for p in procs]
+            codes_now = [p.exitcode for p in procs]
             if not any(alive):
                 break
             failed = any(errors) or any(not a and p.exitcode not in (0, None) for a, p in zip(alive, procs))
             now = time.monotonic()
             if failed and grace_until is None:
                 grace_until = now + timeout + 3.0
-            if failed and sum(alive) and all(not a and p.exitcode != 0 for a, p in zip(alive, procs) if not a):
-                # every rank that ended failed; the ones left are stuck (their peers named them): a
-                # short wait for their own error, then they are killed
-                grace_until = min(grace_until, (last_exit or now) + min(timeout, 2.0))
-            if last_exit is None and not all(alive):
-                last_exit = now
+            if first_report is None and any(errors):
+                first_report = now
+            if first_report is not None and all(errors[r] or codes_now[r] not in (0, None) for r in range(world_size)
+                                                if not alive[r]):
+                # a rank has diagnosed the failure and every rank that ended failed: the ones left get
+                # a short while to report their own error, then they count as stuck and are killed
+                grace_until = min(grace_until, first_report + min(timeout, 3.0))
             if (grace_until is not None and now > grace_until) or \
                     (join_timeout is not None and now - start > join_timeout):
                 break
