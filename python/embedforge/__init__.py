@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 # Submodules loaded on first attribute access (each imports torch, or a plotting library).
-_LAZY_MODULES = frozenset({"ops", "optim", "nn", "data", "models", "train", "viz", "word2vec", "benchmark", "cli", "demo"})
+_LAZY_MODULES = frozenset({"ops", "optim", "nn", "data", "models", "train", "viz", "word2vec", "benchmark", "cli", "demo",
+                           "distributed"})
 _LAZY_NAMES = {"Word2Vec": "word2vec", "FastText": "word2vec", "build_info": "_native"}
 
 
