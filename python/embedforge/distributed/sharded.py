@@ -323,7 +323,10 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
 
     # pieces of the forward, used by _ShardedLookup
     def _route(self, values: Tensor, offsets: Tensor, psw: Optional[Tensor]):
-        """Checks ids and sorts them by destination; returns what the exchange and the backward need."""
+        """Checks ids and sorts them by destination; returns what the exchange and the backward need.
+
+        Values arrive grouped by feature, so every per-table fact (rows, padding, owner, row ranges)
+        is applied to a feature's contiguous segment: no per-value table lookups."""
         F, W = len(self.feature_names), self.world_size
         B = (offsets.numel() - 1) // F
         start, end = int(offsets[0]), int(offsets[-1])
@@ -331,35 +334,49 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
             raise ValueError(f"offsets end at {end} but values has {values.numel()} entries")
         vals = values[start:end].long()
         lens = offsets[1:] - offsets[:-1]
-        if bool((lens < 0).any()):
+        if B and bool((lens < 0).any()):
             raise ValueError("offsets must be non-decreasing")
-        bag = torch.repeat_interleave(torch.arange(F * B), lens)
-        tab = self._ftab[torch.div(bag, B, rounding_mode="floor")] if B else bag
-        rows = self._rows[tab]
-        bad = (vals < 0) | (vals >= rows)
-        if bool(bad.any()):
-            j = int(bad.nonzero()[0])
-            f = int(bag[j]) // B
-            cf = self.configs[self._feature_table[f]]
-            raise IndexError(f"values[{start + j}]={int(vals[j])} (feature {self.feature_names[f]!r}) is out of range "
-                             f"for table {cf.name!r} of {cf.num_embeddings} rows")
-        keep = vals != self._pad[tab]
-        pos = keep.nonzero().squeeze(1)  # positions (in vals) of the ids that are sent
-        vals, bag, tab = vals[pos], bag[pos], tab[pos]
-        dest = self._owner[tab].clone()
-        local = vals.clone()
-        for t in self._row_wise:
-            m = tab == t
-            if bool(m.any()):
-                s = self._starts[t]
-                d = torch.bucketize(vals[m], s[1:], right=True)
-                dest[m] = d
-                local[m] = vals[m] - s[d]
-        order = torch.sort(dest, stable=True).indices
+        fb = (offsets[::B] - start).tolist() if B else [0] * (F + 1)
+        n = vals.numel()
+        dest = torch.empty(n, dtype=torch.int64)
+        local = torch.empty(n, dtype=torch.int64)
+        keep = None
+        for f in range(F):
+            a, b = fb[f], fb[f + 1]
+            if a == b:
+                continue
+            t = self._feature_table[f]
+            cf = self.configs[t]
+            seg = vals[a:b]
+            lo, hi = torch.aminmax(seg)
+            if int(lo) < 0 or int(hi) >= cf.num_embeddings:
+                j = int(((seg < 0) | (seg >= cf.num_embeddings)).nonzero()[0]) + a
+                raise IndexError(f"values[{start + j}]={int(vals[j])} (feature {self.feature_names[f]!r}) is out of "
+                                 f"range for table {cf.name!r} of {cf.num_embeddings} rows")
+            if cf.padding_idx is not None:
+                if keep is None:
+                    keep = torch.ones(n, dtype=torch.bool)
+                keep[a:b] = seg != int(self._pad[t])
+            if t in self._starts:  # row-wise: rank r holds rows [r*V//W, (r+1)*V//W)
+                V = cf.num_embeddings
+                d = torch.div((seg + 1) * W - 1, V, rounding_mode="floor")
+                dest[a:b] = d
+                torch.sub(seg, torch.div(d * V, W, rounding_mode="floor"), out=local[a:b])
+            else:
+                dest[a:b] = int(self._owner[t])
+                local[a:b] = seg
+        bag = torch.repeat_interleave(torch.arange(F * B), lens) if n else torch.empty(0, dtype=torch.int64)
+        pos = None
+        if keep is not None:
+            pos = keep.nonzero().squeeze(1)
+            dest, local, bag = dest[pos], local[pos], bag[pos]
+        key = dest.to(torch.int16) if W < 2 ** 15 else dest
+        order = torch.sort(key, stable=True).indices
         counts = torch.bincount(dest, minlength=W)
         per_bag = torch.bincount(dest * (F * B) + bag, minlength=W * F * B).view(W, F, B)
-        return dict(B=B, start=start, pos=pos[order], local=local[order], counts=counts, per_bag=per_bag,
-                    psw=None if psw is None else psw[start:end][pos[order]])
+        sent_pos = order if pos is None else pos[order]
+        return dict(B=B, start=start, pos=sent_pos, local=local[order], counts=counts, per_bag=per_bag,
+                    psw=None if psw is None else psw[start:end][sent_pos])
 
     def _a2a(self, op: str, send: Tensor, send_splits: List[int], recv_splits: List[int], dtype=None) -> Tensor:
         recv = torch.empty(sum(recv_splits), dtype=dtype or send.dtype)
@@ -389,10 +406,12 @@ class _ShardedLookup(torch.autograd.Function):
         # 2. bag lengths and ids, one integer buffer per destination
         served = mod._served
         pieces, send_splits = [], []
+        counts = R["counts"].tolist()
+        ids_by_dest = R["local"].split(counts)
         for r in range(W):
             lens_r = R["per_bag"][r, served[r], :].reshape(-1) if served[r] else R["per_bag"].new_empty(0)
-            pieces += [lens_r, R["local"][int(R["counts"][:r].sum()):int(R["counts"][:r + 1].sum())]]
-            send_splits.append(lens_r.numel() + int(R["counts"][r]))
+            pieces += [lens_r, ids_by_dest[r]]
+            send_splits.append(lens_r.numel() + counts[r])
         send = torch.cat(pieces).to(mod._wire) if pieces else torch.empty(0, dtype=mod._wire)
         Fm = len(served[me])
         recv_splits = [Fm * b_in[s] + n_in[s] for s in range(W)]
