@@ -90,3 +90,21 @@ def _dict_output_and_eval(rank, world):
 def test_dict_output_no_grad_and_empty_local_batch():
     plans = spawn(_dict_output_and_eval, 2, timeout=20, join_timeout=60)
     assert plans[0] == plans[1] and "big" in plans[0] and "ranks" in plans[0]
+
+
+def _bytes(rank, world):
+    rows, D, b, L = 1000, 8, 16, 5
+    sharded = ShardedEmbeddingBagCollection([TableConfig("t", rows, D)], plan={"t": "row"})
+    g = torch.Generator().manual_seed(rank)
+    values = torch.randint(0, rows, (b * L,), generator=g)
+    sharded(values, lengths=torch.full((b,), L)).sum().backward()
+    lo, hi = sharded.plan["t"].rows_of(rank)
+    leaving = int(((values < lo) | (values >= hi)).sum())
+    # docs/scaling.md: counts, ids (int32), one bag length per bag per other rank, partial pools back
+    expect_fwd = 24 * (world - 1) + 4 * leaving + 4 * b * (world - 1) + 4 * b * D * (world - 1)
+    expect_bwd = 4 * b * D * (world - 1)
+    return sharded.last_step_bytes == {"forward": expect_fwd, "backward": expect_bwd}
+
+
+def test_bytes_sent_match_the_formula():
+    assert spawn(_bytes, 3, timeout=20, join_timeout=60) == [True] * 3

@@ -121,6 +121,10 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
             if t.pooling not in ("sum", "mean", "max"):
                 raise ValueError(f"table {t.name!r}: pooling must be 'sum', 'mean' or 'max', got {t.pooling!r}")
         dtype = dtype or torch.get_default_dtype()
+        if device is not None and torch.device(device).type != "cpu":
+            raise NotImplementedError(
+                f"ShardedEmbeddingBagCollection on {device}: this version shards CPU tables over gloo only; "
+                "CUDA shards with NCCL are not implemented yet (see docs/scaling.md)")
         self.configs = list(tables)
         self.output = output
         self.average_gradients = bool(average_gradients)
@@ -289,6 +293,9 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
             raise ValueError("give exactly one of offsets (F*B+1 entries) or lengths (F*B entries)")
         if values.dtype not in (torch.int32, torch.int64):
             raise TypeError(f"values must be int32 or int64, got {values.dtype}")
+        if values.device.type != "cpu":
+            raise NotImplementedError(f"sharded lookups of {values.device} ids: CUDA tensors with NCCL are not "
+                                      "implemented yet (the tables and the exchange are on the CPU, over gloo)")
         if offsets is None:
             if lengths.dim() != 1 or lengths.numel() % F:
                 raise ValueError(f"lengths must be 1-D with features × batch entries ({F} features), "
