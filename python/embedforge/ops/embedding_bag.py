@@ -9,6 +9,7 @@ import contextlib
 from typing import Optional
 
 import torch
+import torch.autograd.forward_ad as _fwad
 
 from .._native import translated_error
 
@@ -73,6 +74,9 @@ def _backward(ctx, grad_out, _grad_max_rows):
     indices, offsets, per_sample_weights, max_rows, weight = ctx.saved_tensors
     grad_out = grad_out.contiguous()
     grad_weight = grad_psw = None
+    if torch.is_grad_enabled():
+        # create_graph=True: the gradients must themselves be differentiable (double backward).
+        return _backward_differentiable(ctx, grad_out, indices, offsets, per_sample_weights, max_rows, weight)
     if ctx.needs_input_grad[0]:
         args = (grad_out, indices, offsets, ctx.num_rows, ctx.mode, per_sample_weights, max_rows, ctx.padding_idx,
                 ctx.include_last_offset)
@@ -91,6 +95,112 @@ def _backward(ctx, grad_out, _grad_max_rows):
     return grad_weight, None, None, None, grad_psw, None, None, None
 
 
+# ---- higher-order derivatives ------------------------------------------------------------------
+# The lookup is linear in the table and in the per-sample weights (bilinear in both), so every
+# derivative of any order is again one of the three kernels: the table's gradient (dense backward)
+# is linear in (grad, per-sample weights), its own derivative w.r.t. grad is the forward lookup of
+# the incoming tangent, and w.r.t. the per-sample weights the psw backward with that tangent as the
+# table; the psw gradient is bilinear in (grad, table) likewise. Max mode routes through the rows
+# the forward chose (max_rows, -1 for empty bags): a scatter whose adjoint is a gather.
+def _lookup(weight, indices, offsets, mode, psw, pad, include_last_offset):
+    """Differentiable forward on already validated inputs (padding skipped in forward and backward)."""
+    if psw is not None:
+        psw = psw.to(weight.dtype) if psw.dtype != weight.dtype else psw
+    return _run(weight, indices, offsets, mode, psw, pad, include_last_offset, False, pad)
+
+
+def _gather_max(table, max_rows):
+    """out[b, k] = table[max_rows[b, k], k], 0 where max_rows is -1 (empty bags)."""
+    valid = max_rows >= 0
+    picked = torch.gather(table, 0, max_rows.clamp(min=0))
+    return torch.where(valid, picked, torch.zeros((), dtype=table.dtype, device=table.device))
+
+
+class _DenseGrad(torch.autograd.Function):
+    """Table gradient [V, D] of a lookup as a differentiable function of (grad, per_sample_weights)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(grad, psw, indices, offsets, num_rows, mode, max_rows, pad, include_last_offset):
+        with _below_autograd():
+            return _ops.embedding_bag_backward_dense(grad.contiguous(), indices, offsets, num_rows, mode, psw,
+                                                     max_rows, pad, include_last_offset)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        grad, psw, indices, offsets, num_rows, mode, max_rows, pad, include_last_offset = inputs
+        ctx.save_for_backward(grad, psw, indices, offsets, max_rows)
+        ctx.args = (num_rows, mode, pad, include_last_offset)
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad, psw, indices, offsets, max_rows = ctx.saved_tensors
+        num_rows, mode, pad, ilo = ctx.args
+        d_grad = d_psw = None
+        gg = gg.contiguous()
+        if ctx.needs_input_grad[0]:
+            if mode == MODES["max"]:
+                d_grad = _gather_max(gg, max_rows)
+            else:
+                d_grad = _lookup(gg, indices, offsets, mode, psw, pad, ilo)
+            d_grad = d_grad.to(grad.dtype)
+        if psw is not None and ctx.needs_input_grad[1]:
+            d_psw = _PswGrad.apply(grad, gg, indices, offsets, mode, pad, ilo).reshape(psw.shape).to(psw.dtype)
+        return d_grad, d_psw, None, None, None, None, None, None, None
+
+
+class _PswGrad(torch.autograd.Function):
+    """Per-sample-weights gradient [N] (float32) as a differentiable function of (grad, table)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(grad, weight, indices, offsets, mode, pad, include_last_offset):
+        with _below_autograd():
+            return _ops.embedding_bag_backward_psw(grad.contiguous(), weight.contiguous(), indices, offsets, mode, pad,
+                                                   include_last_offset)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        grad, weight, indices, offsets, mode, pad, include_last_offset = inputs
+        ctx.save_for_backward(grad, weight, indices, offsets)
+        ctx.args = (weight.shape[0], mode, pad, include_last_offset)
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad, weight, indices, offsets = ctx.saved_tensors
+        num_rows, mode, pad, ilo = ctx.args
+        gg_ids = gg.reshape(indices.shape)
+        d_grad = d_weight = None
+        if ctx.needs_input_grad[0]:
+            d_grad = _lookup(weight, indices, offsets, mode, gg_ids, pad, ilo).to(grad.dtype)
+        if ctx.needs_input_grad[1]:
+            empty = torch.empty((0, 0), dtype=torch.int64, device=grad.device)
+            d_weight = _DenseGrad.apply(grad, gg_ids.to(torch.float32), indices, offsets, num_rows, mode, empty, pad,
+                                        ilo).to(weight.dtype)
+        return d_grad, d_weight, None, None, None, None, None
+
+
+def _backward_differentiable(ctx, grad_out, indices, offsets, per_sample_weights, max_rows, weight):
+    if ctx.sparse and ctx.needs_input_grad[0]:
+        raise NotImplementedError(
+            "double backward (create_graph=True) through embedding_bag/embedding with sparse=True is not "
+            "supported: use sparse=False"
+        )
+    grad_weight = grad_psw = None
+    if ctx.needs_input_grad[0]:
+        psw = per_sample_weights
+        if psw is not None and psw.dtype != torch.float32:
+            psw = psw.to(torch.float32)
+        grad_weight = _DenseGrad.apply(grad_out, psw, indices, offsets, ctx.num_rows, ctx.mode, max_rows,
+                                       ctx.padding_idx, ctx.include_last_offset)
+    if ctx.psw_shape is not None and ctx.needs_input_grad[4]:
+        g = _PswGrad.apply(grad_out, weight, indices, offsets, ctx.mode, ctx.padding_idx, ctx.include_last_offset)
+        grad_psw = g.reshape(ctx.psw_shape).to(ctx.psw_dtype)
+    return grad_weight, None, None, None, grad_psw, None, None, None
+
+
 torch.library.register_autograd("embedforge::embedding_bag", _backward, setup_context=_setup_context)
 
 # Runs the op straight on its device kernel, skipping the autograd kernel that register_autograd
@@ -103,21 +213,68 @@ class _EagerEmbeddingBag(torch.autograd.Function):
     """Eager-mode autograd of the wrappers: the registered formula (_setup_context, _backward) at a
     fraction of the generic register_autograd path's per-call cost (about 50 us there). ``grad_pad``
     is the padding index the backward skips; embedding() passes the forward -1 (padding rows are
-    returned as stored) and its padding index here (they get no gradient), with no masking pass."""
+    returned as stored) and its padding index here (they get no gradient), with no masking pass.
+    Forward-mode AD (``jvp``): the lookup is linear in the table and the per-sample weights, so the
+    tangent is the lookup of the table's tangent plus the lookup weighted by the weights' tangent."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse,
+    def forward(weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse,
                 grad_pad):
-        inputs = (weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse)
         with _below_autograd():
-            output = _ops.embedding_bag(*inputs)
-        _setup_context(ctx, inputs, output)
-        ctx.padding_idx = grad_pad
-        return output
+            return _ops.embedding_bag(weight, indices, offsets, mode, per_sample_weights, padding_idx,
+                                      include_last_offset, sparse)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _setup_context(ctx, inputs[:8], output)
+        ctx.padding_idx = inputs[8]
+        ctx.mark_non_differentiable(output[1])
+        ctx.fw = (inputs[0], inputs[1], inputs[2], inputs[4], output[1])
+        ctx.fw_pad = inputs[5]
 
     @staticmethod
     def backward(ctx, grad_out, grad_max_rows):
         return (*_backward(ctx, grad_out, grad_max_rows), None)
+
+    @staticmethod
+    def jvp(ctx, t_weight, _t_indices, _t_offsets, _t_mode, t_psw, *_rest):
+        weight, indices, offsets, psw, max_rows = ctx.fw
+        # The forward's padding index (embedding() passes -1: the padding row is returned as stored,
+        # so its tangent passes through as in torch).
+        mode, pad, ilo = ctx.mode, ctx.fw_pad, ctx.include_last_offset
+        tangent = None
+        if t_weight is not None:
+            if mode == MODES["max"]:
+                tangent = _gather_max(t_weight, max_rows)
+            else:
+                tangent = _lookup_plain(t_weight, indices, offsets, mode, psw, pad, ilo)
+        if t_psw is not None and psw is not None:
+            part = _lookup_plain(weight, indices, offsets, mode, t_psw, pad, ilo)
+            tangent = part if tangent is None else tangent + part
+        if tangent is None:
+            tangent = torch.zeros((_num_bags(indices, offsets, ilo), weight.shape[1]), dtype=weight.dtype,
+                                  device=weight.device)
+        return tangent.to(weight.dtype), None
+
+
+def _lookup_plain(weight, indices, offsets, mode, psw, pad, include_last_offset):
+    """The forward kernel alone (no autograd), for tangents."""
+    with _below_autograd():
+        return _ops.embedding_bag(weight.contiguous(), indices, offsets, mode, psw, pad, include_last_offset,
+                                  False)[0]
+
+
+def _dual_or_transformed(weight, per_sample_weights) -> bool:
+    """True inside forward-mode AD or a torch.func transform (jvp, grad, vmap): take the Function path."""
+    if torch._C._functorch.maybe_current_level() is not None:
+        return True
+    if _fwad._current_level >= 0:
+        if _fwad.unpack_dual(weight).tangent is not None:
+            return True
+        return per_sample_weights is not None and _fwad.unpack_dual(per_sample_weights).tangent is not None
+    return False
 
 
 def _run(weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse, grad_pad):
@@ -129,9 +286,9 @@ def _run(weight, indices, offsets, mode, per_sample_weights, pad, include_last_o
                 # Forward returns the stored padding row; its gradient is masked out.
                 out = torch.where((indices == grad_pad), out.detach(), out)
             return out
-        if torch.is_grad_enabled() and (
+        if (torch.is_grad_enabled() and (
             weight.requires_grad or (per_sample_weights is not None and per_sample_weights.requires_grad)
-        ):
+        )) or _dual_or_transformed(weight, per_sample_weights):
             return _EagerEmbeddingBag.apply(
                 weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse, grad_pad
             )[0]

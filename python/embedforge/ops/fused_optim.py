@@ -112,6 +112,11 @@ class _LookupWithUpdate(torch.autograd.Function):
                 "backward ran twice through a lookup whose table updates itself during backward; the update was "
                 "applied once and is not repeated (run a new forward for a new step)"
             )
+        if torch.is_grad_enabled():
+            raise NotImplementedError(
+                "double backward (create_graph=True) through a table with a fused optimizer is not supported: the "
+                "table is updated in place during backward; use optimizer=None and a torch optimizer"
+            )
         grad_out = grad_out.contiguous()
         b = ctx.batch
         grad_psw = None
