@@ -40,10 +40,12 @@ __all__ = [
     "guess_format",
     "load",
     "read_native",
+    "read_vocab_counts",
     "read_word2vec_binary",
     "read_word2vec_text",
     "save",
     "write_native",
+    "write_vocab_counts",
     "write_word2vec",
 ]
 
@@ -388,6 +390,46 @@ def write_word2vec(path: PathLike, keys: Sequence[str], vectors: Any, binary: bo
         atomic_write(path, lambda stream: _write_binary(stream, keys, array))
     else:
         atomic_write(path, lambda stream: _write_text(stream, keys, array, write_header))
+
+
+# ---------------------------------------------------------------------------------------- vocab counts
+def read_vocab_counts(path: PathLike, encoding: str = "utf8", unicode_errors: str = "strict") -> dict[str, int]:
+    """Read a word2vec vocabulary file (gensim's ``fvocab``): one ``word count`` line per word."""
+    name = os.fspath(path)
+    counts: dict[str, int] = {}
+    with _open_read(path) as stream:
+        for number, raw in enumerate(stream, start=1):
+            if len(raw) > _MAX_WORD_BYTES:
+                raise ValueError(f"{name} line {number}: line longer than {_MAX_WORD_BYTES} bytes")
+            try:
+                line = raw.decode(encoding, errors=unicode_errors)
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{name} line {number}: cannot decode as {encoding}: {exc}") from None
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2:
+                raise ValueError(f"{name} line {number}: expected 'word count', got {line.strip()[:80]!r}")
+            try:
+                count = int(fields[1])
+            except ValueError:
+                raise ValueError(f"{name} line {number}: count {fields[1][:40]!r} of {fields[0]!r} is not an "
+                                 "integer") from None
+            if count < 0:
+                raise ValueError(f"{name} line {number}: count {count} of {fields[0]!r} is negative")
+            counts[fields[0]] = count
+    return counts
+
+
+def write_vocab_counts(path: PathLike, keys: Sequence[str], counts: Any) -> None:
+    """Write a vocabulary file (``word count`` lines, in the given order) atomically."""
+    keys = list(keys)
+    values = np.asarray(counts)
+    if values.shape != (len(keys),):
+        raise ValueError(f"expected {len(keys)} counts, got shape {values.shape}")
+    _check_writable_keys(keys, "text")
+    lines = "".join(f"{k} {int(c)}\n" for k, c in zip(keys, values.tolist()))
+    atomic_write(path, lambda stream: stream.write(lines.encode("utf8")))
 
 
 # ---------------------------------------------------------------------------------------- native

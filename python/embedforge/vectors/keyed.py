@@ -347,31 +347,49 @@ class KeyedVectors:
         mean = total / np.float32(weight_sum)
         return _unit(mean) if post_normalize else mean
 
-    def _ranked(self, scores: np.ndarray, topn: int, exclude: set[int]) -> list[tuple[str, float]]:
-        """Best ``topn`` (key, score) pairs, skipping ``exclude`` rows."""
+    def _ranked(self, scores: np.ndarray, topn: int, exclude: set[int], start: int = 0) -> list[tuple[str, float]]:
+        """Best ``topn`` (key, score) pairs, skipping ``exclude`` rows; ``scores[i]`` is row ``start + i``."""
         best = _top_indices(scores, topn + len(exclude))
-        result = [(self.index_to_key[i], float(scores[i])) for i in best if int(i) not in exclude]
+        result = [(self.index_to_key[start + int(i)], float(scores[i])) for i in best
+                  if start + int(i) not in exclude]
         return result[:topn]
 
     def most_similar(self, positive: Any = None, negative: Any = None, topn: int | None = 10,
-                     restrict_vocab: int | None = None) -> list[tuple[str, float]] | np.ndarray:
+                     clip_start: int = 0, clip_end: int | None = None, restrict_vocab: int | None = None,
+                     indexer: Any = None) -> list[tuple[str, float]] | np.ndarray:
         """Keys most cosine-similar to the weighted mean of positive minus negative terms.
 
         Terms are keys, vectors, or ``(term, weight)`` pairs; every term is normalised to unit
         length before averaging (gensim leaves raw vectors unnormalised: results differ only when
         raw vectors of non-unit length are mixed with other terms). Input keys are excluded.
-        ``topn=None`` returns the similarity of every searched row as an array.
+        Rows ``clip_start:clip_end`` are searched (``restrict_vocab``, when given, means rows
+        ``0:restrict_vocab``), as gensim. ``topn=None`` returns the similarity of every searched row
+        as an array. An approximate ``indexer`` raises NotImplementedError.
         """
+        if indexer is not None:
+            raise NotImplementedError("most_similar(indexer=...): approximate nearest-neighbour indexers are not "
+                                      "supported; the search is exact")
         if topn is not None and topn < 1:
             return []
         terms, weights = self._weighted_terms(positive, negative)
         mean = self.get_mean_vector(terms, weights, pre_normalize=True, post_normalize=True,
                                     ignore_missing=False)
-        clip = self._clip(restrict_vocab)
-        scores = self.get_normed_vectors()[:clip] @ mean
+        start, stop = self._clip_range(clip_start, clip_end, restrict_vocab)
+        scores = self.get_normed_vectors()[start:stop] @ mean
         if topn is None:
             return scores
-        return self._ranked(scores, int(topn), self._excluded(terms))
+        return self._ranked(scores, int(topn), self._excluded(terms), start)
+
+    def _clip_range(self, clip_start: int, clip_end: int | None, restrict_vocab: int | None) -> tuple[int, int]:
+        """Rows ``[start, stop)`` a query searches (gensim's clip_start / clip_end / restrict_vocab)."""
+        if restrict_vocab is not None:
+            return 0, self._clip(restrict_vocab)
+        for name, value in (("clip_start", clip_start), ("clip_end", clip_end)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                                      or value < 0):
+                raise ValueError(f"{name}={value!r} must be a non-negative integer")
+        stop = len(self) if clip_end is None else min(int(clip_end), len(self))
+        return min(int(clip_start), stop), stop
 
     def most_similar_cosmul(self, positive: Any = None, negative: Any = None, topn: int | None = 10,
                             restrict_vocab: int | None = None
@@ -588,8 +606,27 @@ class KeyedVectors:
         return self._apply(-self._vectors)
 
     # ------------------------------------------------------------------ mutation (gensim API)
-    def add_vectors(self, keys: str | Sequence[str], weights: Any, replace: bool = False) -> None:
-        """Add keys with vectors in place (existing keys are kept unless ``replace``)."""
+    def add_vectors(self, keys: str | Sequence[str], weights: Any, extras: dict[str, Any] | None = None,
+                    replace: bool = False) -> None:
+        """Add keys with vectors in place (existing keys are kept unless ``replace``); gensim's order.
+
+        ``extras`` maps attribute names to one value per given key; as gensim, they are set on the
+        new keys, and on existing ones too when ``replace``.
+        """
+        if extras is not None:
+            if not isinstance(extras, dict):
+                raise TypeError(f"extras must be a dict of attribute -> values, got {type(extras).__name__}")
+            n_keys = 1 if isinstance(keys, str) else len(list(keys))
+            for attr, values in extras.items():
+                if np.asarray(values).shape != (n_keys,):
+                    raise ValueError(f"extras[{attr!r}] must hold {n_keys} values, got shape {np.asarray(values).shape}")
+            key_list = [keys] if isinstance(keys, str) else list(keys)
+            chosen = [i for i, k in enumerate(key_list) if replace or k not in self.key_to_index]
+            self.add_vectors(keys, weights, replace=replace)
+            for attr, values in extras.items():
+                if chosen:
+                    self.set_vecattr([key_list[i] for i in chosen], attr, np.asarray(values)[chosen])
+            return
         if isinstance(keys, str):
             keys = [keys]
             weights = np.asarray(weights, dtype=np.float32).reshape(1, -1)
@@ -631,20 +668,38 @@ class KeyedVectors:
 
     # ------------------------------------------------------------------ persistence
     @classmethod
-    def load_word2vec_format(cls, path: PathLike, binary: bool = False, limit: int | None = None,
-                             encoding: str = "utf8", unicode_errors: str = "strict",
-                             no_header: bool = False) -> KeyedVectors:
-        """Read word2vec text or binary (also fastText ``.vec``); ``limit`` keeps the first rows."""
+    def load_word2vec_format(cls, fname: PathLike, fvocab: PathLike | None = None, binary: bool = False,
+                             encoding: str = "utf8", unicode_errors: str = "strict", limit: int | None = None,
+                             datatype: Any = np.float32, no_header: bool = False) -> KeyedVectors:
+        """Read word2vec text or binary (also fastText ``.vec``); gensim's signature and order.
+
+        ``limit`` keeps the first rows; ``fvocab`` is a vocabulary file of ``word count`` lines
+        whose counts become the ``count`` attribute (without it, as gensim, counts descend from
+        the number of vectors loaded to 1). Vectors are float32 (``datatype`` other than float32
+        raises NotImplementedError).
+        """
+        if np.dtype(datatype) != np.float32:
+            raise NotImplementedError(f"load_word2vec_format(datatype={datatype!r}): only float32 vectors are supported")
         if binary:
             if no_header:
                 raise ValueError("the word2vec binary format always has a header")
-            keys, array = _formats.read_word2vec_binary(path, limit=limit, encoding=encoding,
+            keys, array = _formats.read_word2vec_binary(fname, limit=limit, encoding=encoding,
                                                         unicode_errors=unicode_errors)
         else:
-            keys, array = _formats.read_word2vec_text(path, limit=limit, encoding=encoding,
+            keys, array = _formats.read_word2vec_text(fname, limit=limit, encoding=encoding,
                                                       unicode_errors=unicode_errors,
                                                       no_header=no_header)
-        return cls._from_parts(keys, array)
+        loaded = cls._from_parts(keys, array)
+        if fvocab is not None:
+            counts = _formats.read_vocab_counts(fvocab, encoding=encoding, unicode_errors=unicode_errors)
+            missing = next((k for k in keys if k not in counts), None)
+            if missing is not None:
+                raise ValueError(f"fvocab={os.fspath(fvocab)!r} has no count for {missing!r} "
+                                 f"(vector {keys.index(missing)} of {os.fspath(fname)!r})")
+            loaded.expandos["count"] = np.array([counts[k] for k in keys], dtype=np.int64)
+        else:
+            loaded.expandos["count"] = np.arange(len(keys), 0, -1, dtype=np.int64)
+        return loaded
 
     @classmethod
     def _from_parts(cls, keys: list[str], array: np.ndarray) -> KeyedVectors:
@@ -653,11 +708,36 @@ class KeyedVectors:
             return KeyedVectors._trusted(keys, array)
         return cls(keys, array)
 
-    def save_word2vec_format(self, path: PathLike, binary: bool = False,
-                             write_header: bool = True) -> None:
-        """Write word2vec text or binary atomically (readable by gensim)."""
-        _formats.write_word2vec(path, self.index_to_key, self._vectors, binary=binary,
-                                write_header=write_header)
+    def save_word2vec_format(self, fname: PathLike, fvocab: PathLike | None = None, binary: bool = False,
+                             total_vec: int | None = None, write_header: bool = True, prefix: str = "",
+                             append: bool = False, sort_attr: str = "count") -> None:
+        """Write word2vec text or binary atomically (readable by gensim); gensim's signature and order.
+
+        As gensim, keys are written by descending ``sort_attr`` (stable) when that attribute
+        exists, each prefixed by ``prefix``; ``fvocab`` also writes ``word count`` lines (needs the
+        attribute). ``append`` and a ``total_vec`` other than the number of vectors raise
+        NotImplementedError (every write here replaces the file atomically).
+        """
+        if append:
+            raise NotImplementedError("save_word2vec_format(append=True): files are written whole and atomically")
+        if total_vec is not None and int(total_vec) != len(self):
+            raise NotImplementedError(f"save_word2vec_format(total_vec={total_vec}): only the number of vectors "
+                                      f"({len(self)}) can be declared")
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+        if sort_attr in self.expandos:
+            values = np.asarray(self.expandos[sort_attr])
+            order = np.argsort(-values, kind="stable")
+        elif fvocab is not None:
+            raise ValueError(f"cannot write fvocab={os.fspath(fvocab)!r}: no {sort_attr!r} attribute to store")
+        else:
+            order = np.arange(len(self))
+        keys = [prefix + self.index_to_key[i] for i in order]
+        vectors = self._vectors if np.array_equal(order, np.arange(len(self))) else self._vectors[order]
+        if fvocab is not None:
+            counts = np.asarray(self.expandos[sort_attr])[order]
+            _formats.write_vocab_counts(fvocab, keys, counts)
+        _formats.write_word2vec(fname, keys, vectors, binary=binary, write_header=write_header)
 
     @classmethod
     def load_glove(cls, path: PathLike, limit: int | None = None, encoding: str = "utf8",

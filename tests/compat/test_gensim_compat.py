@@ -1,0 +1,108 @@
+"""gensim-named methods called as gensim users call them, side by side with gensim (issue 14, §1)."""
+
+import numpy as np
+import pytest
+
+from embedforge.vectors import KeyedVectors
+
+gensim_models = pytest.importorskip("gensim.models", reason="gensim is the reference these tests compare with")
+
+
+def _pair(seed=0, n=30, dim=8):
+    rng = np.random.default_rng(seed)
+    keys = [f"w{i}" for i in range(n)]
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    counts = rng.integers(1, 1000, n)
+    ours = KeyedVectors(keys, vectors)
+    ours.set_vecattr(keys, "count", counts)
+    theirs = gensim_models.KeyedVectors(dim)
+    theirs.add_vectors(keys, vectors)
+    for k, c in zip(keys, counts):
+        theirs.set_vecattr(k, "count", int(c))
+    return ours, theirs, keys, counts
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_fvocab_both_ways_with_gensim_positional_order(tmp_path, binary):
+    ours, theirs, keys, counts = _pair(1)
+    # gensim writes (sorted by count, as it does) and we read with gensim's positional call.
+    theirs.save_word2vec_format(str(tmp_path / "g.vec"), str(tmp_path / "g.vocab"), binary)
+    mine = KeyedVectors.load_word2vec_format(tmp_path / "g.vec", tmp_path / "g.vocab", binary)
+    ref = gensim_models.KeyedVectors.load_word2vec_format(str(tmp_path / "g.vec"), str(tmp_path / "g.vocab"), binary)
+    assert mine.index_to_key == ref.index_to_key != keys  # reordered by count
+    np.testing.assert_array_equal(mine.vectors, ref.vectors)
+    assert [int(mine.get_vecattr(k, "count")) for k in keys] == [ref.get_vecattr(k, "count") for k in keys]
+    # and the other way round: our files, gensim reads them with its fvocab.
+    ours.save_word2vec_format(tmp_path / "o.vec", tmp_path / "o.vocab", binary)
+    back = gensim_models.KeyedVectors.load_word2vec_format(str(tmp_path / "o.vec"), str(tmp_path / "o.vocab"), binary)
+    assert back.index_to_key == ref.index_to_key
+    np.testing.assert_array_equal(back.vectors, ref.vectors)
+    assert [back.get_vecattr(k, "count") for k in keys] == [int(c) for c in counts]
+    assert (tmp_path / "o.vocab").read_bytes() == (tmp_path / "g.vocab").read_bytes()
+
+
+def test_counts_without_fvocab_follow_gensim(tmp_path):
+    ours, theirs, keys, _ = _pair(2)
+    theirs.save_word2vec_format(str(tmp_path / "g.txt"))
+    mine = KeyedVectors.load_word2vec_format(tmp_path / "g.txt", limit=10)
+    ref = gensim_models.KeyedVectors.load_word2vec_format(str(tmp_path / "g.txt"), limit=10)
+    assert [int(mine.get_vecattr(k, "count")) for k in ref.index_to_key] == \
+           [ref.get_vecattr(k, "count") for k in ref.index_to_key]
+
+
+def test_fvocab_errors_and_unsupported_options(tmp_path):
+    ours, _, keys, _ = _pair(3)
+    ours.save_word2vec_format(tmp_path / "o.vec", tmp_path / "o.vocab")
+    (tmp_path / "short.vocab").write_text("w0 5\n")
+    with pytest.raises(ValueError, match="no count for"):
+        KeyedVectors.load_word2vec_format(tmp_path / "o.vec", tmp_path / "short.vocab")
+    (tmp_path / "bad.vocab").write_text("w0 five\n")
+    with pytest.raises(ValueError, match="line 1"):
+        KeyedVectors.load_word2vec_format(tmp_path / "o.vec", tmp_path / "bad.vocab")
+    with pytest.raises(NotImplementedError, match="datatype"):
+        KeyedVectors.load_word2vec_format(tmp_path / "o.vec", datatype=np.float16)
+    with pytest.raises(NotImplementedError, match="append"):
+        ours.save_word2vec_format(tmp_path / "x.vec", append=True)
+    with pytest.raises(NotImplementedError, match="total_vec"):
+        ours.save_word2vec_format(tmp_path / "x.vec", total_vec=len(keys) + 1)
+    plain = KeyedVectors(keys, ours.vectors)
+    with pytest.raises(ValueError, match="count"):
+        plain.save_word2vec_format(tmp_path / "x.vec", tmp_path / "x.vocab")
+    assert not (tmp_path / "x.vec").exists()
+
+
+def test_prefix_matches_gensim(tmp_path):
+    ours, theirs, _, _ = _pair(4)
+    theirs.save_word2vec_format(str(tmp_path / "g.txt"), prefix="p_")
+    ours.save_word2vec_format(tmp_path / "o.txt", prefix="p_")
+    a = KeyedVectors.load_word2vec_format(tmp_path / "o.txt")
+    b = gensim_models.KeyedVectors.load_word2vec_format(str(tmp_path / "g.txt"))
+    assert a.index_to_key == b.index_to_key and a.index_to_key[0].startswith("p_")
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+
+
+def test_most_similar_clip_positional_matches_gensim():
+    ours, theirs, keys, _ = _pair(5, n=60)
+    for args in [("w3", None, 5, 10, 40), ("w3", None, 5, 20), (["w1", "w2"], ["w7"], 4, 0, 30, 15)]:
+        got = ours.most_similar(*args)
+        ref = theirs.most_similar(*args)
+        assert [k for k, _ in got] == [k for k, _ in ref]
+        np.testing.assert_allclose([s for _, s in got], [s for _, s in ref], rtol=1e-5, atol=1e-6)
+    with pytest.raises(NotImplementedError, match="indexer"):
+        ours.most_similar("w1", indexer=object())
+
+
+def test_add_vectors_extras_positional():
+    # gensim 4.4's own add_vectors(extras=...) iterates the dict as pairs and raises, so the
+    # reference here is its documented meaning: extras set on new keys (existing ones too with
+    # replace), vectors as gensim adds them (checked against gensim without extras).
+    ours, theirs, keys, counts = _pair(6, n=5)
+    new = np.random.default_rng(7).standard_normal((3, 8)).astype(np.float32)
+    ours.add_vectors(["w0", "n1", "n2"], new, {"count": np.array([11, 12, 13])})
+    theirs.add_vectors(["w0", "n1", "n2"], new)
+    assert ours.index_to_key == theirs.index_to_key
+    np.testing.assert_array_equal(ours.vectors, theirs.vectors)
+    assert [int(ours.get_vecattr(k, "count")) for k in ("w0", "n1", "n2")] == [int(counts[0]), 12, 13]
+    ours.add_vectors(["w0"], new[:1], {"count": np.array([99])}, True)
+    assert int(ours.get_vecattr("w0", "count")) == 99
+    np.testing.assert_array_equal(ours["w0"], new[0])
