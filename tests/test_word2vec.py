@@ -194,7 +194,9 @@ def test_callbacks_get_words_float64_loss_and_elapsed():
     assert seen[-1].loss < seen[0].loss  # it learns
     assert [e.elapsed for e in seen] == sorted(e.elapsed for e in seen)
     assert hooks.calls[0] == "begin" and hooks.calls[-1] == "end" and len(hooks.calls) == 6
-    assert m.get_latest_training_loss() == seen[-1].loss
+    # gensim's meaning: summed over the train() call so far (each epoch's figure in epoch_history)
+    assert hooks.calls[1:-1] == [sum(e.loss for e in seen[:i + 1]) for i in range(4)]
+    assert m.get_latest_training_loss() == sum(e.loss for e in seen)
 
 
 def test_progress_line_without_tqdm(monkeypatch, capsys):

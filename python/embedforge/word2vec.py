@@ -33,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 import zipfile
 from dataclasses import dataclass
 from itertools import repeat
@@ -77,6 +78,17 @@ def _check_int(name: str, value: Any, minimum: int | None = None, allow_none: bo
         raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _gensim_vocab_options(update: Any, trim_rule: Any, kwargs: dict) -> None:
+    """gensim build_vocab options without a counterpart here fail loudly."""
+    if kwargs:
+        raise TypeError(f"build_vocab() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+    if update:
+        raise NotImplementedError("build_vocab(update=True): growing a trained model's vocabulary is not supported")
+    if trim_rule is not None:
+        raise NotImplementedError("build_vocab(trim_rule=...): vocabulary trim rules are not supported; use min_count "
+                                  "or max_vocab_size")
 
 
 def _check_float(name: str, value: Any, minimum: float | None = None) -> None:
@@ -290,8 +302,16 @@ class Word2Vec:
             raise ValueError(f"corpus_file {path!r} does not exist or is not a file")
         return path
 
-    def build_vocab(self, corpus_iterable: Iterable[Sequence[str]] | None = None, corpus_file: str | None = None) -> "Word2Vec":
-        """Count words (one pass), keep those seen >= min_count times (most frequent first), init the tables."""
+    def build_vocab(self, corpus_iterable: Iterable[Sequence[str]] | None = None, corpus_file: str | None = None,
+                    update: bool = False, progress_per: int = 10000, keep_raw_vocab: bool = False,
+                    trim_rule: Any = None, **kwargs: Any) -> "Word2Vec":
+        """Count words (one pass), keep those seen >= min_count times (most frequent first), init the tables.
+
+        gensim's signature and order; ``progress_per`` (log interval) and ``keep_raw_vocab`` (keeping
+        gensim's raw counts) have no counterpart and change nothing; ``update=True`` and ``trim_rule``
+        raise NotImplementedError, unknown keyword arguments TypeError.
+        """
+        _gensim_vocab_options(update, trim_rule, kwargs)
         if (corpus_iterable is None) == (corpus_file is None):
             raise ValueError("build_vocab needs exactly one of corpus_iterable or corpus_file")
         pruned_below = 0
@@ -474,18 +494,34 @@ class Word2Vec:
         self,
         corpus_iterable: Iterable[Sequence[str]] | None = None,
         corpus_file: str | os.PathLike | None = None,
+        total_examples: int | None = None,
+        total_words: int | None = None,
         epochs: int | None = None,
         start_alpha: float | None = None,
         end_alpha: float | None = None,
-        callbacks: Sequence[Any] | None = None,
+        word_count: int = 0,
+        queue_factor: int = 2,
+        report_delay: float = 1.0,
         compute_loss: bool | None = None,
-        **_ignored: Any,
+        callbacks: Sequence[Any] | None = None,
+        **kwargs: Any,
     ) -> tuple[int, int]:
         """Train over the corpus for `epochs` passes (default: the constructor's); lr decays linearly over all of them.
 
-        Calling train() again continues from the current vectors (for example after load()).
-        Returns (effective words, words processed) like gensim.
+        gensim's signature and argument order. Calling train() again continues from the current
+        vectors (for example after load()). Returns (effective words, words processed) like gensim.
+        ``total_examples`` / ``total_words`` (gensim needs them for its lr schedule) are accepted:
+        the schedule here uses the counts build_vocab took; ``queue_factor`` and ``report_delay``
+        tune gensim's job queue and logging and have no counterpart; ``word_count`` other than 0
+        raises NotImplementedError. Unknown keyword arguments raise TypeError.
         """
+        if kwargs:
+            raise TypeError(f"train() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        for name, value in (("total_examples", total_examples), ("total_words", total_words)):
+            _check_int(name, value, 0, allow_none=True)
+        if word_count:
+            raise NotImplementedError(f"train(word_count={word_count!r}): starting the lr schedule part-way is not "
+                                      "supported")
         if (corpus_iterable is None) == (corpus_file is None):
             raise ValueError("train needs exactly one of corpus_iterable or corpus_file")
         if not self.index_to_key:
@@ -514,6 +550,7 @@ class Word2Vec:
         total_words = 0
         examples = 0
         self.running_training_loss = 0.0
+        warned_empty = False
         self._call(callbacks, "on_train_begin")
         try:
             for epoch in range(epochs):
@@ -536,7 +573,14 @@ class Word2Vec:
                 self.epochs_trained += 1
                 total_words += stats["words"]
                 examples += stats["examples"]
-                self.running_training_loss = float(stats["loss"])
+                # gensim's meaning: the loss summed over this train() call so far (per epoch in epoch_history).
+                self.running_training_loss += float(stats["loss"])
+                if stats["examples"] == 0 and stats["words"] > 0 and not warned_empty:
+                    warned_empty = True
+                    warnings.warn(
+                        f"epoch {epoch}: {stats['words']} words but no training example (no word kept a context "
+                        f"word): subsampling (sample={self.sample}) drops most words of a corpus this small; "
+                        "set sample=0", RuntimeWarning, stacklevel=2)
                 info = EpochInfo(epoch, int(stats["words"]), int(stats["examples"]), float(stats["loss"]),
                                  float(stats["seconds"]), time.perf_counter() - t0)
                 self.epoch_history.append(info)
@@ -613,6 +657,7 @@ class Word2Vec:
         keep = np.ones(len(self.counts)) if self.sample <= 0 else np.minimum(1.0, (np.sqrt(self.counts / thr) + 1) * thr / self.counts)
         I = torch.from_numpy(self._in).to(device)
         O = torch.from_numpy(self.syn1neg).to(device)
+        self.running_training_loss = 0.0
         schedule = max(1, total * epochs)
         done = 0
         t0 = time.perf_counter()
@@ -648,7 +693,7 @@ class Word2Vec:
                 perm = rng.permutation(n_buf)
                 flush(np.concatenate(buf_c)[perm], np.concatenate(buf_x)[perm])
             self.epochs_trained += 1
-            self.running_training_loss = loss
+            self.running_training_loss += loss
             info = EpochInfo(epoch, words, 0, loss, time.perf_counter() - te, time.perf_counter() - t0)
             self.epoch_history.append(info)
         self._in[...] = I.cpu().numpy()
@@ -658,7 +703,8 @@ class Word2Vec:
         return 0, done
 
     def get_latest_training_loss(self) -> float:
-        """The summed loss of the last epoch (float64; 0 unless compute_loss=True)."""
+        """As gensim: the loss summed over every epoch of the latest train() call so far (float64; 0
+        unless compute_loss=True). Each epoch's own figure is in ``epoch_history``."""
         return self.running_training_loss
 
     # ---- vectors ---------------------------------------------------------------------------------
@@ -803,7 +849,9 @@ class FastText(Word2Vec):
         new_rows[mask] = compact.astype(np.int32)
         self._sub = (new_offs, new_rows)
 
-    def build_vocab(self, corpus_iterable=None, corpus_file=None) -> "FastText":
+    def build_vocab(self, corpus_iterable=None, corpus_file=None, update=False, progress_per=10000,
+                    keep_raw_vocab=False, trim_rule=None, **kwargs) -> "FastText":
+        _gensim_vocab_options(update, trim_rule, kwargs)
         self.ngram_buckets = np.zeros(0, dtype=np.int64)
         self._pending_ngrams = True
         return super().build_vocab(corpus_iterable, corpus_file=corpus_file)
@@ -885,6 +933,7 @@ def _fasttext_kv_class():
     if _FT_KV is not None:
         return _FT_KV
     from .vectors import KeyedVectors
+    from .vectors.keyed import _check_lockf, _unlocked
 
     class FastTextKeyedVectors(KeyedVectors):  # noqa: F811
         """KeyedVectors that also answer for out-of-vocabulary words from their character n-grams."""
@@ -902,15 +951,31 @@ def _fasttext_kv_class():
         def vectors_ngrams(self) -> np.ndarray:
             return self._model.vectors_ngrams
 
+        @property
+        def vectors_ngrams_lockf(self) -> np.ndarray:
+            """gensim's n-gram lock factors: always 1 (no n-gram row is locked); read-only."""
+            return _unlocked()
+
+        @vectors_ngrams_lockf.setter
+        def vectors_ngrams_lockf(self, value) -> None:
+            _check_lockf("vectors_ngrams_lockf", value)
+
+        def _has_ngrams(self) -> bool:
+            return self.bucket > 0 and self.max_n >= self.min_n
+
         def __contains__(self, key) -> bool:
-            return True
+            # As gensim: every word has a vector when there are n-grams, else only vocabulary words.
+            return True if self._has_ngrams() else key in self.key_to_index
 
         def has_index_for(self, key) -> bool:
             return key in self.key_to_index
 
         def get_vector(self, key, norm: bool = False):
-            if key in self.key_to_index:
+            if key in self.key_to_index or not isinstance(key, str):
                 return super().get_vector(key, norm=norm)
+            if not self._has_ngrams():
+                raise KeyError(f"cannot compute a vector for the out-of-vocabulary word {key!r}: the model has no "
+                               f"character n-grams (bucket={self.bucket}, min_n={self.min_n}, max_n={self.max_n})")
             v = self._model.oov_vector(key)
             if norm:
                 n = float(np.linalg.norm(v))

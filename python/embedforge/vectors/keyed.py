@@ -69,6 +69,20 @@ def _top_indices(scores: np.ndarray, count: int) -> np.ndarray:
     return candidates[order][:count]
 
 
+def _unlocked() -> np.ndarray:
+    ones = np.ones(1, dtype=np.float32)
+    ones.flags.writeable = False
+    return ones
+
+
+def _check_lockf(name: str, value: Any) -> None:
+    """Accept lock factors that lock nothing (all 1); anything else is not supported."""
+    factors = np.asarray(value, dtype=np.float64)
+    if factors.size and not np.all(factors == 1.0):
+        raise NotImplementedError(f"{name}: locking vectors during training (lock factors other than 1) is not "
+                                  "supported; every row trains")
+
+
 class KeyedVectors:
     """A set of float32 vectors indexed by string keys, with gensim-compatible queries.
 
@@ -200,6 +214,19 @@ class KeyedVectors:
         self._vectors = self._check_array(value, len(self.index_to_key), check_finite=True)
         self._norms = None
         self._unit_vectors = None
+
+    @property
+    def vectors_lockf(self) -> np.ndarray:
+        """gensim's per-row lock factors: always 1 here (no row is locked), read-only.
+
+        Locking rows during training (factors other than 1) is not supported: assigning them
+        raises NotImplementedError rather than training the rows anyway.
+        """
+        return _unlocked()
+
+    @vectors_lockf.setter
+    def vectors_lockf(self, value: Any) -> None:
+        _check_lockf("vectors_lockf", value)
 
     @property
     def vector_size(self) -> int:

@@ -1,0 +1,100 @@
+"""Word2Vec / FastText called as gensim users call them, side by side with gensim (issue 14, §1)."""
+
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+
+import embedforge
+
+gensim_models = pytest.importorskip("gensim.models", reason="gensim is the reference these tests compare with")
+
+CORPUS = [["the", "cat", "sat", "on", "the", "mat"], ["a", "dog", "sat", "on", "a", "log"],
+          ["the", "dog", "saw", "a", "cat"]] * 20
+FAST = dict(vector_size=16, min_count=1, workers=1, progress=False, seed=3)
+
+
+def _params(fn):
+    return [p for p in inspect.signature(fn).parameters if p not in ("self", "cls", "kwargs")]
+
+
+@pytest.mark.parametrize("name", ["train", "build_vocab"])
+def test_signatures_follow_gensim_order(name):
+    for ours, theirs in ((embedforge.Word2Vec, gensim_models.Word2Vec), (embedforge.FastText, gensim_models.FastText)):
+        assert _params(getattr(ours, name)) == _params(getattr(theirs, name))
+
+
+def test_train_positional_total_examples_like_gensim():
+    ours = embedforge.Word2Vec(epochs=1, **FAST)
+    ours.build_vocab(CORPUS)
+    theirs = gensim_models.Word2Vec(vector_size=16, min_count=1, workers=1, seed=3)
+    theirs.build_vocab(CORPUS)
+    # gensim's third positional argument is total_examples, its fifth epochs.
+    assert ours.train(CORPUS, None, len(CORPUS), None, 2)[1] == theirs.train(CORPUS, None, len(CORPUS), None, 2)[1]
+    assert ours.epochs_trained == 2
+    with pytest.raises(TypeError, match="bogus"):
+        ours.train(CORPUS, total_examples=len(CORPUS), bogus=1)
+    with pytest.raises(NotImplementedError, match="word_count"):
+        ours.train(CORPUS, total_examples=len(CORPUS), word_count=5)
+    with pytest.raises(NotImplementedError, match="update=True"):
+        ours.build_vocab(CORPUS, update=True)
+    with pytest.raises(NotImplementedError, match="trim_rule"):
+        ours.build_vocab(CORPUS, trim_rule=lambda *a: 1)
+
+
+@pytest.mark.parametrize("hs,negative", [(0, 5), (1, 0), (1, 5)])
+def test_latest_training_loss_means_what_gensim_means(hs, negative):
+    m = embedforge.Word2Vec(CORPUS, hs=hs, negative=negative, compute_loss=True, epochs=3, sample=0, **FAST)
+    per_epoch = [e.loss for e in m.epoch_history]
+    assert all(loss > 0 for loss in per_epoch)
+    assert m.get_latest_training_loss() == pytest.approx(sum(per_epoch), rel=1e-12)
+    m.train(CORPUS, total_examples=len(CORPUS), epochs=1, compute_loss=True)
+    assert m.get_latest_training_loss() == pytest.approx(m.epoch_history[-1].loss, rel=1e-12)  # reset per call
+    g = gensim_models.Word2Vec(CORPUS, vector_size=16, min_count=1, workers=1, seed=3, hs=hs, negative=negative,
+                               compute_loss=True, epochs=3, sample=0)
+    # same meaning, so the same order of magnitude (the samplers differ, figures are not equal)
+    ratio = embedforge.Word2Vec(CORPUS, hs=hs, negative=negative, compute_loss=True, epochs=3, sample=0,
+                                **FAST).get_latest_training_loss() / g.get_latest_training_loss()
+    assert 0.2 < ratio < 5
+
+
+def test_zero_loss_on_tiny_corpus_is_subsampling_and_warns():
+    # Finding: the default sample=1e-3 keeps ~6% of the words of a 30-word corpus, so no word keeps
+    # a context word, no example trains and 0.0 is the true loss; sample=0 trains and reports it.
+    tiny = [["a", "b", "c", "d"], ["b", "c", "a"], ["d", "a", "b"]] * 3
+    with pytest.warns(RuntimeWarning, match="sample=0"):
+        m = embedforge.Word2Vec(tiny, hs=1, negative=5, compute_loss=True, epochs=3, **FAST)
+    assert any(e.examples == 0 for e in m.epoch_history)
+    assert all((e.loss == 0.0) == (e.examples == 0) for e in m.epoch_history)  # 0.0 exactly when nothing trained
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = embedforge.Word2Vec(tiny, hs=1, negative=5, compute_loss=True, epochs=3, sample=0, **FAST)
+    assert all(e.examples > 0 and e.loss > 0 for e in m.epoch_history)
+
+
+@pytest.mark.parametrize("kw", [dict(bucket=0), dict(max_n=0)])
+def test_fasttext_without_ngrams_raises_keyerror_like_gensim(kw):
+    ours = embedforge.FastText(CORPUS, epochs=1, **kw, **FAST)
+    theirs = gensim_models.FastText(CORPUS, vector_size=16, min_count=1, workers=1, epochs=1, **kw)
+    for kv in (ours.wv, theirs.wv):
+        assert "unseenword" not in kv and "cat" in kv
+        with pytest.raises(KeyError):
+            kv["unseenword"]
+    np.testing.assert_array_equal(ours.wv["cat"], ours.wv.get_vector("cat"))
+    with_ngrams = embedforge.FastText(CORPUS, epochs=1, **FAST)
+    assert "unseenword" in with_ngrams.wv and with_ngrams.wv["catz"].any()
+
+
+def test_vectors_lockf_not_silently_ignored():
+    m = embedforge.Word2Vec(CORPUS, epochs=1, **FAST)
+    g = gensim_models.Word2Vec(CORPUS, vector_size=16, min_count=1, workers=1, epochs=1)
+    np.testing.assert_array_equal(m.wv.vectors_lockf, g.wv.vectors_lockf)  # gensim's default: ones(1)
+    m.wv.vectors_lockf = np.ones(len(m.wv))  # locks nothing: accepted
+    with pytest.raises(NotImplementedError, match="vectors_lockf"):
+        m.wv.vectors_lockf = np.zeros(len(m.wv))
+    with pytest.raises(ValueError):
+        m.wv.vectors_lockf[0] = 0.0  # read-only, never a silent no-op
+    ft = embedforge.FastText(CORPUS, epochs=1, **FAST)
+    with pytest.raises(NotImplementedError, match="vectors_ngrams_lockf"):
+        ft.wv.vectors_ngrams_lockf = np.zeros(3)
