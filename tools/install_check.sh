@@ -45,7 +45,7 @@ before = bag.weight.detach().clone()
 bag(ids, offsets).sum().backward()
 assert not torch.equal(before, bag.weight.detach())
 sents = [["a", "b", "c", "d"] * 5, ["e", "f", "g", "h"] * 5] * 20
-m = embedforge.Word2Vec(sents, vector_size=8, min_count=1, epochs=2, workers=1, seed=1)
+m = embedforge.Word2Vec(sents, vector_size=8, min_count=1, epochs=2, workers=1, seed=1, progress=False)
 assert m.wv["a"].shape == (8,) and np.isfinite(m.wv.vectors).all()
 print("smoke: op, gradient, fused Adam step and word2vec ok with torch", torch.__version__)
 EOF
