@@ -143,8 +143,8 @@ class _Progress:
             return
         el = now - self.t0
         rate = done / el if el > 0 else 0.0
-        eta = (self.total - done) / rate if rate > 0 else float("inf")
-        sys.stderr.write(f"\rword2vec {100.0 * done / self.total:5.1f}%  {rate / 1e3:8.0f}k words/s  lr {lr:.5f}  ETA {eta:6.1f}s ")
+        eta = f"{(self.total - done) / rate:6.1f}s" if rate > 0 else "     ?"  # no estimate before any word
+        sys.stderr.write(f"\rword2vec {100.0 * done / self.total:5.1f}%  {rate / 1e3:8.0f}k words/s  lr {lr:.5f}  ETA {eta} ")
         sys.stderr.flush()
 
     def end_epoch(self, words: int) -> None:
