@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
@@ -96,6 +97,8 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
     Each rank's output gradient reaches the owners as it is (the tables see the sum of the ranks'
     losses); ``average_gradients=True`` divides it by W, so that beside DDP (which averages dense
     gradients) the whole model trains as one process would on the whole batch with a mean loss.
+    ``poll_collectives`` (default) waits for the exchanges by polling with ``sched_yield`` rather
+    than sleeping: faster wake-ups when ranks have cores of their own, a waste when they share one.
 
     >>> ebc = ShardedEmbeddingBagCollection([                                   # doctest: +SKIP
     ...     EmbeddingBagConfig("user", 1_000_000, 64, optimizer=embedforge.optim.RowWiseAdagrad(lr=0.05)),
@@ -105,8 +108,10 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
 
     def __init__(self, tables: Sequence[EmbeddingBagConfig], plan: Optional[Union[ShardingPlan, Mapping]] = None,
                  process_group=None, output: str = "concat", device=None, dtype=None,
-                 timeout: Optional[float] = None, average_gradients: bool = False) -> None:
+                 timeout: Optional[float] = None, average_gradients: bool = False,
+                 poll_collectives: bool = True) -> None:
         super().__init__()
+        self.poll_collectives = bool(poll_collectives)
         if not dist.is_initialized():
             raise RuntimeError("torch.distributed is not initialised: call embedforge.distributed.init_process_group() "
                                "(under torchrun) or run inside embedforge.distributed.spawn()")
@@ -389,8 +394,18 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         recv = torch.empty(sum(recv_splits), dtype=dtype or send.dtype)
         me = self.rank
         self._bytes += (sum(send_splits) - send_splits[me]) * send.element_size()
-        guarded(op, lambda: dist.all_to_all_single(recv, send.contiguous(), recv_splits, send_splits,
-                                                   group=self.process_group))
+        def run():
+            work = dist.all_to_all_single(recv, send.contiguous(), recv_splits, send_splits,
+                                          group=self.process_group, async_op=True)
+            if self.poll_collectives:
+                # Waiting by polling (yielding the core to gloo's threads) instead of sleeping on the
+                # work: on this 2-vCPU VM a sleeping waiter is woken 1-1.5 ms late after a busy
+                # stretch, a polling one ~0.5 ms. A failed or timed-out work completes too.
+                while not work.is_completed():
+                    os.sched_yield()
+            work.wait()
+
+        guarded(op, run)
         return recv
 
 
