@@ -16,7 +16,7 @@ import re
 import sys
 import sysconfig
 
-_VERSION = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.M)
+_VERSION = re.compile(r"""^__version__\s*(?::\s*\w+\s*)?=\s*['"]([^'"]+)['"]""", re.M)  # also `: str =`
 
 
 def _version_of(root: str) -> str | None:

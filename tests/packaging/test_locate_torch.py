@@ -45,6 +45,8 @@ def test_an_explicit_torch_root_is_used_and_checked(tmp_path):
     proc = _locate(str(fake), "2.11")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [str(fake), "2.14.1", "EMBEDFORGE_TORCH_ROOT"]
+    (fake / "version.py").write_text("from typing import Optional\n__version__: str = '2.15.0'\n")  # annotated form
+    assert _locate(str(fake), "2.11").stdout.splitlines()[1] == "2.15.0"
     bad = _locate(str(tmp_path / "nothing"), "2.11")
     assert bad.returncode == 1 and "is not a torch package directory" in bad.stderr
 
