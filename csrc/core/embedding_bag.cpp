@@ -54,6 +54,12 @@ std::string check_offsets(const BagLayout& bags, int64_t num_offsets, bool inclu
     msg << "offsets[" << num_offsets - 1 << "]=" << last << " is past the end of indices (" << n << " ids)";
     return msg.str();
   }
+  if (include_last_offset && last != n) {
+    // torch documents the last offset as the size of indices (CSR); ids after it belong to no bag.
+    msg << "offsets[" << num_offsets - 1 << "]=" << last << " must equal the number of indices (" << n
+        << ") when include_last_offset=True";
+    return msg.str();
+  }
   return "";
 }
 

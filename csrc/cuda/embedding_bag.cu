@@ -366,9 +366,15 @@ void check_backward_inputs(const Tensor& grad, const Batch& bt, const Tensor& ma
   ops::table_dtype(grad, "grad");
   EF_CHECK(grad.size(0) == bt.p.bags.num_bags, "ValueError", "grad has ", grad.size(0), " rows but the batch has ",
            bt.p.bags.num_bags, " bags");
-  if (mode == 2)
-    EF_CHECK(max_rows.dim() == 2 && max_rows.size(0) == grad.size(0) && max_rows.size(1) == grad.size(1),
-             "ValueError", "max_rows must be the [num_bags, dim] tensor returned by the forward");
+  EF_CHECK(grad.is_cuda() && grad.get_device_index() == bt.p.indices.get_device_index(), "ValueError",
+           "grad must be on the CUDA device of indices");
+  if (mode == 2) {
+    EF_CHECK(max_rows.dim() == 2 && max_rows.size(0) == grad.size(0) && max_rows.size(1) == grad.size(1) &&
+                 max_rows.scalar_type() == ScalarType::Long,
+             "ValueError", "max_rows must be the int64 [num_bags, dim] tensor returned by the forward");
+    EF_CHECK(max_rows.is_cuda() && max_rows.get_device_index() == bt.p.indices.get_device_index(), "ValueError",
+             "max_rows must be on the CUDA device of indices");
+  }
 }
 
 Tensor embedding_bag_backward_dense_cuda(Tensor grad, Tensor indices, std::optional<Tensor> offsets, int64_t num_rows,
@@ -378,6 +384,7 @@ Tensor embedding_bag_backward_dense_cuda(Tensor grad, Tensor indices, std::optio
   check_backward_inputs(grad, bt, max_rows, mode);
   const Tensor g = ops::contig(grad);
   const Tensor mr = ops::contig(max_rows);
+  ops::checked_size(num_rows, g.size(1), static_cast<int64_t>(g.element_size()), "the gradient (num_rows x dim)");
   Tensor gw = torch::stable::new_empty(g, {num_rows, g.size(1)});
   check(cudaMemsetAsync(gw.data_ptr(), 0, static_cast<size_t>(num_rows * g.size(1)) * gw.element_size(), bt.stream), "zero");
   const Groups groups = group_rows(bt, g, num_rows, static_cast<int>(mode));
@@ -411,6 +418,10 @@ Tensor embedding_bag_backward_psw_cuda(Tensor grad, Tensor weight, Tensor indice
   const int64_t V = weight.size(0);
   Batch bt = prepare(indices, offsets, mode, std::nullopt, V, padding_idx, include_last_offset);
   check_backward_inputs(grad, bt, Tensor(), 0);
+  ops::check_same_device(weight, "weight", indices, "indices");
+  EF_CHECK(grad.scalar_type() == weight.scalar_type(), "TypeError", "grad and weight must share a dtype");
+  EF_CHECK(grad.size(1) == weight.size(1), "ValueError", "grad is [", grad.size(0), ", ", grad.size(1),
+           "] but weight has ", weight.size(1), " columns: grad must be [bags, weight.size(1)]");
   const Tensor g = ops::contig(grad);
   const Tensor w = ops::contig(weight);
   const core::BagLayout& b = bt.p.bags;

@@ -126,6 +126,7 @@ const int64_t* checked_ids(const Tensor& t, const char* name, int64_t rows, cons
 }
 
 Tensor sgns_step_cuda(Tensor in_table, Tensor out_table, Tensor centers, Tensor contexts, Tensor negatives, double lr) {
+  EF_CHECK(std::isfinite(lr) && lr >= 0, "ValueError", "lr=", lr, " must be a finite number >= 0");
   check_table(in_table, "in_table");
   check_table(out_table, "out_table");
   ops::check_same_device(in_table, "in_table", out_table, "out_table");

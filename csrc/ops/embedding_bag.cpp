@@ -17,6 +17,7 @@ PreparedBags prepare_bags(const Tensor& indices, const std::optional<Tensor>& of
                           const std::optional<Tensor>& per_sample_weights, int64_t num_rows, int64_t padding_idx,
                           bool include_last_offset) {
   PreparedBags p;
+  EF_CHECK(num_rows >= 0, "ValueError", "num_rows=", num_rows, " must be >= 0");
   check_index_tensor(indices, "indices");
   EF_CHECK(mode >= 0 && mode <= 2, "ValueError", "mode must be 0 (sum), 1 (mean) or 2 (max), got ", mode);
   p.pool = static_cast<core::Pool>(mode);
@@ -163,6 +164,7 @@ core::BackwardArgs backward_args(const Tensor& grad, const PreparedBags& p, int6
   a.per_sample_weights = p.per_sample_weights ? static_cast<const float*>(p.per_sample_weights->data_ptr()) : nullptr;
   a.pool = p.pool;
   if (p.pool == core::Pool::kMax) {
+    check_cpu(max_rows, "max_rows");
     EF_CHECK(max_rows.dim() == 2 && max_rows.size(0) == grad.size(0) && max_rows.size(1) == grad.size(1) &&
                  max_rows.scalar_type() == ScalarType::Long,
              "ValueError", "max_rows must be the int64 [num_bags, dim] tensor returned by the forward");
@@ -186,6 +188,7 @@ Tensor embedding_bag_backward_dense_cpu(Tensor grad, Tensor indices, std::option
   const Tensor g = contig(grad);
   const Tensor mr = contig(max_rows);
   const core::BackwardArgs a = backward_args(g, p, num_rows, mr);
+  checked_size(num_rows, a.dim, static_cast<int64_t>(g.element_size()), "the gradient (num_rows x dim)");
   Tensor gw = zeroed_cpu_tensor(num_rows, a.dim, g.scalar_type());
   const core::Parallel par = torch_parallel();
   thread_local core::RowGroups groups;  // reused across calls
@@ -225,6 +228,8 @@ Tensor embedding_bag_backward_psw_cpu(Tensor grad, Tensor weight, Tensor indices
   PreparedBags p = prepare_cpu(indices, offsets, mode, std::nullopt, V, padding_idx, include_last_offset);
   check_grad(grad, p);
   EF_CHECK(grad.scalar_type() == weight.scalar_type(), "TypeError", "grad and weight must share a dtype");
+  EF_CHECK(grad.size(1) == weight.size(1), "ValueError", "grad is [", grad.size(0), ", ", grad.size(1),
+           "] but weight has ", weight.size(1), " columns: grad must be [bags, weight.size(1)]");
   const Tensor g = contig(grad);
   const Tensor w = contig(weight);
   core::BackwardArgs a = backward_args(g, p, V, Tensor());

@@ -2,6 +2,7 @@
 // call pools all (feature, bag) items in one parallel region.
 #include <torch/csrc/stable/library.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "core/embedding_bag_collection.h"
@@ -20,6 +21,13 @@ Tensor embedding_bag_collection_cpu(std::vector<Tensor> weights, Tensor values, 
   EF_CHECK(static_cast<int64_t>(feature_pool.size()) == F && static_cast<int64_t>(feature_padding_idx.size()) == F,
            "ValueError", "feature_table, feature_pool and feature_padding_idx must have one entry per feature");
   EF_CHECK(batch_size >= 0, "ValueError", "batch_size=", batch_size, " must be >= 0");
+  {
+    int64_t fb = 0;
+    EF_CHECK(!__builtin_mul_overflow(F, batch_size, &fb) && fb < INT64_MAX, "ValueError", "features x batch_size + 1 (",
+             F, " x ", batch_size, " + 1) overflows a 64-bit size");
+    EF_CHECK(offsets.numel() == fb + 1, "ValueError", "offsets must hold features x batch_size + 1 = ", fb + 1,
+             " entries, got ", offsets.numel());
+  }
   core::CollectionArgs a;
   std::vector<Tensor> keep;
   a.dtype = table_dtype(weights[0], "weights[0]");
@@ -72,6 +80,7 @@ Tensor embedding_bag_collection_cpu(std::vector<Tensor> weights, Tensor values, 
     psw = contig(w);
     a.per_sample_weights = static_cast<const float*>(psw->data_ptr());
   }
+  checked_size(batch_size, col, static_cast<int64_t>(keep[0].element_size()), "the output (batch_size x total dim)");
   const core::Parallel par = torch_parallel();
   const std::string err = core::check_collection(a, offsets.numel(), par);
   EF_CHECK(err.empty(), err.find("out of range") != std::string::npos || err.find("negative") != std::string::npos

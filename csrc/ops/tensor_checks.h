@@ -81,6 +81,15 @@ inline void check_cpu(const Tensor& t, const char* name) {
   EF_CHECK(t.is_cpu(), "ValueError", name, " must be a CPU tensor here (this kernel is the CPU one)");
 }
 
+// rows x cols elements of elem_size bytes, checked for overflow before anything is allocated.
+inline int64_t checked_size(int64_t rows, int64_t cols, int64_t elem_size, const char* what) {
+  EF_CHECK(rows >= 0 && cols >= 0, "ValueError", what, " must have non-negative sizes, got [", rows, ", ", cols, "]");
+  int64_t n = 0, bytes = 0;
+  EF_CHECK(!__builtin_mul_overflow(rows, cols, &n) && !__builtin_mul_overflow(n, elem_size, &bytes), "ValueError",
+           what, " of [", rows, ", ", cols, "] elements overflows a 64-bit size");
+  return n;
+}
+
 // A contiguous version (no copy when already contiguous).
 inline Tensor contig(const Tensor& t) { return t.is_contiguous() ? t : torch::stable::contiguous(t); }
 

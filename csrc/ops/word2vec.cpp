@@ -1,6 +1,7 @@
 // CPU adapter of the batched skip-gram negative-sampling step: validate, then call core.
 #include <torch/csrc/stable/library.h>
 
+#include <cmath>
 #include <vector>
 
 #include "core/word2vec/sgns_batch.h"
@@ -31,6 +32,7 @@ const int64_t* checked_ids(const Tensor& t, const char* name, int64_t rows, cons
 }  // namespace
 
 Tensor sgns_step_cpu(Tensor in_table, Tensor out_table, Tensor centers, Tensor contexts, Tensor negatives, double lr) {
+  EF_CHECK(std::isfinite(lr) && lr >= 0, "ValueError", "lr=", lr, " must be a finite number >= 0");
   check_table(in_table, "in_table");
   check_table(out_table, "out_table");
   EF_CHECK(in_table.size(1) == out_table.size(1), "ValueError", "in_table and out_table must have the same width, got ",

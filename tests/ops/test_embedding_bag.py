@@ -311,7 +311,10 @@ def test_bad_id_deep_in_a_large_batch_is_reported_first(threads):
 def test_ids_past_the_last_offset_are_still_checked():
     w = torch.randn(10, 4)
     with pytest.raises(IndexError, match=r"indices\[3\]=10 is out of range"):
-        embedding_bag(w, torch.tensor([1, 2, 3, 10]), torch.tensor([0, 2, 3]), include_last_offset=True)
+        embedding_bag(w, torch.tensor([1, 2, 3, 10]), torch.tensor([0, 2, 4]), include_last_offset=True)
+    # a last offset short of len(indices) is invalid (torch documents it as the size of indices)
+    with pytest.raises(ValueError, match=r"offsets\[2\]=3 must equal the number of indices \(4\)"):
+        embedding_bag(w, torch.tensor([1, 2, 3, 1]), torch.tensor([0, 2, 3]), include_last_offset=True)
     with pytest.raises(IndexError, match=r"indices\[0\]=-1 is negative"):
         embedding_bag(torch.randn(10, 0), torch.tensor([-1, 2]), torch.tensor([0]))
 

@@ -102,8 +102,8 @@ def _paired(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndar
 
 def _pearson_r(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson's r of two float64 arrays (NaN when undefined)."""
-    if a.size < 2:
-        return math.nan
+    if a.size < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return math.nan  # NaN in, NaN out (as scipy's default nan_policy), never clamped to +-1
     da = a - a.mean()
     db = b - b.mean()
     denominator = math.sqrt(float(np.dot(da, da)) * float(np.dot(db, db)))
@@ -116,7 +116,7 @@ def pearson(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     """Pearson's correlation and its two-sided p-value: ``(r, p)``."""
     a, b = _paired(x, y)
     r = _pearson_r(a, b)
-    return r, correlation_pvalue(r, a.size)
+    return r, (math.nan if math.isnan(r) else correlation_pvalue(r, a.size))
 
 
 def rankdata(values: Sequence[float]) -> np.ndarray:
@@ -136,6 +136,8 @@ def rankdata(values: Sequence[float]) -> np.ndarray:
 def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     """Spearman's rank correlation and its two-sided p-value: ``(rho, p)``."""
     a, b = _paired(x, y)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return math.nan, math.nan  # ranks of NaN are meaningless: propagate as scipy does
     rho = _pearson_r(rankdata(a), rankdata(b))
     return rho, correlation_pvalue(rho, a.size)
 

@@ -529,12 +529,18 @@ def read_native(path: PathLike, mmap: str | None = "r"
     if mmap is None:
         array = np.fromfile(name, dtype="<f4", count=count * dim, offset=offset)
         array = array.reshape(count, dim).astype(np.float32, copy=False)
-        if not np.isfinite(array).all():
-            row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
+    else:
+        array = np.memmap(name, dtype="<f4", mode=mmap, offset=offset, shape=(count, dim))
+    # Mapped files too (one streaming pass, in chunks): a NaN would otherwise surface later as nan
+    # scores in every query, or as a file the other loaders refuse.
+    step = max(1, _CHUNK // max(1, 4 * dim))
+    for start in range(0, count, step):
+        block = np.asarray(array[start:start + step])
+        if not np.isfinite(block).all():
+            row = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
             raise ValueError(f"{name} byte {offset + 4 * row * dim}: the vector of {keys[row]!r} "
                              "has a non-finite value")
-        return keys, array, attrs
-    return keys, np.memmap(name, dtype="<f4", mode=mmap, offset=offset, shape=(count, dim)), attrs
+    return keys, array, attrs
 
 
 # ---------------------------------------------------------------------------------------- dispatch
