@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import _thread
 import os
+import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -229,8 +231,18 @@ def test_worker_exception_surfaces(tmp_path, source):
 def test_ctrl_c_stops_training_with_keyboardinterrupt(tmp_path):
     p = tmp_path / "c.txt"
     write_corpus(p, CORPUS)
-    m = embedforge.Word2Vec(**dict(FAST, epochs=100_000))
+    # A process started in the background by a non-interactive shell ignores SIGINT, so
+    # interrupt_main() would do nothing: install Python's own handler for the test's duration.
+    # A callback bounds the run (30 s) should the interrupt never arrive.
+    deadline = time.monotonic() + 30.0
+
+    def watchdog(info):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the simulated Ctrl-C did not stop training within 30 s")
+
+    m = embedforge.Word2Vec(**dict(FAST, epochs=100_000, callbacks=[watchdog]))
     m.build_vocab(corpus_file=str(p))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
     try:
@@ -238,6 +250,7 @@ def test_ctrl_c_stops_training_with_keyboardinterrupt(tmp_path):
             m.train(corpus_file=str(p))
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert 0 < m.epochs_trained < 100_000
 
 
