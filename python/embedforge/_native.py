@@ -85,7 +85,23 @@ def cuda_status() -> tuple[bool, str]:
 
 
 _TAG = re.compile(r"\[embedforge:(\w+)\] ")
-_KINDS = {"ValueError": ValueError, "IndexError": IndexError, "TypeError": TypeError}
+
+
+# Native caller errors are also RuntimeErrors, the class torch raises for the same mistakes
+# (an out-of-range id, bad offsets or padding), so code written for torch still catches them.
+class NativeValueError(ValueError, RuntimeError):
+    """A bad argument value found by the native core (also a RuntimeError, as torch raises)."""
+
+
+class NativeIndexError(IndexError, RuntimeError):
+    """An out-of-range id found by the native core (also a RuntimeError, as torch raises)."""
+
+
+class NativeTypeError(TypeError, RuntimeError):
+    """A bad dtype found by the native core (also a RuntimeError, as torch raises)."""
+
+
+_KINDS = {"ValueError": NativeValueError, "IndexError": NativeIndexError, "TypeError": NativeTypeError}
 
 
 def translated_error(exc: RuntimeError) -> Exception:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import struct
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
@@ -45,6 +46,9 @@ class SharedTableError(FusedOptimizerError):
     """A table with a fused optimizer is also updated or differentiated through something else."""
 
 
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _check_number(name: str, value: Any, *, low: float = 0.0, low_open: bool = False,
                   high: Optional[float] = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -54,6 +58,15 @@ def _check_number(name: str, value: Any, *, low: float = 0.0, low_open: bool = F
     if not ok:
         rule = f"{'>' if low_open else '>='} {low:g}" + (f" and < {high:g}" if high is not None else "")
         raise ValueError(f"{name}={value!r} must be a finite number {rule}")
+    # The kernels compute in float32: the value must keep its meaning there (lr=1e39 is inf,
+    # eps=1e-50 is 0, betas of 0.999999999 are 1), so refuse it here, at construction.
+    if abs(v) > _FLOAT32_MAX:
+        raise ValueError(f"{name}={value!r} overflows float32 (largest {_FLOAT32_MAX:.6g}), which the kernels compute in")
+    v32 = struct.unpack("<f", struct.pack("<f", v))[0]
+    if not ((v32 > low if low_open else v32 >= low) and (high is None or v32 < high)):
+        raise ValueError(f"{name}={value!r} rounds to {v32!r} in float32, which the kernels compute in, and "
+                         f"breaks the rule {'>' if low_open else '>='} {low:g}"
+                         + (f" and < {high:g}" if high is not None else ""))
     return v
 
 

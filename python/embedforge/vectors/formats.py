@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "FORMATS",
+    "TruncatedFileError",
     "atomic_write",
     "guess_format",
     "load",
@@ -61,6 +62,10 @@ _MAX_WORD_BYTES = 1 << 20
 _CHUNK = 1 << 20
 _FIELD_SEPARATORS = re.compile(r"[ \t]+")
 _COMPRESSORS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+class TruncatedFileError(ValueError, EOFError):
+    """A vectors file ends before what its header announces: a ValueError, and an EOFError as in gensim."""
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -243,7 +248,7 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
     if dim is None:
         raise ValueError(f"{name}: no header and no vectors (file is blank)")
     if count is not None and len(keys) < count:
-        raise ValueError(f"{name} line {line_no}: file ends after {len(keys)} of the {count} "
+        raise TruncatedFileError(f"{name} line {line_no}: file ends after {len(keys)} of the {count} "
                          "vectors the header announces")
     array = np.vstack(rows) if rows else np.empty((0, dim), dtype=np.float32)
     return keys, array
@@ -308,14 +313,14 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
                     if space >= 0:
                         word = buffer[pos:space].lstrip(b"\n").decode(encoding, "replace")
                         have = len(buffer) - space - 1
-                        raise ValueError(f"{name} byte {base + space + 1}: file ends inside the "
+                        raise TruncatedFileError(f"{name} byte {base + space + 1}: file ends inside the "
                                          f"vector of {word!r} ({have} of {vector_bytes} bytes)")
                     rest = buffer[pos:]
                     if rest.strip(b"\n\r\t "):
                         start += len(rest) - len(rest.lstrip(b"\n\r\t "))
-                        raise ValueError(f"{name} byte {start}: file ends inside a word, after "
+                        raise TruncatedFileError(f"{name} byte {start}: file ends inside a word, after "
                                          f"{row} of the {count} vectors the header announces")
-                    raise ValueError(f"{name} byte {base + len(buffer)}: file ends after {row} of "
+                    raise TruncatedFileError(f"{name} byte {base + len(buffer)}: file ends after {row} of "
                                      f"the {count} vectors the header announces")
                 buffer = buffer[pos:] + more
                 base += pos
@@ -484,10 +489,10 @@ def read_native(path: PathLike, mmap: str | None = "r"
             raise ValueError(f"{name} byte 0: not an embedforge native vectors file (bad magic "
                              f"{start[:8]!r}); use embedforge.vectors.load for other formats")
         if len(start) < 16:
-            raise ValueError(f"{name} byte 8: file ends inside the header length")
+            raise TruncatedFileError(f"{name} byte 8: file ends inside the header length")
         (header_length,) = struct.unpack("<Q", start[8:16])
         if 16 + header_length > size:
-            raise ValueError(f"{name} byte 16: header of {header_length} bytes runs past the end "
+            raise TruncatedFileError(f"{name} byte 16: header of {header_length} bytes runs past the end "
                              f"of the {size}-byte file")
         raw = handle.read(header_length)
     try:
@@ -522,7 +527,8 @@ def read_native(path: PathLike, mmap: str | None = "r"
     expected = offset + 4 * count * dim
     if size != expected:
         problem = "truncated" if size < expected else "has extra bytes"
-        raise ValueError(f"{name} byte {min(size, expected)}: file {problem}: {count} x {dim} "
+        error = TruncatedFileError if size < expected else ValueError
+        raise error(f"{name} byte {min(size, expected)}: file {problem}: {count} x {dim} "
                          f"float32 vectors at byte {offset} need {expected} bytes, file has {size}")
     if count == 0:
         return keys, np.empty((0, dim), dtype=np.float32), attrs
