@@ -156,6 +156,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     fmt = format_for(args.output, args.to)
     if not Path(args.output).parent.is_dir():
         raise CLIError(f"cannot write {args.output}: no such directory {Path(args.output).parent}")
+    if args.save_model and not Path(args.save_model).parent.is_dir():
+        raise CLIError(f"cannot write {args.save_model}: no such directory {Path(args.save_model).parent}")
     if args.model == "fasttext" and args.min_n > args.max_n:
         raise CLIError(f"{PROG} train: error: --min-n {args.min_n} is larger than --max-n {args.max_n}")
     from . import word2vec as w2v
@@ -185,7 +187,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CLIError(f"no word occurs at least {args.min_count} times in {args.corpus}; lower --min-count")
     _save_vectors(kv, args.output, fmt)
     if args.save_model:
-        model.save(args.save_model)
+        try:
+            model.save(args.save_model)
+        except BaseException:
+            Path(args.output).unlink(missing_ok=True)  # a failed command leaves no output behind
+            raise
     _info(f"wrote {len(kv)} vectors of dimension {kv.vector_size} to {args.output} ({fmt})")
     return 0
 
