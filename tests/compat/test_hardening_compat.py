@@ -106,3 +106,60 @@ def test_evaluate_word_pairs_nan_gold_score_propagates_like_gensim(tmp_path):
     g_pearson = theirs.evaluate_word_pairs(str(tmp_path / "nan.txt"))[0]
     assert math.isnan(g_pearson[0])
     assert math.isnan(pearson[0]) and math.isnan(pearson[1]) and math.isnan(spearman[0])  # was clamped to 1.0
+
+
+# ---- loaders: no unbounded read, no blocking, no allocation from a header alone ------------------
+_LOAD_FIFO = """
+import sys
+from embedforge.vectors import KeyedVectors, load
+path, how = sys.argv[1], sys.argv[2]
+try:
+    {"text": lambda: KeyedVectors.load_word2vec_format(path),
+     "binary": lambda: KeyedVectors.load_word2vec_format(path, binary=True),
+     "native": lambda: KeyedVectors.load(path), "guess": lambda: load(path)}[how]()
+except ValueError as exc:
+    print("refused:", exc)
+"""
+
+
+@pytest.mark.parametrize("how", ["text", "binary", "native", "guess"])
+def test_fifo_is_refused_not_waited_on(tmp_path, how):
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe.vec"
+    os.mkfifo(fifo)
+    done = subprocess.run([sys.executable, "-c", _LOAD_FIFO, str(fifo), how], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "refused:" in done.stdout and "not a regular file" in done.stdout
+
+
+def test_character_device_is_refused():
+    with pytest.raises(ValueError, match="not a regular file"):
+        KeyedVectors.load_word2vec_format("/dev/zero", binary=True)
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_binary_header_announcing_10_to_12_vectors_allocates_nothing_that_size(tmp_path, suffix):
+    import gzip
+    import resource
+
+    data = b"1000000000000 300\n" + b"cat " + np.ones(300, "<f4").tobytes() + b"\n"
+    path = tmp_path / f"huge.bin{suffix}"
+    path.write_bytes(gzip.compress(data) if suffix else data)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(EOFError, match="file ends after 1 of the 1000000000000 vectors"):
+        KeyedVectors.load_word2vec_format(path, binary=True)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: far below 1.2 TB
+
+
+def test_text_line_length_is_bounded(tmp_path, monkeypatch):
+    from embedforge.vectors import formats
+
+    monkeypatch.setattr(formats, "_MAX_LINE_BYTES", 1000)
+    path = tmp_path / "long.txt"
+    path.write_bytes(b"2 3\ncat 1 2 3\ndog " + b"1 " * 2000 + b"\n")
+    with pytest.raises(ValueError, match="line 3: line longer than 1000 bytes"):
+        KeyedVectors.load_word2vec_format(path)

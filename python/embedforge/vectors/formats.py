@@ -25,6 +25,7 @@ import json
 import lzma
 import os
 import re
+import stat
 import struct
 from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, Union
@@ -59,6 +60,7 @@ NATIVE_MAGIC = b"\x93EFVEC1\n"
 _NATIVE_ALIGN = 64
 _FASTTEXT_MAGIC = 793712314  # first int32 of a fastText model .bin
 _MAX_WORD_BYTES = 1 << 20
+_MAX_LINE_BYTES = 1 << 26  # a text line: a word and its values (64 MiB: millions of dimensions)
 _CHUNK = 1 << 20
 _FIELD_SEPARATORS = re.compile(r"[ \t]+")
 _COMPRESSORS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
@@ -70,9 +72,32 @@ class TruncatedFileError(ValueError, EOFError):
 
 # ---------------------------------------------------------------------------------------- helpers
 def _open_read(path: PathLike) -> IO[bytes]:
-    """Open a file for binary reading, decompressing by extension."""
-    opener = _COMPRESSORS.get(os.path.splitext(os.fspath(path))[1].lower())
+    """Open a regular file for binary reading, decompressing by extension.
+
+    FIFOs, character devices and the like are refused: opening a FIFO blocks until a writer comes,
+    and a device such as /dev/zero never ends.
+    """
+    name = os.fspath(path)
+    mode = os.stat(name).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{name}: is a directory, expected a file")
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{name}: not a regular file (a FIFO, socket or device); copy it to a file first")
+    opener = _COMPRESSORS.get(os.path.splitext(name)[1].lower())
     return opener(path, "rb") if opener else open(path, "rb")
+
+
+def _lines_bounded(handle: IO[bytes], name: str) -> Any:
+    """The lines of ``handle``, each read with a length bound (no unbounded read on a line)."""
+    line_no = 0
+    while True:
+        raw = handle.readline(_MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        line_no += 1
+        if len(raw) > _MAX_LINE_BYTES:
+            raise ValueError(f"{name} line {line_no}: line longer than {_MAX_LINE_BYTES} bytes")
+        yield raw
 
 
 def _extension(name: str) -> str:
@@ -176,7 +201,7 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
     header_like_first = False
     with _open_read(path) as handle:
         line_no = 0
-        for raw in handle:
+        for raw in _lines_bounded(handle, name):
             line_no += 1
             try:
                 line = raw.decode(encoding, unicode_errors)
@@ -297,8 +322,22 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
         eof = False
         keys: list[str] = []
         offsets: dict[str, int] = {}
-        array = np.empty((count, dim), dtype=np.float32)
+        # The header's count is never trusted for the allocation: every vector needs a word byte,
+        # a space and its floats, so a plain file holds at most available // (2 + vector_bytes)
+        # of them (a header announcing 10**12 allocates nothing that size; reading then stops at
+        # the end of the file with the precise truncation error). Compressed input has no size to
+        # check against: the array starts small and grows as vectors arrive.
+        if os.path.splitext(name)[1].lower() in _COMPRESSORS:
+            capacity = min(count, max(1, (1 << 24) // vector_bytes))
+        else:
+            capacity = min(count, (os.path.getsize(name) - base) // (2 + vector_bytes) + 1)
+        array = np.empty((capacity, dim), dtype=np.float32)
         for row in range(count):
+            if row == capacity:
+                capacity = min(count, 2 * capacity)
+                grown = np.empty((capacity, dim), dtype=np.float32)
+                grown[:row] = array
+                array = grown
             while True:
                 space = buffer.find(b" ", pos, pos + _MAX_WORD_BYTES)
                 if space >= 0 and len(buffer) - space - 1 >= vector_bytes:
@@ -480,6 +519,8 @@ def read_native(path: PathLike, mmap: str | None = "r"
         raise ValueError(f"mmap={mmap!r} must be None, 'r', 'r+' or 'c'")
     if os.path.isdir(name):
         raise ValueError(f"{name}: is a directory, expected a native vectors file")
+    if not stat.S_ISREG(os.stat(name).st_mode):
+        raise ValueError(f"{name}: not a regular file (a FIFO, socket or device); copy it to a file first")
     size = os.path.getsize(name)
     with open(name, "rb") as handle:
         start = handle.read(16)
