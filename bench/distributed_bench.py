@@ -67,7 +67,7 @@ def _rank(rank, world, rounds, iters, threads, workloads, optimizers):
             b = bags // world
             lv, ll = gv[rank * b * L:(rank + 1) * b * L], gl[rank * b:(rank + 1) * b]
             g_single, g_local = torch.full((bags, dim), 1e-3), torch.full((b, dim), 1e-3)
-            one, two = [], []
+            one, two, ex = [], [], []
             for r in range(rounds):
                 key = f"bench/{wname}/{oname}/{r}"
                 if rank == 0:
@@ -84,10 +84,12 @@ def _rank(rank, world, rounds, iters, threads, workloads, optimizers):
                 t = torch.tensor([_steps(sharded, lv, ll, g_local, iters)])
                 dist.all_reduce(t, op=dist.ReduceOp.MAX)  # a step lasts as long as its slowest rank
                 two.append(t.item())
+                ex.append(sum(sharded.last_step_exchange_ms.values()))
             sent = torch.tensor([sharded.last_step_bytes["forward"] + sharded.last_step_bytes["backward"]])
             dist.all_reduce(sent)
             results.append(dict(workload=wname, optimizer=oname, single_ms=statistics.median(one) if one else None,
-                                sharded_ms=statistics.median(two), sent_per_rank=sent.item() / world,
+                                sharded_ms=statistics.median(two), exchange_ms=statistics.median(ex),
+                                sent_per_rank=sent.item() / world,
                                 predicted=predicted_bytes(b, L, dim, world), plan=str(sharded.plan).splitlines()[1],
                                 rounds_single=one, rounds_sharded=two))
             del sharded, single
@@ -106,12 +108,13 @@ def main(argv=None):
                 timeout=600, threads=1, start_method="spawn")[0]
     print(f"1 process x {args.threads} threads vs 2 gloo ranks x 1 thread (loopback); medians of {args.rounds} "
           f"rounds of {args.iters} steps; step = forward + backward with the fused update")
-    print("| workload | optimizer | 1 process ms/step | 2 ranks ms/step | ratio | bar <= 1.5x | sent/rank/step "
-          "measured | formula |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| workload | optimizer | 1 process ms/step | 2 ranks ms/step | of which exchange (rank 0) | ratio | "
+          "bar <= 1.5x | sent/rank/step measured | formula |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in res:
         ratio = r["sharded_ms"] / r["single_ms"]
-        print(f"| {r['workload']} | {r['optimizer']} | {r['single_ms']:.1f} | {r['sharded_ms']:.1f} | {ratio:.2f}x | "
+        print(f"| {r['workload']} | {r['optimizer']} | {r['single_ms']:.1f} | {r['sharded_ms']:.1f} | "
+              f"{r['exchange_ms']:.1f} | {ratio:.2f}x | "
               f"{'yes' if ratio <= 1.5 else 'no'} | {r['sent_per_rank'] / 1024:.0f} KiB | {r['predicted'] / 1024:.0f} KiB |")
     for r in res:
         print(f"  {r['workload']} {r['optimizer']}: single rounds {[round(x, 1) for x in r['rounds_single']]}, "

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import time
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
@@ -203,7 +204,10 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         my = self._served[self.rank]
         self._my_tables = [t for t in range(T) if self.configs[t].name in shards]
         self._my_feats = {t: [i for i, f in enumerate(my) if self._feature_table[f] == t] for t in self._my_tables}
+        # What the last forward / backward handed to all_to_all_single for other ranks, and the time
+        # spent in those collectives (waiting for the slowest rank included).
         self.last_step_bytes = {"forward": 0, "backward": 0}
+        self.last_step_exchange_ms = {"forward": 0.0, "backward": 0.0}
 
     # ---- construction from / export to one process -------------------------------------------
     @classmethod
@@ -384,8 +388,11 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
             dest, local, bag = dest[pos], local[pos], bag[pos]
         key = dest.to(torch.int16) if W < 2 ** 15 else dest
         order = torch.sort(key, stable=True).indices
-        counts = torch.bincount(dest, minlength=W)
-        per_bag = torch.bincount(dest * (F * B) + bag, minlength=W * F * B).view(W, F, B)
+        # ids per (destination, feature, bag); scatter_add needs no pass for the maximum (bincount does)
+        per_bag = torch.zeros(W * F * B, dtype=torch.int64)
+        per_bag.scatter_add_(0, dest * (F * B) + bag, torch.ones(1, dtype=torch.int64).expand(dest.numel()))
+        per_bag = per_bag.view(W, F, B)
+        counts = per_bag.sum((1, 2))
         sent_pos = order if pos is None else pos[order]
         return dict(B=B, start=start, pos=sent_pos, local=local[order], counts=counts, per_bag=per_bag,
                     psw=None if psw is None else psw[start:end][sent_pos])
@@ -405,7 +412,9 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
                     os.sched_yield()
             work.wait()
 
+        t0 = time.perf_counter()
         guarded(op, run)
+        self._exchange_s += time.perf_counter() - t0
         return recv
 
 
@@ -413,7 +422,7 @@ class _ShardedLookup(torch.autograd.Function):
     @staticmethod
     def forward(ctx, mod: ShardedEmbeddingBagCollection, values, offsets, psw, anchor, *weights):
         W, F, me = mod.world_size, len(mod.feature_names), mod.rank
-        mod._bytes = 0
+        mod._bytes, mod._exchange_s = 0, 0.0
         R = mod._route(values, offsets, psw)
         B = R["B"]
         # 1. counts: ids per destination, batch size, flags
@@ -527,6 +536,7 @@ class _ShardedLookup(torch.autograd.Function):
         ctx.values_shape, ctx.psw_dtype = values.shape, None if psw is None else psw.dtype
         ctx.done = False
         mod.last_step_bytes["forward"] = mod._bytes
+        mod.last_step_exchange_ms["forward"] = mod._exchange_s * 1e3
         return out
 
     @staticmethod
@@ -536,7 +546,7 @@ class _ShardedLookup(torch.autograd.Function):
         mod, R = ctx.mod, ctx.R
         W, me, F = mod.world_size, mod.rank, len(mod.feature_names)
         B = R["B"]
-        mod._bytes = 0
+        mod._bytes, mod._exchange_s = 0, 0.0
         grad_out = grad_out.contiguous()
         if mod.average_gradients:  # each rank's loss counts 1/W, as DDP averages the dense gradients
             grad_out = grad_out / W
@@ -605,5 +615,6 @@ class _ShardedLookup(torch.autograd.Function):
             grad_psw = grad_psw.to(ctx.psw_dtype)
         ctx.done = True
         mod.last_step_bytes["backward"] = mod._bytes
+        mod.last_step_exchange_ms["backward"] = mod._exchange_s * 1e3
         ctx.batches = ctx.weights = ctx.R = None
         return (None, None, None, grad_psw, None, *grads)
