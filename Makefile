@@ -27,7 +27,7 @@ LOCK   := flock build/.lock
 # `pip install .` builds in a fresh temporary tree, as build isolation expects.
 BUILD_DIR := --config-settings=build-dir=build/{wheel_tag}
 
-.PHONY: run test bench wheel sdist cuda-check sanitize develop venv clean notebooks compat-check install-check
+.PHONY: fuzz run test bench wheel sdist cuda-check sanitize develop venv clean notebooks compat-check install-check
 
 venv: $(DEPS)
 $(DEPS):
@@ -44,6 +44,10 @@ run: develop
 
 test: develop
 	$(PY) -m pytest tests
+
+# The fuzz targets of tests/compat/test_fuzz.py with many more cases than `make test` runs (same seed).
+fuzz: develop
+	EMBEDFORGE_FUZZ_EXAMPLES=$${EMBEDFORGE_FUZZ_EXAMPLES:-3000} $(PY) -m pytest tests/compat/test_fuzz.py -p no:cacheprovider
 
 bench: develop
 	@mkdir -p build
