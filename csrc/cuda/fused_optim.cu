@@ -7,6 +7,7 @@
 #include <cuda_fp16.h>
 #include <torch/csrc/stable/library.h>
 #include <torch/csrc/stable/c/shim.h>
+#include <torch/headeronly/util/shim_utils.h>
 
 #include <array>
 #include <cmath>
@@ -153,7 +154,7 @@ std::array<Tensor, 2> row_gradients(const Tensor& grad, const Tensor& indices, c
       torch::stable::detail::from(pool),        torch::stable::detail::from(psw),
       torch::stable::detail::from(max_rows),    torch::stable::detail::from(padding_idx),
       torch::stable::detail::from(include_last_offset)};
-  STABLE_TORCH_ERROR_CODE_CHECK(
+  TORCH_ERROR_CODE_CHECK(  // header-only: in the 2.11 headers too (the STABLE_ form is 2.13+)
       torch_call_dispatcher("embedforge::embedding_bag_backward_rows", "", stack.data(), TORCH_ABI_VERSION));
   return {torch::stable::detail::to<Tensor>(stack[0]), torch::stable::detail::to<Tensor>(stack[1])};
 }

@@ -13,14 +13,14 @@
 #include <stdexcept>
 #include <string>
 
-#if TORCH_FEATURE_VERSION >= TORCH_VERSION_2_13_0
+#if defined(TORCH_VERSION_2_13_0) && TORCH_FEATURE_VERSION >= TORCH_VERSION_2_13_0  // undefined in 2.11-2.12 headers
 #include <torch/csrc/stable/accelerator.h>
 #endif
 
 namespace embedforge::cuda {
 
 inline cudaStream_t current_stream(int32_t device_index) {
-#if TORCH_FEATURE_VERSION >= TORCH_VERSION_2_13_0
+#if defined(TORCH_VERSION_2_13_0) && TORCH_FEATURE_VERSION >= TORCH_VERSION_2_13_0  // undefined in 2.11-2.12 headers
   return static_cast<cudaStream_t>(torch::stable::accelerator::getCurrentStream(device_index).nativeHandle());
 #else
   using GetStream = int32_t (*)(int32_t, void**);
