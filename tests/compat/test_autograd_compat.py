@@ -177,3 +177,19 @@ def test_fused_optimizer_table_refuses_double_backward_and_forward_ad():
     assert torch.equal(m.weight.detach(), before)  # refused before any update
     with fwAD.dual_level(), pytest.raises(NotImplementedError):
         m(ids, per_sample_weights=fwAD.make_dual(torch.rand(2, 2), torch.rand(2, 2)))
+
+
+def test_modules_are_torch_module_types_and_match_torch():
+    bag = embedforge.nn.EmbeddingBag(20, 6, mode="max", padding_idx=3)
+    emb = embedforge.nn.Embedding(20, 6, padding_idx=3)
+    assert isinstance(bag, torch.nn.EmbeddingBag) and isinstance(emb, torch.nn.Embedding)
+    assert not isinstance(bag, torch.nn.Embedding) and not isinstance(emb, torch.nn.EmbeddingBag)
+    ref_bag = torch.nn.EmbeddingBag(20, 6, mode="max", padding_idx=3)
+    ref_emb = torch.nn.Embedding(20, 6, padding_idx=3)
+    ref_bag.load_state_dict(bag.state_dict())
+    ref_emb.load_state_dict(emb.state_dict())
+    ids = torch.randint(0, 20, (4, 5), generator=torch.Generator().manual_seed(13))
+    torch.testing.assert_close(bag(ids), ref_bag(ids))
+    torch.testing.assert_close(emb(ids), ref_emb(ids))
+    assert repr(bag).startswith("EmbeddingBag(20, 6") and repr(emb).startswith("Embedding(20, 6")
+    assert sum(p.numel() for p in bag.parameters()) == 120  # one table, nothing from torch's __init__

@@ -74,7 +74,7 @@ def _reset_weight(weight: Tensor, padding_idx: Optional[int]) -> None:
             weight[padding_idx].fill_(0)
 
 
-class EmbeddingBag(torch.nn.Module):
+class EmbeddingBag(torch.nn.EmbeddingBag):
     """Sums, averages or max-pools bags of embeddings without materialising the gathered rows.
 
     Shapes: V ``num_embeddings``, D ``embedding_dim``, B bags, N ids, L ids per bag.
@@ -105,7 +105,9 @@ class EmbeddingBag(torch.nn.Module):
         dtype=None,
         optimizer: Optional[FusedOptimizer] = None,
     ) -> None:
-        super().__init__()
+        # A torch.nn.EmbeddingBag / Embedding for isinstance checks (torchinfo, wrap policies,
+        # quantisation passes), built here: torch's own __init__ would allocate and fill a table.
+        torch.nn.Module.__init__(self)
         _unsupported(max_norm, scale_grad_by_freq)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
@@ -207,7 +209,7 @@ class EmbeddingBag(torch.nn.Module):
         return bag
 
 
-class Embedding(torch.nn.Module):
+class Embedding(torch.nn.Embedding):
     """A lookup table: ids of any shape [*] → [*, D], on embedforge's one-hot-free kernels.
 
     Shapes: V ``num_embeddings``, D ``embedding_dim``. The padding row is returned as stored and
@@ -232,7 +234,9 @@ class Embedding(torch.nn.Module):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__()
+        # A torch.nn.EmbeddingBag / Embedding for isinstance checks (torchinfo, wrap policies,
+        # quantisation passes), built here: torch's own __init__ would allocate and fill a table.
+        torch.nn.Module.__init__(self)
         _unsupported(max_norm, scale_grad_by_freq)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
