@@ -702,6 +702,14 @@ class Word2Vec:
         self.train_seconds = time.perf_counter() - t0
         return 0, done
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: gensim methods not offered get a clear error.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from .vectors.keyed import gensim_gap
+
+        raise gensim_gap("Word2Vec", name)
+
     def get_latest_training_loss(self) -> float:
         """As gensim: the loss summed over every epoch of the latest train() call so far (float64; 0
         unless compute_loss=True). Each epoch's own figure is in ``epoch_history``."""

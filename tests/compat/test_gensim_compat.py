@@ -106,3 +106,33 @@ def test_add_vectors_extras_positional():
     ours.add_vectors(["w0"], new[:1], {"count": np.array([99])}, True)
     assert int(ours.get_vecattr("w0", "count")) == 99
     np.testing.assert_array_equal(ours["w0"], new[0])
+
+
+def test_relative_cosine_similarity_and_unit_normalize_all_match_gensim():
+    ours, theirs, keys, _ = _pair(8, n=40)
+    for a, b in (("w1", "w2"), ("w5", "w30")):
+        assert ours.relative_cosine_similarity(a, b, 7) == pytest.approx(theirs.relative_cosine_similarity(a, b, 7),
+                                                                         rel=1e-5)
+    ours.unit_normalize_all()
+    theirs.unit_normalize_all()
+    np.testing.assert_allclose(ours.vectors, theirs.vectors, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.linalg.norm(ours.vectors, axis=1), 1.0, rtol=1e-6)
+
+
+def test_gensim_methods_not_offered_raise_not_implemented_naming_them():
+    import embedforge
+
+    ours, theirs, _, _ = _pair(9)
+    model = embedforge.Word2Vec([["a", "b", "c"]] * 5, vector_size=4, min_count=1, epochs=1, progress=False)
+    for obj, name in ((ours, "wmdistance"), (ours, "intersect_word2vec_format"), (model, "predict_output_word"),
+                      (model, "build_vocab_from_freq"), (model.wv, "rank_by_centrality")):
+        with pytest.raises(NotImplementedError, match=name):
+            getattr(obj, name)
+        assert not hasattr(obj, name)  # hasattr still answers (the error is also an AttributeError)
+    # gensim 3 names: gensim 4 itself raises AttributeError; so do we, naming the replacement
+    with pytest.raises(AttributeError, match="index_to_key"):
+        ours.index2word
+    with pytest.raises(AttributeError):
+        theirs.index2word
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        ours.nonsense

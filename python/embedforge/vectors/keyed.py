@@ -69,6 +69,38 @@ def _top_indices(scores: np.ndarray, count: int) -> np.ndarray:
     return candidates[order][:count]
 
 
+class GensimMethodNotOffered(NotImplementedError, AttributeError):
+    """A gensim method or attribute this class does not offer. A NotImplementedError naming it, and an
+    AttributeError so that ``hasattr`` and ``getattr(obj, name, default)`` keep working."""
+
+
+# gensim 4 methods that are not offered here, by class; asking for one raises
+# GensimMethodNotOffered naming it (never an AttributeError from deep inside).
+GENSIM_NOT_OFFERED = {
+    "KeyedVectors": ("add_lifecycle_event", "allocate_vecattrs", "intersect_word2vec_format", "log_accuracy",
+                     "log_evaluate_word_pairs", "rank_by_centrality", "resize_vectors", "similarity_unseen_docs",
+                     "sort_by_descending_frequency", "vectors_for_all", "wmdistance", "adjust_vectors",
+                     "get_sentence_vector", "init_post_load", "recalc_char_ngram_buckets"),
+    "Word2Vec": ("add_lifecycle_event", "add_null_word", "build_vocab_from_freq", "create_binary_tree",
+                 "estimate_memory", "init_weights", "make_cum_table", "predict_output_word", "prepare_vocab",
+                 "prepare_weights", "reset_from", "scan_vocab", "score", "seeded_vector", "update_weights",
+                 "load_binary_data", "load_fasttext_format"),
+}
+# gensim 3 names that gensim 4 itself removed: an AttributeError naming the replacement, as gensim 4.
+GENSIM_REMOVED = {"vocab": "key_to_index and get_vecattr(key, 'count')", "index2word": "index_to_key",
+                  "index2entity": "index_to_key", "init_sims": "get_normed_vectors() / fill_norms()",
+                  "vectors_norm": "get_normed_vectors()", "word_vec": "get_vector"}
+
+
+def gensim_gap(owner: str, name: str) -> AttributeError:
+    """The error for ``owner.name`` when ``name`` is a gensim API this class lacks (else a plain AttributeError)."""
+    if name in GENSIM_NOT_OFFERED.get(owner, ()):
+        return GensimMethodNotOffered(f"{owner}.{name} (gensim API) is not offered by embedforge")
+    if name in GENSIM_REMOVED:
+        return AttributeError(f"{owner}.{name} was removed in gensim 4; use {GENSIM_REMOVED[name]}")
+    return AttributeError(f"{owner!r} object has no attribute {name!r}")
+
+
 def _unlocked() -> np.ndarray:
     ones = np.ones(1, dtype=np.float32)
     ones.flags.writeable = False
@@ -214,6 +246,26 @@ class KeyedVectors:
         self._vectors = self._check_array(value, len(self.index_to_key), check_finite=True)
         self._norms = None
         self._unit_vectors = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: names gensim offers and we do not get a clear error.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise gensim_gap("KeyedVectors", name)
+
+    def unit_normalize_all(self) -> None:
+        """As gensim: scale every vector to unit length in place (zero vectors stay zero)."""
+        norms = np.linalg.norm(self._vectors.astype(np.float64), axis=1, keepdims=True)
+        self._vectors = (self._vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        self._norms = None
+        self._unit_vectors = None
+
+    def relative_cosine_similarity(self, wa: str, wb: str, topn: int = 10) -> float:
+        """As gensim: cosine(wa, wb) over the sum of the ``topn`` best cosines of ``wa`` (Leeuwenberg et al.)."""
+        sims = self.similar_by_key(wa, topn)
+        if not sims:
+            raise ValueError("cannot compute a relative cosine similarity without any similar word")
+        return float(self.similarity(wa, wb)) / sum(score for _, score in sims)
 
     @property
     def vectors_lockf(self) -> np.ndarray:
