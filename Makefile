@@ -6,7 +6,8 @@
 #   make cuda-check build the CUDA kernels (nvcc required, no GPU needed) and run the CUDA tests
 #   make sanitize   build the core under ASan+UBSan and run the native core tests
 #   make notebooks  execute every notebook in notebooks/ and write HTML copies into out/notebooks/
-#   make compat-check TORCH=2.12.1 [PYVER=3.12]  one wheel (built against the .venv's torch) tested in a
+#   make compat-check TORCH=2.12.1 [PYVER=3.12] [BUILD_TORCH=2.11.0]
+#                   one wheel (built against the .venv's torch, or BUILD_TORCH's headers) tested in a
 #                   fresh venv with another torch (downloads torch: not part of CI)
 #   make install-check  `pip install .`, `pip wheel .` and the sdist installed in fresh venvs, the
 #                   way pip users try it (build isolation on; downloads the build requirements)
@@ -66,7 +67,7 @@ sdist: $(DEPS)
 
 compat-check: $(DEPS)
 	@test -n "$(TORCH)" || { echo "usage: make compat-check TORCH=2.12.1 [PYVER=3.12]"; exit 2; }
-	tools/compat_check.sh $(TORCH) $(PYVER)
+	BUILD_TORCH=$(BUILD_TORCH) tools/compat_check.sh $(TORCH) $(PYVER)
 
 install-check: $(DEPS)
 	tools/install_check.sh

@@ -4,6 +4,7 @@
 # tests there (and the op tests again on the baseline x86-64 kernels, as on a CPU without AVX2).
 #
 #   tools/compat_check.sh TORCH_VERSION [PYTHON_VERSION]     (make compat-check TORCH=2.12.1 PYVER=3.12)
+#   BUILD_TORCH=2.11.0 tools/compat_check.sh 2.14.1           (built against 2.11's headers instead)
 #
 # PYTHON_VERSION (default: the .venv's) picks the interpreter (pythonX.Y on PATH, or pyenv's). For
 # an interpreter other than the .venv's, the wheel is built by that interpreter with pip's build
@@ -37,7 +38,7 @@ else
 fi
 
 work=build/compat
-tag="torch-${torch_version}-py${py_version}"
+tag="torch-${torch_version}-py${py_version}${BUILD_TORCH:+-built-${BUILD_TORCH}}"
 venv="$work/venv-$tag"
 dist="$work/dist-py${py_version}"
 log="$work/$tag.log"
@@ -45,18 +46,39 @@ mkdir -p "$work"
 : > "$log"
 say() { echo "compat-check [$tag]: $*" | tee -a "$log"; }
 
-# 1) the wheel, built once per Python against the development torch
-dev_torch=$("$dev_py" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
-dev_torch_version=$("$dev_py" -c 'import torch; print(torch.__version__)')
+# 1) the wheel, built against the development torch, or with BUILD_TORCH=X.Y.Z against the headers
+#    and libtorch_cpu of that torch's wheel (downloaded without its dependencies and unpacked only
+#    for them: e.g. the floor's own headers, as on a machine that carries the floor), CUDA kernels on
+#    where nvcc is found
+build_torch=${BUILD_TORCH:-}
+if [ -n "$build_torch" ]; then
+  headers="$work/headers-torch-$build_torch-py$py_version"
+  if [ ! -f "$headers/torch/version.py" ]; then
+    rm -rf "$headers" "$headers.dl"
+    "$py" -m pip download --disable-pip-version-check -q --no-deps --only-binary=:all: -d "$headers.dl" \
+      "torch==$build_torch" >>"$log" 2>&1
+    mkdir -p "$headers"
+    (cd "$headers" && "$py" -m zipfile -e "$(ls "../$(basename "$headers.dl")"/torch-*.whl)" . >>"../$(basename "$log")" 2>&1) || true
+    find "$headers/torch" -mindepth 1 -maxdepth 1 ! -name include ! -name lib ! -name version.py -exec rm -rf {} +
+    find "$headers/torch/lib" -mindepth 1 ! -name 'libtorch_cpu.so' -exec rm -rf {} +
+    rm -rf "$headers.dl" "$headers"/torch-*.dist-info
+  fi
+  build_root=$(cd "$headers/torch" && pwd)
+  build_label="torch $build_torch headers"
+else
+  build_root=$("$dev_py" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+  build_label="torch $("$dev_py" -c 'import torch; print(torch.__version__)')"
+fi
 rm -rf "$dist"
 mkdir -p "$dist"
-if [ "$py_version" = "$dev_version" ]; then
-  say "building the wheel with .venv (torch $dev_torch_version)"
+if [ "$py_version" = "$dev_version" ] && [ -z "$build_torch" ]; then
+  say "building the wheel with .venv ($build_label)"
   flock build/.lock .venv/bin/pip wheel --no-build-isolation --no-deps -q -w "$dist" \
     --config-settings=build-dir=build/{wheel_tag} . >>"$log" 2>&1
 else
-  say "building the wheel with $py (build isolation) against torch $dev_torch_version at $dev_torch"
-  EMBEDFORGE_TORCH_ROOT=$dev_torch "$py" -m pip wheel --no-deps -q -w "$dist" \
+  say "building the wheel with $py (build isolation) against $build_label at $build_root"
+  rm -rf "$work/build-py${py_version}"
+  EMBEDFORGE_TORCH_ROOT=$build_root "$py" -m pip wheel --no-deps -q -w "$dist" \
     --config-settings=build-dir="$work/build-py${py_version}" . >>"$log" 2>&1
 fi
 wheel=$(ls "$dist"/embedforge-*.whl)
@@ -96,7 +118,7 @@ main_summary=$summary
 run_tests "tests/ops on the baseline kernels" EMBEDFORGE_ISA=baseline -- tests/ops
 base_summary=$summary
 
-row="| $torch_version ($runtime) | $py_version | $(basename "$wheel") built against torch $dev_torch_version | $main_summary | $base_summary |"
+row="| $torch_version ($runtime) | $py_version | $(basename "$wheel") built against $build_label | $main_summary | $base_summary |"
 [ -f "$work/results.md" ] || {
   echo "| torch (runtime) | Python | wheel | op, module, fused-optimizer, word2vec tests | tests/ops, baseline kernels |"
   echo "| --- | --- | --- | --- | --- |"

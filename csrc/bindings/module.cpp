@@ -4,6 +4,8 @@
 // The word2vec trainer is a module of its own, embedforge._w2v (trainer_module.cpp), free of torch.
 #include <pybind11/pybind11.h>
 
+#include <string>
+
 #include "core/embedding_bag.h"
 #include "core/huge_pages.h"
 
@@ -30,6 +32,8 @@ PYBIND11_MODULE(_C, m) {
         d["cuda_architectures"] = EMBEDFORGE_CUDA_ARCHS;  // e.g. "80,90"; empty without CUDA
         d["stable_abi_floor"] = EMBEDFORGE_ABI_FLOOR;
         d["cpu_isa"] = embedforge::core::embedding_bag_isa();
+        d["pybind11"] = std::to_string(PYBIND11_VERSION_MAJOR) + "." + std::to_string(PYBIND11_VERSION_MINOR) + "." +
+                        std::to_string(PYBIND11_VERSION_PATCH);
 #if defined(__VERSION__)
         d["compiler"] = __VERSION__;
 #endif

@@ -66,3 +66,11 @@ def test_no_torch_anywhere_says_what_to_do(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert proc.returncode == 1
     assert "torch>=2.11 is needed to build embedforge" in proc.stderr and "--no-build-isolation" in proc.stderr
+
+
+def test_the_ops_module_is_compiled_against_the_found_pybind11():
+    """Not the copy torch ships in <torch>/include (torch 2.11's refuses TORCH_TARGET_VERSION)."""
+    pybind11 = pytest.importorskip("pybind11", reason="pybind11 is a build requirement, absent from wheel installs")
+    import embedforge
+
+    assert embedforge.build_info()["pybind11"] == pybind11.__version__
