@@ -8,7 +8,7 @@ import torch
 import embedforge
 from embedforge.distributed import ShardedEmbeddingBagCollection, TableConfig, spawn
 
-from _common import global_batch, split_batch
+from _dist_common import global_batch, split_batch
 
 
 def _configs():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from embedforge.distributed import ShardedEmbeddingBagCollection, TableConfig, spawn
-from _common import TOL, global_batch, reference, split_batch
+from _dist_common import TOL, global_batch, reference, split_batch
 
 B = 7  # bags per feature in the global batch
 

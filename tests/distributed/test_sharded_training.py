@@ -12,7 +12,7 @@ import torch
 import embedforge
 from embedforge.distributed import ShardedEmbeddingBagCollection, data_parallel, spawn
 from embedforge.nn import EmbeddingBagCollection, EmbeddingBagConfig
-from _common import global_batch, split_batch
+from _dist_common import global_batch, split_batch
 
 B = 12  # global bags per feature (divisible by 2 and 3: DDP's average is then the global mean)
 STEPS = 20
