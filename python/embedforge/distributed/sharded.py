@@ -495,11 +495,14 @@ class _ShardedLookup(torch.autograd.Function):
             back += part
             back_splits.append(b_in[s] * mod._width[me])
         out_dtype = mod.dtype
-        send_back = torch.cat(back).to(out_dtype) if back else torch.empty(0, dtype=out_dtype)
+        if len(served[me]) == 1:  # one feature: the pooled rows are already in send order
+            send_back = pooled[mod._feature_table[served[me][0]]].reshape(-1).to(out_dtype)
+        else:
+            send_back = torch.cat(back).to(out_dtype) if back else torch.empty(0, dtype=out_dtype)
         res_splits = [B * mod._width[r] for r in range(W)]
         res = mod._a2a("all_to_all_single (pooled rows)", send_back, back_splits, res_splits)
         # Assemble [B, sum of dims]: table-wise features from their owner, row-wise ones combined.
-        out = torch.zeros((B, mod._total_dim), dtype=out_dtype)
+        out = torch.empty((B, mod._total_dim), dtype=out_dtype) if F > 1 else None
         per_bag = R["per_bag"]
         counts_fb = per_bag.sum(0)  # [F, B] non-padding ids per bag
         pieces_by_f: Dict[int, List] = {f: [] for f in range(F)}
@@ -521,7 +524,7 @@ class _ShardedLookup(torch.autograd.Function):
                 empty = (per_bag[:, f, :] == 0)[:, :, None]
                 stack = stack.masked_fill(empty, float("-inf"))
                 v, win = stack.max(0)
-                out[:, cols] = torch.where(counts_fb[f][:, None] > 0, v, torch.zeros((), dtype=v.dtype))
+                acc = torch.where(counts_fb[f][:, None] > 0, v, torch.zeros((), dtype=v.dtype))
                 winners[f] = win
             else:
                 acc = ps[0][1]
@@ -529,6 +532,9 @@ class _ShardedLookup(torch.autograd.Function):
                     acc = acc + v
                 if cf.pooling == "mean":
                     acc = acc / counts_fb[f].clamp(min=1).to(acc.dtype)[:, None]
+            if out is None:
+                out = acc if len(ps) > 1 or cf.pooling == "mean" else acc.clone()  # never a view of res
+            else:
                 out[:, cols] = acc
         ctx.mod, ctx.R, ctx.batches, ctx.weights = mod, R, batches, weights
         ctx.b_in, ctx.n_in, ctx.winners, ctx.counts_fb = b_in, n_in, winners, counts_fb
@@ -579,8 +585,11 @@ class _ShardedLookup(torch.autograd.Function):
         grads = []
         gts = {}
         for t, w in zip(mod._my_tables, ctx.weights):
-            gts[t] = torch.cat(gparts[t]).to(w.dtype).contiguous() if gparts[t] else \
-                torch.empty((0, mod._dims[t]), dtype=w.dtype)
+            if len(served_me) == 1:  # one feature: the received rows are the table's batch as they are
+                gts[t] = recv.view(-1, mod._dims[t]).to(w.dtype)
+            else:
+                gts[t] = torch.cat(gparts[t]).to(w.dtype).contiguous() if gparts[t] else \
+                    torch.empty((0, mod._dims[t]), dtype=w.dtype)
             if need_psw:  # before any update: it needs the rows the forward used
                 b = ctx.batches[t]
                 with translate_errors():
