@@ -439,20 +439,31 @@ class _ShardedLookup(torch.autograd.Function):
         pieces, send_splits = [], []
         counts = R["counts"].tolist()
         ids_by_dest = R["local"].split(counts)
+        # With 32-bit ids the per-sample weights ride in the same buffer (their float32 bits).
+        packed = psw is not None and mod._wire == torch.int32
+        psw_by_dest = R["psw"].float().split(counts) if packed else None
         for r in range(W):
             lens_r = R["per_bag"][r, served[r], :].reshape(-1) if served[r] else R["per_bag"].new_empty(0)
-            pieces += [lens_r, ids_by_dest[r]]
-            send_splits.append(lens_r.numel() + counts[r])
-        send = torch.cat(pieces).to(mod._wire) if pieces else torch.empty(0, dtype=mod._wire)
+            pieces += [lens_r.to(mod._wire), ids_by_dest[r].to(mod._wire)]
+            if packed:
+                pieces.append(psw_by_dest[r].view(torch.int32))
+            send_splits.append(lens_r.numel() + counts[r] * (2 if packed else 1))
+        send = torch.cat(pieces) if pieces else torch.empty(0, dtype=mod._wire)
         Fm = len(served[me])
-        recv_splits = [Fm * b_in[s] + n_in[s] for s in range(W)]
+        recv_splits = [Fm * b_in[s] + n_in[s] * (2 if packed else 1) for s in range(W)]
         recv = mod._a2a("all_to_all_single (ids)", send, send_splits, recv_splits)
-        rpsw = None
-        if psw is not None:
-            rpsw = mod._a2a("all_to_all_single (per-sample weights)", R["psw"].float(), R["counts"].tolist(), n_in)
+        pchunks = None
+        if packed:
+            chunks, pchunks = [], []
+            for s, ch in enumerate(recv.split(recv_splits)):
+                chunks.append(ch[:Fm * b_in[s] + n_in[s]])
+                pchunks.append(ch[Fm * b_in[s] + n_in[s]:].view(torch.float32))
+        else:
+            if psw is not None:
+                rpsw = mod._a2a("all_to_all_single (per-sample weights)", R["psw"].float(), counts, n_in)
+                pchunks = rpsw.split(n_in)
+            chunks = recv.split(recv_splits)
         # The owner's batches: per table, bags ordered (source rank, feature, bag).
-        chunks = recv.split(recv_splits)
-        pchunks = rpsw.split(n_in) if rpsw is not None else None
         tb = {t: {"ids": [], "lens": [], "psw": [], "src": []} for t in mod._my_tables}
         id_pieces = []  # per source: per served feature, the ids (for the psw gradient's way back)
         for s in range(W):
