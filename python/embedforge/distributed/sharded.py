@@ -6,7 +6,7 @@ would call ``embedforge.nn.EmbeddingBagCollection``, and gets [B, sum of dims] f
 
 One step moves, with ``all_to_all_single`` on the collection's process group:
   forward   1. counts (ids per destination, B, flags)   2. bag lengths + ids (one int buffer)
-            3. per-sample weights (when given)           4. pooled rows / partial pools back
+            3. per-sample weights (given; inside 2 while ids fit 32 bits)   4. pooled rows / partial pools back
   backward  5. output gradients to the owners           6. per-sample-weight gradients back (if needed)
 Owners pool with the native op and update their shard with its fused optimizer in the backward, in
 one step over the bags of every rank (so each row's gradient is reduced once, as in one process).
