@@ -71,13 +71,24 @@ class EpochInfo:
     elapsed: float        # since train() began
 
 
-def _check_int(name: str, value: Any, minimum: int | None = None, allow_none: bool = False) -> None:
+_INT32_MAX = 2 ** 31 - 1
+_INT64_MAX = 2 ** 63 - 1
+# The native trainer's field widths: a value past them would surface as a pybind11 cast error.
+_INT_MAXIMUM = {"seed": 2 ** 64 - 1, "max_vocab_size": _INT64_MAX, "bucket": _INT64_MAX,
+                "total_examples": _INT64_MAX, "total_words": _INT64_MAX, "min_count": _INT64_MAX}
+
+
+def _check_int(name: str, value: Any, minimum: int | None = None, allow_none: bool = False,
+               maximum: int | None = None) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    maximum = _INT_MAXIMUM.get(name, _INT32_MAX) if maximum is None else maximum
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
 
 
 def _gensim_vocab_options(update: Any, trim_rule: Any, kwargs: dict) -> None:

@@ -193,3 +193,25 @@ def test_modules_are_torch_module_types_and_match_torch():
     torch.testing.assert_close(emb(ids), ref_emb(ids))
     assert repr(bag).startswith("EmbeddingBag(20, 6") and repr(emb).startswith("Embedding(20, 6")
     assert sum(p.numel() for p in bag.parameters()) == 120  # one table, nothing from torch's __init__
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_float64_tables_pass_gradcheck_and_match_torch(mode):
+    g = torch.Generator().manual_seed(15)
+    w = torch.randn(8, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    ids = torch.tensor([1, 2, 0, 5, 7, 7])
+    offsets = torch.tensor([0, 2, 2, 6])
+    fn = lambda t: embedding_bag(t, ids, offsets, mode=mode, padding_idx=0, include_last_offset=True)  # noqa: E731
+    torch.autograd.gradcheck(fn, (w,))
+    torch.testing.assert_close(fn(w), F.embedding_bag(ids, w, offsets, mode=mode, padding_idx=0,
+                                                      include_last_offset=True))
+    torch.autograd.gradgradcheck(lambda t: embedding(t, ids.reshape(3, 2)).pow(2), (w,))
+    m = embedforge.nn.EmbeddingBag(8, 3, mode=mode, dtype=torch.float64)
+    assert m(ids, offsets[:-1]).dtype == torch.float64
+    # the native path's checks and error classes hold for float64 too
+    with pytest.raises(IndexError, match=r"indices\[1\]=8 is out of range for a table of 8 rows"):
+        embedding_bag(w, torch.tensor([1, 8]), torch.tensor([0]), mode=mode)
+    with pytest.raises(ValueError, match="must equal the number of indices"):
+        embedding_bag(w, ids, torch.tensor([0, 2, 4]), mode=mode, include_last_offset=True)
+    with pytest.raises(TypeError, match="fused optimizer"):
+        embedforge.nn.EmbeddingBag(8, 3, dtype=torch.float64, optimizer=embedforge.optim.SGD(lr=0.1))

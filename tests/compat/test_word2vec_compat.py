@@ -98,3 +98,12 @@ def test_vectors_lockf_not_silently_ignored():
     ft = embedforge.FastText(CORPUS, epochs=1, **FAST)
     with pytest.raises(NotImplementedError, match="vectors_ngrams_lockf"):
         ft.wv.vectors_ngrams_lockf = np.zeros(3)
+
+
+@pytest.mark.parametrize("name", ["window", "vector_size", "negative", "epochs", "workers"])
+def test_integer_arguments_are_bounded_before_the_native_trainer(name):
+    # window=3000000000 used to surface as a pybind11 cast error (or a 33 GiB allocation)
+    with pytest.raises(ValueError, match=rf"{name} must be <= 2147483647, got 3000000000"):
+        embedforge.Word2Vec(CORPUS, **{**FAST, name: 3_000_000_000})
+    with pytest.raises(ValueError, match="bucket must be <="):
+        embedforge.FastText(CORPUS, bucket=2 ** 64, **FAST)

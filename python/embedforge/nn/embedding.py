@@ -124,6 +124,9 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
             self.reset_parameters()
         self.optimizer_state: Optional[FusedState] = None
         if optimizer is not None:
+            if self.weight.dtype not in (torch.float32, torch.bfloat16, torch.float16):
+                raise TypeError(f"a fused optimizer updates float32, bfloat16 or float16 tables, not {self.weight.dtype} "
+                                "(float64 tables train with a torch optimizer)")
             self.optimizer_state = FusedState(optimizer, self.weight)
             owned_tables.claim(self.weight, self)
 

@@ -18,6 +18,9 @@ __all__ = ["embedding_bag", "embedding", "MODES"]
 MODES = {"sum": 0, "mean": 1, "max": 2}
 _ops = torch.ops.embedforge
 _TABLE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+# float64 tables (gradcheck, float64 references) run on torch's own kernels: same semantics
+# (padding skipped and not counted), no native speed; checks as the native path's.
+_FALLBACK_DTYPES = (torch.float64,)
 _ID_DTYPES = (torch.int32, torch.int64)
 
 
@@ -307,8 +310,8 @@ def _check_inputs(weight, indices, offsets, mode, per_sample_weights, padding_id
         raise TypeError("weight and indices must be tensors")
     if weight.dim() != 2:
         raise ValueError(f"weight must be 2-D [num_embeddings, embedding_dim], got shape {tuple(weight.shape)}")
-    if weight.dtype not in _TABLE_DTYPES:
-        raise TypeError(f"weight must be float32, bfloat16 or float16, got {weight.dtype}")
+    if weight.dtype not in _TABLE_DTYPES + _FALLBACK_DTYPES:
+        raise TypeError(f"weight must be float32, bfloat16, float16 or float64, got {weight.dtype}")
     if indices.dtype not in _ID_DTYPES:
         raise TypeError(f"indices must be int32 or int64, got {indices.dtype}")
     if mode not in MODES:
@@ -352,6 +355,52 @@ def _check_inputs(weight, indices, offsets, mode, per_sample_weights, padding_id
     return padding_idx % num_rows
 
 
+def _check_ids(indices: torch.Tensor, num_rows: int) -> None:
+    """The native path's id check (same message and class) for the torch fallback."""
+    bad = ((indices < 0) | (indices >= num_rows)).reshape(-1).nonzero()
+    if bad.numel():
+        j = int(bad[0])
+        value = int(indices.reshape(-1)[j])
+        rule = "is negative; ids must lie in [0, " + f"{num_rows})" if value < 0 else \
+            f"is out of range for a table of {num_rows} rows"
+        raise _native_kinds()["IndexError"](f"indices[{j}]={value} {rule}")
+
+
+def _native_kinds():
+    from .._native import _KINDS
+
+    return _KINDS
+
+
+def _torch_bag(weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse):
+    """float64 tables: torch's embedding_bag, after the checks the native kernels make."""
+    _check_ids(indices, weight.shape[0])
+    if offsets is not None:
+        off = offsets.tolist()
+        err = None
+        if include_last_offset and not off:
+            err = "offsets must hold at least one entry (the end of the last bag) when include_last_offset=True"
+        elif off and off[0] != 0:
+            err = f"offsets[0]={off[0]} must be 0"
+        elif any(b < a for a, b in zip(off, off[1:])):
+            i = next(i for i in range(1, len(off)) if off[i] < off[i - 1])
+            err = f"offsets must be non-decreasing, but offsets[{i}]={off[i]} < offsets[{i - 1}]={off[i - 1]}"
+        elif off and off[-1] > indices.numel():
+            err = f"offsets[{len(off) - 1}]={off[-1]} is past the end of indices ({indices.numel()} ids)"
+        elif include_last_offset and off[-1] != indices.numel():
+            err = (f"offsets[{len(off) - 1}]={off[-1]} must equal the number of indices ({indices.numel()}) when "
+                   "include_last_offset=True")
+        if err is not None:
+            raise _native_kinds()["ValueError"](err)
+    psw = None if per_sample_weights is None else per_sample_weights.to(weight.dtype)
+    if psw is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights with mode={mode!r} on a float64 table "
+                                  "(float64 runs on torch's kernels, which weight only sums)")
+    return torch.nn.functional.embedding_bag(indices, weight, offsets, mode=mode, per_sample_weights=psw,
+                                             include_last_offset=include_last_offset, sparse=sparse,
+                                             padding_idx=None if pad < 0 else pad)
+
+
 def embedding_bag(
     weight: torch.Tensor,
     indices: torch.Tensor,
@@ -378,6 +427,8 @@ def embedding_bag(
     pad = _check_inputs(weight, indices, offsets, mode, per_sample_weights, padding_idx)
     if offsets is not None and offsets.dtype != indices.dtype:
         indices, offsets = indices.long(), offsets.long()
+    if weight.dtype in _FALLBACK_DTYPES:
+        return _torch_bag(weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse)
     return _run(weight, indices, offsets, MODES[mode], per_sample_weights, pad, include_last_offset, sparse, pad)
 
 
@@ -393,6 +444,9 @@ def embedding(
         raise TypeError("indices must be a tensor")
     flat = indices.reshape(-1, 1)
     pad = _check_inputs(weight, flat, None, "sum", None, padding_idx)
+    if weight.dtype in _FALLBACK_DTYPES:
+        _check_ids(flat, weight.shape[0])
+        return torch.nn.functional.embedding(indices, weight, padding_idx=None if pad < 0 else pad, sparse=sparse)
     # Bags of one id with no padding in the forward (the stored row comes back); the backward
     # skips the padding index, so that row gets no gradient.
     out = _run(weight, flat, None, 0, None, -1, False, sparse, pad)
