@@ -787,19 +787,52 @@ class Word2Vec:
             raise ValueError(f"{path!r} is not a readable embedforge model file ({exc})") from None
         if "meta" not in data:
             raise ValueError(f"{path!r} is not an embedforge model file (no metadata)")
-        meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+        try:
+            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"{path!r} is a damaged embedforge model file (metadata: {exc})") from None
+        if not isinstance(meta, dict):
+            raise ValueError(f"{path!r} is a damaged embedforge model file (metadata is not a mapping)")
         if meta.get("format") != _FORMAT:
             raise ValueError(f"{path!r} has format {meta.get('format')!r}, expected {_FORMAT!r}")
+        if meta.get("kind") not in ("word2vec", "fasttext"):
+            raise ValueError(f"{path!r} is a damaged embedforge model file (kind {meta.get('kind')!r})")
         target = FastText if meta["kind"] == "fasttext" else Word2Vec
         if not issubclass(target, cls) and cls is not Word2Vec:
             raise ValueError(f"{path!r} holds a {meta['kind']} model, not a {cls.__name__}")
         model = target.__new__(target)
-        model._restore(meta, data)
+        try:
+            model._restore(meta, data)
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise ValueError(f"{path!r} is a damaged embedforge model file ({type(exc).__name__}: {exc})") from None
         return model
+
+    # The parameters a model file may set, with their types: nothing else is ever set from a file.
+    _PARAM_TYPES: dict = {
+        "vector_size": int, "alpha": float, "min_alpha": float, "window": int, "min_count": int,
+        "max_vocab_size": (int, type(None)), "sample": float, "seed": int, "workers": int, "sg": int, "hs": int,
+        "negative": int, "ns_exponent": float, "cbow_mean": int, "epochs": int, "shrink_windows": bool,
+        "compute_loss": bool, "progress": bool, "deterministic": bool, "corpus_total_words": int,
+        "corpus_count": int, "epochs_trained": int,
+    }
 
     def _restore(self, meta: dict, data: dict) -> None:
         p = meta["params"]
-        for k, v in p.items():
+        if not isinstance(p, dict):
+            raise TypeError("params is not a mapping")
+        expected = self._PARAM_TYPES
+        unknown = sorted(set(p) - set(expected))
+        missing = sorted(set(expected) - set(p))
+        if unknown or missing:
+            raise ValueError(f"model file parameters do not match: unknown {unknown}, missing {missing}")
+        for k, kind in expected.items():
+            v = p[k]
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            ok = isinstance(v, kinds) and not (isinstance(v, bool) and bool not in kinds)
+            if float in kinds and isinstance(v, int) and not isinstance(v, bool):
+                ok, v = True, float(v)
+            if not ok:
+                raise ValueError(f"model file parameter {k}={v!r} is not a {'/'.join(t.__name__ for t in kinds)}")
             setattr(self, k, v)
         self.callbacks = ()
         self.device = "cpu"
@@ -928,6 +961,8 @@ class FastText(Word2Vec):
         m = super()._meta()
         m.update(min_n=self.min_n, max_n=self.max_n, bucket=self.bucket)
         return m
+
+    _PARAM_TYPES = {**Word2Vec._PARAM_TYPES, "min_n": int, "max_n": int, "bucket": int}
 
     def _arrays(self) -> dict:
         a = super()._arrays()

@@ -107,3 +107,38 @@ def test_integer_arguments_are_bounded_before_the_native_trainer(name):
         embedforge.Word2Vec(CORPUS, **{**FAST, name: 3_000_000_000})
     with pytest.raises(ValueError, match="bucket must be <="):
         embedforge.FastText(CORPUS, bucket=2 ** 64, **FAST)
+
+
+def _rewrite_meta(src, dst, edit):
+    import json
+
+    with np.load(src, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(arrays["meta"]).decode("utf-8"))
+    edit(meta)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    with open(dst, "wb") as f:
+        np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize("cls", [embedforge.Word2Vec, embedforge.FastText])
+def test_load_damaged_model_raises_and_sets_no_arbitrary_attribute(tmp_path, cls):
+    m = cls(CORPUS, epochs=1, **FAST)
+    m.save(tmp_path / "m.npz")
+    back = cls.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back.wv.vectors, m.wv.vectors)
+    cases = {
+        "extra": lambda meta: meta["params"].update(train="oops", __class__="x"),
+        "missing": lambda meta: meta["params"].pop("window"),
+        "wrong_type": lambda meta: meta["params"].update(window="5"),
+        "no_kind": lambda meta: meta.pop("kind"),
+        "no_keys": lambda meta: meta.pop("index_to_key"),
+    }
+    for name, edit in cases.items():
+        _rewrite_meta(tmp_path / "m.npz", tmp_path / f"{name}.npz", edit)
+        with pytest.raises(ValueError, match="damaged|do not match|is not a"):
+            cls.load(tmp_path / f"{name}.npz")
+    raw = (tmp_path / "m.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError):
+        cls.load(tmp_path / "cut.npz")
