@@ -737,6 +737,8 @@ class Word2Vec:
             from .vectors import KeyedVectors
 
             self._wv = KeyedVectors(list(self.index_to_key), self._word_vectors())
+            if self.counts.shape == (len(self.index_to_key),):
+                self._wv.expandos["count"] = self.counts.copy()  # gensim's wv.get_vecattr(word, "count")
         return self._wv
 
     # ---- persistence -----------------------------------------------------------------------------
@@ -955,6 +957,8 @@ class FastText(Word2Vec):
         """The word vectors (in-vocabulary: mean of word and n-gram rows), with OOV lookup by n-grams."""
         if self._wv is None:
             self._wv = _fasttext_kv_class()(list(self.index_to_key), self._word_vectors(), self)
+            if self.counts.shape == (len(self.index_to_key),):
+                self._wv.expandos["count"] = self.counts.copy()  # gensim's wv.get_vecattr(word, "count")
         return self._wv
 
     def _meta(self) -> dict:

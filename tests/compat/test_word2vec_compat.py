@@ -142,3 +142,12 @@ def test_load_damaged_model_raises_and_sets_no_arbitrary_attribute(tmp_path, cls
     (tmp_path / "cut.npz").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ValueError):
         cls.load(tmp_path / "cut.npz")
+
+
+@pytest.mark.parametrize("cls,ref", [(embedforge.Word2Vec, "Word2Vec"), (embedforge.FastText, "FastText")])
+def test_wv_counts_match_gensim(cls, ref):
+    ours = cls(CORPUS, epochs=1, **FAST)
+    theirs = getattr(gensim_models, ref)(CORPUS, vector_size=16, min_count=1, workers=1, epochs=1)
+    assert sorted(ours.wv.index_to_key) == sorted(theirs.wv.index_to_key)
+    for word in theirs.wv.index_to_key:
+        assert int(ours.wv.get_vecattr(word, "count")) == theirs.wv.get_vecattr(word, "count")
