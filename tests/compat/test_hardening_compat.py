@@ -163,3 +163,23 @@ def test_text_line_length_is_bounded(tmp_path, monkeypatch):
     path.write_bytes(b"2 3\ncat 1 2 3\ndog " + b"1 " * 2000 + b"\n")
     with pytest.raises(ValueError, match="line 3: line longer than 1000 bytes"):
         KeyedVectors.load_word2vec_format(path)
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+@pytest.mark.parametrize("binary", [False, True])
+def test_corrupt_compressed_files_raise_the_loaders_errors(tmp_path, suffix, binary):
+    kv = KeyedVectors([f"w{i}" for i in range(200)], np.random.default_rng(2).standard_normal((200, 8)).astype(np.float32))
+    good = tmp_path / f"v{suffix}"
+    kv.save_word2vec_format(good, binary=binary)
+    loaded = KeyedVectors.load_word2vec_format(good, binary=binary)
+    np.testing.assert_array_equal(loaded.vectors, kv.vectors)
+    raw = good.read_bytes()
+    (tmp_path / f"cut{suffix}").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(EOFError):  # TruncatedFileError: also a ValueError
+        KeyedVectors.load_word2vec_format(tmp_path / f"cut{suffix}", binary=binary)
+    flipped = bytearray(raw)
+    for i in range(len(raw) // 3, len(raw) // 3 + 40):
+        flipped[i] ^= 0x5A
+    (tmp_path / f"bad{suffix}").write_bytes(bytes(flipped))
+    with pytest.raises(ValueError):
+        KeyedVectors.load_word2vec_format(tmp_path / f"bad{suffix}", binary=binary)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from .formats import _open_read
+from .formats import _lines_bounded, _open_read
 
 if TYPE_CHECKING:  # pragma: no cover
     from .keyed import KeyedVectors
@@ -147,7 +147,7 @@ def _lines(path: PathLike, encoding: str = "utf8") -> Iterator[tuple[int, str]]:
     """(1-based line number, decoded line without its newline) for each line of a file."""
     name = os.fspath(path)
     with _open_read(path) as handle:
-        for line_no, raw in enumerate(handle, start=1):
+        for line_no, raw in enumerate(_lines_bounded(handle, name), start=1):
             try:
                 yield line_no, raw.decode(encoding).rstrip("\r\n")
             except UnicodeDecodeError as exc:

@@ -27,6 +27,7 @@ import os
 import re
 import stat
 import struct
+import zlib
 from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, Union
 
@@ -84,7 +85,41 @@ def _open_read(path: PathLike) -> IO[bytes]:
     if not stat.S_ISREG(mode):
         raise ValueError(f"{name}: not a regular file (a FIFO, socket or device); copy it to a file first")
     opener = _COMPRESSORS.get(os.path.splitext(name)[1].lower())
-    return opener(path, "rb") if opener else open(path, "rb")
+    return _Decompressed(opener(path, "rb"), name) if opener else open(path, "rb")
+
+
+class _Decompressed:
+    """A decompressing stream whose corruption errors become the loaders' own: TruncatedFileError
+    (also an EOFError) for a stream that ends early, ValueError naming the file for bad data."""
+
+    def __init__(self, stream: Any, name: str) -> None:
+        self._stream, self._name = stream, name
+
+    def _guard(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except EOFError as exc:
+            raise TruncatedFileError(f"{self._name}: compressed stream ends early ({exc})") from None
+        except (OSError, zlib.error, lzma.LZMAError) as exc:
+            raise ValueError(f"{self._name}: corrupt compressed data ({type(exc).__name__}: {exc})") from None
+
+    def read(self, size: int = -1) -> bytes:
+        return self._guard(lambda: self._stream.read(size))
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._guard(lambda: self._stream.readline(size))
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> "_Decompressed":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 def _lines_bounded(handle: IO[bytes], name: str) -> Any:
@@ -442,9 +477,7 @@ def read_vocab_counts(path: PathLike, encoding: str = "utf8", unicode_errors: st
     name = os.fspath(path)
     counts: dict[str, int] = {}
     with _open_read(path) as stream:
-        for number, raw in enumerate(stream, start=1):
-            if len(raw) > _MAX_WORD_BYTES:
-                raise ValueError(f"{name} line {number}: line longer than {_MAX_WORD_BYTES} bytes")
+        for number, raw in enumerate(_lines_bounded(stream, name), start=1):
             try:
                 line = raw.decode(encoding, errors=unicode_errors)
             except UnicodeDecodeError as exc:
