@@ -136,3 +136,21 @@ def test_gensim_methods_not_offered_raise_not_implemented_naming_them():
         theirs.index2word
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         ours.nonsense
+
+
+def test_empty_keyedvectors_filled_by_setitem_like_gensim():
+    rng = np.random.default_rng(10)
+    vecs = rng.standard_normal((4, 5)).astype(np.float32)
+    ours, theirs = KeyedVectors(5), gensim_models.KeyedVectors(5)
+    assert len(ours) == len(theirs) == 0 and ours.vector_size == theirs.vector_size == 5
+    for kv in (ours, theirs):
+        kv["a"] = vecs[0]
+        kv[["b", "c"]] = vecs[1:3]
+        kv["a"] = vecs[3]  # replaces, as gensim
+    assert ours.index_to_key == theirs.index_to_key == ["a", "b", "c"]
+    np.testing.assert_array_equal(ours.vectors, theirs.vectors)
+    assert ours.most_similar("b", topn=2)[0][0] == theirs.most_similar("b", topn=2)[0][0]
+    with pytest.raises(ValueError, match="vector_size=0"):
+        KeyedVectors(0)
+    with pytest.raises(ValueError, match="shape"):
+        ours["d"] = np.ones(3)

@@ -139,8 +139,21 @@ class KeyedVectors:
     #: make numpy defer to our reflected operators in ``array - kv``
     __array_ufunc__ = None
 
-    def __init__(self, keys: Sequence[str], vectors: Any) -> None:
-        """Build from N unique string keys and an ``[N, D]`` array of finite floats."""
+    def __init__(self, keys: Sequence[str] | int, vectors: Any = None) -> None:
+        """Build from N unique string keys and an ``[N, D]`` array of finite floats.
+
+        As gensim, ``KeyedVectors(vector_size)`` (an int) makes an empty set of that dimension to
+        fill with ``add_vectors`` / ``kv[key] = vector``.
+        """
+        if isinstance(keys, numbers.Integral) and not isinstance(keys, bool):
+            if vectors is not None:
+                raise TypeError("KeyedVectors(vector_size) takes no vectors; use KeyedVectors(keys, vectors)")
+            if keys < 1:
+                raise ValueError(f"vector_size={keys} must be >= 1")
+            self._set_state([], {}, np.empty((0, int(keys)), dtype=np.float32))
+            return
+        if vectors is None:
+            raise TypeError("KeyedVectors needs keys and their vectors (or a vector_size int, as gensim)")
         keys = list(keys)
         key_to_index = self._index_keys(keys)
         array = self._check_array(vectors, len(keys), check_finite=True)
@@ -738,6 +751,13 @@ class KeyedVectors:
         self._vectors = vectors
         self._norms = None
         self._unit_vectors = None
+
+    def __setitem__(self, keys: str | Sequence[str], weights: Any) -> None:
+        """As gensim: ``kv[key] = vector`` (or a list of keys and an [n, D] array) adds or replaces."""
+        if isinstance(keys, str):
+            self.add_vectors([keys], np.asarray(weights, dtype=np.float32).reshape(1, -1), replace=True)
+        else:
+            self.add_vectors(list(keys), weights, replace=True)
 
     def add_vector(self, key: str, vector: Any) -> int:
         """Add one key (replacing nothing if it exists) and return its index."""
