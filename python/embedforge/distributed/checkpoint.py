@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from typing import Dict
 
 import torch
 import torch.distributed as dist
 
+from ..vectors.formats import atomic_write
 from .comm import guarded
 from .sharded import ShardedEmbeddingBagCollection, _describe_config, _replicated
 
@@ -30,18 +30,8 @@ _FORMAT = 1
 
 
 def _atomic(path: str, write) -> None:
-    d = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Written beside ``path`` and renamed over it, fsynced (the vectors' writer, uncompressed)."""
+    atomic_write(path, write, compress=False)
 
 
 def save(sharded: ShardedEmbeddingBagCollection, directory: str) -> None:
