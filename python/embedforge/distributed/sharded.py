@@ -29,7 +29,7 @@ from torch import Tensor
 
 from .. import _huge_pages
 from .._native import translate_errors
-from ..nn.collection import EmbeddingBagCollection, EmbeddingBagConfig
+from ..nn.collection import EmbeddingBagCollection, EmbeddingBagConfig, jagged_offsets
 from ..ops.fused_optim import BackwardTwiceError, Batch
 from ..optim import FusedState, check_table
 from .comm import check_same_on_all_ranks, default_timeout, guarded
@@ -298,22 +298,14 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
                 per_sample_weights: Optional[Tensor] = None) -> Union[Tensor, Dict[str, Tensor]]:
         """Pools every feature's bags of this rank: → [B, sum of dims], or a dict feature → [B, D]."""
         F = len(self.feature_names)
-        if (offsets is None) == (lengths is None):
+        if (offsets is None) == (lengths is None):  # before the dtype checks, as in the collection
             raise ValueError("give exactly one of offsets (F*B+1 entries) or lengths (F*B entries)")
         if values.dtype not in (torch.int32, torch.int64):
             raise TypeError(f"values must be int32 or int64, got {values.dtype}")
         if values.device.type != "cpu":
             raise NotImplementedError(f"sharded lookups of {values.device} ids: CUDA tensors with NCCL are not "
                                       "implemented yet (the tables and the exchange are on the CPU, over gloo)")
-        if offsets is None:
-            if lengths.dim() != 1 or lengths.numel() % F:
-                raise ValueError(f"lengths must be 1-D with features × batch entries ({F} features), "
-                                 f"got shape {tuple(lengths.shape)}")
-            offsets = torch.zeros(lengths.numel() + 1, dtype=torch.int64)
-            torch.cumsum(lengths, 0, out=offsets[1:])
-        if offsets.dim() != 1 or (offsets.numel() - 1) % F:
-            raise ValueError(f"offsets must be 1-D with features × batch + 1 entries ({F} features), "
-                             f"got shape {tuple(offsets.shape)}")
+        offsets = jagged_offsets(F, offsets, lengths, torch.int64)
         if per_sample_weights is not None:
             if per_sample_weights.shape != values.shape:
                 raise ValueError(f"per_sample_weights must have the shape of values {tuple(values.shape)}, "

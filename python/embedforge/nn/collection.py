@@ -37,6 +37,24 @@ class EmbeddingBagConfig:
             raise ValueError(f"table {self.name!r} serves no feature")
 
 
+def jagged_offsets(num_features: int, offsets: Optional[Tensor], lengths: Optional[Tensor],
+                   dtype: torch.dtype) -> Tensor:
+    """The F*B+1 offsets of a jagged batch given by exactly one of ``offsets`` or ``lengths`` (F*B entries)."""
+    F = num_features
+    if (offsets is None) == (lengths is None):
+        raise ValueError("give exactly one of offsets (F*B+1 entries) or lengths (F*B entries)")
+    if offsets is None:
+        if lengths.dim() != 1 or lengths.numel() % F:
+            raise ValueError(f"lengths must be 1-D with features × batch entries ({F} features), "
+                             f"got shape {tuple(lengths.shape)}")
+        offsets = torch.zeros(lengths.numel() + 1, dtype=dtype)
+        torch.cumsum(lengths, 0, out=offsets[1:])
+    if offsets.dim() != 1 or (offsets.numel() - 1) % F:
+        raise ValueError(f"offsets must be 1-D with features × batch + 1 entries ({F} features), "
+                         f"got shape {tuple(offsets.shape)}")
+    return offsets
+
+
 class EmbeddingBagCollection(torch.nn.Module):
     """Pooled lookups of F features from T tables in one native call over a jagged batch.
 
@@ -85,17 +103,7 @@ class EmbeddingBagCollection(torch.nn.Module):
                 per_sample_weights: Optional[Tensor] = None) -> Union[Tensor, Dict[str, Tensor]]:
         """Pools every feature's bags: → [B, sum of dims], or a dict feature → [B, D]."""
         F = len(self.feature_names)
-        if (offsets is None) == (lengths is None):
-            raise ValueError("give exactly one of offsets (F*B+1 entries) or lengths (F*B entries)")
-        if offsets is None:
-            if lengths.dim() != 1 or lengths.numel() % F:
-                raise ValueError(f"lengths must be 1-D with features × batch entries ({F} features), "
-                                 f"got shape {tuple(lengths.shape)}")
-            offsets = torch.zeros(lengths.numel() + 1, dtype=values.dtype)
-            torch.cumsum(lengths, 0, out=offsets[1:])
-        if offsets.dim() != 1 or (offsets.numel() - 1) % F:
-            raise ValueError(f"offsets must be 1-D with features × batch + 1 entries ({F} features), "
-                             f"got shape {tuple(offsets.shape)}")
+        offsets = jagged_offsets(F, offsets, lengths, values.dtype)
         B = (offsets.numel() - 1) // F
         bags = list(self.embedding_bags.values())
         updates = []
