@@ -7,7 +7,7 @@ guessing which from the file's content.
 from __future__ import annotations
 
 from .evaluation import evaluate_word_analogies, evaluate_word_pairs, pearson, spearman
-from .formats import FORMATS, guess_format, load, save
+from .formats import FORMATS, TruncatedFileError, VectorsDecodeError, guess_format, load, save
 from .keyed import KeyedVectors
 
 __all__ = [
@@ -20,4 +20,6 @@ __all__ = [
     "pearson",
     "save",
     "spearman",
+    "TruncatedFileError",
+    "VectorsDecodeError",
 ]

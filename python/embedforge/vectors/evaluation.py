@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from .formats import _lines_bounded, _open_read
+from .formats import _decode_error, _lines_bounded, _open_read
 
 if TYPE_CHECKING:  # pragma: no cover
     from .keyed import KeyedVectors
@@ -151,7 +151,7 @@ def _lines(path: PathLike, encoding: str = "utf8") -> Iterator[tuple[int, str]]:
             try:
                 yield line_no, raw.decode(encoding).rstrip("\r\n")
             except UnicodeDecodeError as exc:
-                raise ValueError(f"{name} line {line_no}: cannot decode as {encoding}: {exc}") from None
+                raise _decode_error(exc, name, f"{name} line {line_no}: cannot decode as {encoding}") from None
 
 
 def _restricted_vocab(kv: KeyedVectors, restrict_vocab: int, case_insensitive: bool

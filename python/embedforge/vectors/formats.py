@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "FORMATS",
     "TruncatedFileError",
+    "VectorsDecodeError",
     "atomic_write",
     "guess_format",
     "load",
@@ -70,6 +71,36 @@ _COMPRESSORS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.ope
 
 class TruncatedFileError(ValueError, EOFError):
     """A vectors file ends before what its header announces: a ValueError, and an EOFError as in gensim."""
+
+
+class VectorsDecodeError(UnicodeDecodeError):
+    """Bytes of a vectors file that ``encoding`` cannot decode with ``unicode_errors="strict"``.
+
+    A :class:`UnicodeDecodeError` as gensim raises (and so a ``ValueError``), with the codec's fields
+    (``encoding``, ``object``, ``start``, ``end``, ``reason``: ``object`` is the line or word that
+    failed) and a message naming the file and the position; ``filename`` is the file's name.
+    """
+
+    def __init__(self, message: str, encoding: str, obj: bytes, start: int, end: int, reason: str,
+                 filename: str | None = None) -> None:
+        super().__init__(encoding, obj, start, end, reason)
+        self.message = message
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.encoding, self.object, self.start, self.end, self.reason,
+                             self.filename))
+
+
+def _decode_error(exc: UnicodeDecodeError, name: str, prefix: str, hint: str = "") -> VectorsDecodeError:
+    """A :class:`VectorsDecodeError` for ``exc``; ``prefix`` names the file, the position and what failed."""
+    bad = exc.object[exc.start:exc.end]
+    return VectorsDecodeError(f"{prefix} ({bad!r} at position {exc.start}: {exc.reason}){hint}; pass "
+                              "unicode_errors='replace' or 'ignore' to load it anyway", exc.encoding,
+                              exc.object, exc.start, exc.end, exc.reason, name)
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -303,12 +334,15 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
     header_like_first = False
     with _open_read(path) as handle:
         line_no = 0
+        line_start = 0  # byte offset of the line (uncompressed bytes)
         for raw in _lines_bounded(handle, name):
             line_no += 1
             try:
                 line = raw.decode(encoding, unicode_errors)
             except UnicodeDecodeError as exc:
-                raise ValueError(f"{name} line {line_no}: cannot decode as {encoding}: {exc}") from None
+                raise _decode_error(exc, name, f"{name} line {line_no}: cannot decode as {encoding} at "
+                                    f"byte {line_start + exc.start} of the file") from None
+            line_start += len(raw)
             line = line.rstrip("\r\n").rstrip(" \t")
             if not line.strip():
                 continue
@@ -480,9 +514,9 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
             try:
                 word = stripped.decode(encoding, unicode_errors)
             except UnicodeDecodeError as exc:
-                raise ValueError(f"{name} byte {offset}: word {stripped[:40]!r} cannot be decoded "
-                                 f"as {encoding} ({exc.reason}; is the header's dimension "
-                                 "right?)") from None
+                raise _decode_error(exc, name, f"{name} byte {offset}: word {stripped[:40]!r} cannot be "
+                                    f"decoded as {encoding} at byte {offset + exc.start}",
+                                    " (is the header's dimension right?)") from None
             if word in offsets:
                 raise ValueError(f"{name} byte {offset}: duplicate word {word!r} (first at byte "
                                  f"{offsets[word]})")
@@ -548,7 +582,7 @@ def read_vocab_counts(path: PathLike, encoding: str = "utf8", unicode_errors: st
             try:
                 line = raw.decode(encoding, errors=unicode_errors)
             except UnicodeDecodeError as exc:
-                raise ValueError(f"{name} line {number}: cannot decode as {encoding}: {exc}") from None
+                raise _decode_error(exc, name, f"{name} line {number}: cannot decode as {encoding}") from None
             fields = line.split()
             if not fields:
                 continue
