@@ -66,6 +66,8 @@ _MAX_WORD_BYTES = 1 << 20
 _MAX_LINE_BYTES = 1 << 26  # a text line: a word and its values (64 MiB: millions of dimensions)
 _CHUNK = 1 << 20
 _FIELD_SEPARATORS = re.compile(r"[ \t]+")
+_UNWRITABLE = re.compile(r"[\x00-\x20]")  # ASCII space and controls (every ASCII whitespace among them)
+_VOCAB_SEPARATORS = re.compile(r"[\x00-\x20]+")  # a vocabulary line: ASCII whitespace only
 _COMPRESSORS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
@@ -278,11 +280,19 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], None], compress: b
 
 
 def _check_writable_keys(keys: Sequence[str], fmt: str) -> None:
-    """Reject keys that a whitespace-delimited format cannot represent."""
+    """Reject keys that a whitespace-delimited format cannot represent.
+
+    These formats separate fields with ASCII spaces and tabs and lines with ``\\n`` (as the original
+    word2vec and fastText tools, gensim's readers and ours read them), so a key holding an ASCII space
+    or a control character (``\\t``, ``\\n``, ``\\r``, ...) cannot be stored. Other Unicode whitespace
+    (U+00A0, U+2003, U+3000, ...) is part of a word for every such reader: it is written as it is
+    and reads back identical, as gensim writes it.
+    """
     for position, key in enumerate(keys):
-        if not key or any(ch.isspace() for ch in key):
-            raise ValueError(f"key {position} ({key!r}) is empty or contains whitespace, which the "
-                             f"{fmt} format cannot store; use the native format (save)")
+        if not key or _UNWRITABLE.search(key):
+            raise ValueError(f"key {position} ({key!r}) is empty or contains whitespace or a control "
+                             f"character (ASCII space, tab, newline), which the {fmt} format cannot "
+                             "store; use the native format (save)")
 
 
 def _check_array(vectors: Any, n: int) -> np.ndarray:
@@ -583,7 +593,9 @@ def read_vocab_counts(path: PathLike, encoding: str = "utf8", unicode_errors: st
                 line = raw.decode(encoding, errors=unicode_errors)
             except UnicodeDecodeError as exc:
                 raise _decode_error(exc, name, f"{name} line {number}: cannot decode as {encoding}") from None
-            fields = line.split()
+            # ASCII whitespace only: a word may hold U+00A0 and the like (see _check_writable_keys).
+            # gensim's reader splits on any Unicode whitespace and cannot read such a word back.
+            fields = [field for field in _VOCAB_SEPARATORS.split(line) if field]
             if not fields:
                 continue
             if len(fields) != 2:
