@@ -58,10 +58,12 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: Format names accepted by :func:`load` and :func:`save`.
 FORMATS = ("word2vec", "word2vec-binary", "glove", "fasttext", "native")
+#: A Facebook fastText model (``.bin``): read by :func:`load` (and guessed), written by
+#: :func:`embedforge.vectors.fasttext_bin.save_facebook_model` from a loaded model only.
+FACEBOOK_FORMAT = "fasttext-bin"
 
 NATIVE_MAGIC = b"\x93EFVEC1\n"
 _NATIVE_ALIGN = 64
-_FASTTEXT_MAGIC = 793712314  # first int32 of a fastText model .bin
 _MAX_WORD_BYTES = 1 << 20
 _MAX_LINE_BYTES = 1 << 26  # a text line: a word and its values (64 MiB: millions of dimensions)
 _CHUNK = 1 << 20
@@ -450,9 +452,11 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
         if not head:
             raise ValueError(f"{name}: file is empty")
         newline = head.find(b"\n")
-        if len(head) >= 4 and struct.unpack("<i", head[:4])[0] == _FASTTEXT_MAGIC:
+        from .fasttext_bin import is_facebook_model
+
+        if is_facebook_model(head):
             raise ValueError(f"{name} byte 0: this is a fastText model (.bin), not word2vec "
-                             "binary; load its .vec file instead")
+                             "binary; load it with load_facebook_vectors (or its .vec file)")
         header = _parse_header(head[:newline].decode("ascii", "replace")) if newline >= 0 else None
         if header is None or header[0] < 0 or header[1] < 1:
             shown = head[: newline if newline >= 0 else 60][:60]
@@ -748,9 +752,10 @@ def guess_format(path: PathLike) -> str:
         raise ValueError(f"{name}: file is empty")
     if head.startswith(NATIVE_MAGIC):
         return "native"
-    if len(head) >= 4 and struct.unpack("<i", head[:4])[0] == _FASTTEXT_MAGIC:
-        raise ValueError(f"{name}: this is a fastText model (.bin), which is not supported; "
-                         "load its .vec file instead")
+    from .fasttext_bin import is_facebook_model
+
+    if is_facebook_model(head):  # the magic number, or the old format's plausible parameters
+        return FACEBOOK_FORMAT
     newline = head.find(b"\n")
     first = head[:newline if newline >= 0 else len(head)]
     header = _parse_header(first.decode("ascii", "replace"))
@@ -785,6 +790,10 @@ def load(path: PathLike, format: str | None = None, **kwargs: Any) -> KeyedVecto
     from .keyed import KeyedVectors
 
     fmt = guess_format(path) if format is None else format
+    if fmt == FACEBOOK_FORMAT:
+        from .fasttext_bin import load_facebook_vectors
+
+        return load_facebook_vectors(path, **kwargs)
     if fmt in ("word2vec", "fasttext"):
         return KeyedVectors.load_word2vec_format(path, binary=False, **kwargs)
     if fmt == "word2vec-binary":
@@ -793,7 +802,7 @@ def load(path: PathLike, format: str | None = None, **kwargs: Any) -> KeyedVecto
         return KeyedVectors.load_glove(path, **kwargs)
     if fmt == "native":
         return KeyedVectors.load(path, **kwargs)
-    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)} or {FACEBOOK_FORMAT}")
 
 
 def save(vectors: KeyedVectors, path: PathLike, format: str = "native") -> None:
