@@ -29,6 +29,7 @@ FORMAT_SUFFIXES = {
     ".efv": "native",
 }
 _FORMATS = ("word2vec", "word2vec-binary", "glove", "fasttext", "native")
+_INPUT_FORMATS = _FORMATS + ("fasttext-bin",)  # Facebook fastText .bin models are read, not written
 _COMMANDS = ("train", "neighbors", "analogy", "evaluate", "convert", "plot", "info", "bench", "demo")
 
 
@@ -116,7 +117,7 @@ def _load_vectors(path: str, fmt: str | None) -> Any:
     _existing_file(path, "vectors file")
     try:
         return load(path, format=fmt)
-    except (ValueError, UnicodeDecodeError, EOFError, OSError) as exc:
+    except (ValueError, UnicodeDecodeError, EOFError, OSError, NotImplementedError) as exc:
         raise CLIError(f"cannot read vectors from {path}: {_one_line(exc)}") from exc
 
 
@@ -376,8 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def vectors_arg(p: argparse.ArgumentParser, name: str = "vectors") -> None:
-        p.add_argument(name, help="vectors file (word2vec text/binary, GloVe, fastText .vec or native .efv)")
-        p.add_argument("--format", choices=_FORMATS, default=None, help="input format (default: detected)")
+        p.add_argument(name, help="vectors file (word2vec text/binary, GloVe, fastText .vec or .bin model, "
+                                  "native .efv)")
+        p.add_argument("--format", choices=_INPUT_FORMATS, default=None, help="input format (default: detected)")
 
     p = add("train", cmd_train, "Train word2vec or fastText vectors on a corpus.")
     p.add_argument("corpus", help=f"text file, one sentence per line, whitespace-separated tokens; "
@@ -430,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("convert", cmd_convert, "Convert vectors between formats.")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--from", dest="source_format", choices=_FORMATS, default=None, help="input format (detected)")
+    p.add_argument("--from", dest="source_format", choices=_INPUT_FORMATS, default=None, help="input format (detected)")
     p.add_argument("--to", choices=_FORMATS, default=None, help="output format (default: from the suffix)")
 
     p = add("plot", cmd_plot, "Plot vectors to an image, an interactive HTML page or a TensorBoard projector folder.")

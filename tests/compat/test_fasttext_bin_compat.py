@@ -260,3 +260,20 @@ def test_random_bytes_never_crash_the_loader(tmp_path):
             except (ValueError, EOFError, NotImplementedError):
                 pass
     assert os.path.exists(target)
+
+
+def test_cli_converts_a_facebook_model_and_refuses_damage_in_one_line(trained, tmp_path, capsys):
+    from embedforge.cli import main
+
+    _, path = trained
+    out = tmp_path / "out.txt"
+    assert main(["convert", str(path), str(out)]) == 0
+    back = KeyedVectors.load_word2vec_format(out)
+    np.testing.assert_allclose(back.vectors, load_facebook_vectors(path).vectors, rtol=1e-6)
+    bad = tmp_path / "cut.bin"
+    bad.write_bytes(path.read_bytes()[:200])
+    capsys.readouterr()
+    assert main(["convert", str(bad), str(tmp_path / "never.txt"), "--from", "fasttext-bin"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fastText model file ends" in err and "Traceback" not in err
+    assert not (tmp_path / "never.txt").exists()
