@@ -62,8 +62,16 @@ def core_tests_binary() -> pathlib.Path:
     with open(BUILD.parent / "core_tests.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not ((BUILD / "build.ninja").exists() or (BUILD / "Makefile").exists()):
-            configure = [cmake, "-S", str(ROOT), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release",
-                         "-DEMBEDFORGE_CUDA=OFF", f"-DPython_EXECUTABLE={sys.executable}"]
+            configure = [
+                cmake,
+                "-S",
+                str(ROOT),
+                "-B",
+                str(BUILD),
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DEMBEDFORGE_CUDA=OFF",
+                f"-DPython_EXECUTABLE={sys.executable}",
+            ]
             if ninja:
                 configure += ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"]
             _run(configure, "configuring the core tests")
