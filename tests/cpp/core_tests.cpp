@@ -1,25 +1,42 @@
-// Native tests of the torch-free core, run under ASan/UBSan by `make sanitize` (and plainly by
-// `make test`): kernels against a naive double-precision reference on random inputs, the input
-// checks, and thread-count determinism. Prints "N passed, M failed".
+// Native tests of the torch-free core, run under ASan/UBSan by `make sanitize` and plainly by
+// `make test` (tests/cpp/test_core_native.py): kernels against a naive double-precision reference on
+// random inputs, the input checks, thread-count determinism, and the threaded word2vec engine
+// (trainer, job queue, workers, progress counter, a worker's exception on the caller's thread).
+// Prints "N passed, M failed".
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/embedding_bag.h"
 #include "core/fused_optim.h"
+#include "core/word2vec/job.h"
+#include "core/word2vec/trainer.h"
+#include "core/word2vec/vocab.h"
 
 using namespace embedforge::core;
 
 static int passed = 0, failed = 0;
-#define EXPECT(cond, ...)                                  \
-  do {                                                     \
-    if (cond) { ++passed; }                                \
-    else { ++failed; std::printf("FAIL %s:%d: ", __FILE__, __LINE__); std::printf(__VA_ARGS__); std::printf("\n"); } \
+#define EXPECT(cond, ...)                              \
+  do {                                                 \
+    if (cond) {                                        \
+      ++passed;                                        \
+    } else {                                           \
+      ++failed;                                        \
+      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+      std::printf(__VA_ARGS__);                        \
+      std::printf("\n");                               \
+    }                                                  \
   } while (0)
 
 struct Case {
@@ -67,8 +84,10 @@ static std::vector<double> ref_forward(const Case& c, Pool pool, bool use_psw) {
       for (int64_t k = 0; k < c.D; ++k) {
         const double v = c.weight[r * c.D + k];
         double& o = out[b * c.D + k];
-        if (pool == Pool::kMax) o = count == 0 ? v : std::max(o, v);
-        else o += (use_psw ? c.psw[j] : 1.0) * v;
+        if (pool == Pool::kMax)
+          o = count == 0 ? v : std::max(o, v);
+        else
+          o += (use_psw ? c.psw[j] : 1.0) * v;
       }
       ++count;
     }
@@ -119,8 +138,8 @@ static void test_forward_backward(std::mt19937& rng, const Parallel& par) {
         std::vector<int64_t> am(out.size());
         const std::string err = embedding_bag_forward(a, out.data(), am.data(), par);
         EXPECT(err.empty(), "forward refused good ids: %s", err.c_str());
-        EXPECT(max_abs_diff(out, ref_forward(c, pool, use_psw)) < 1e-4, "forward D=%lld pool=%d psw=%d",
-               (long long)D, int(pool), int(use_psw));
+        EXPECT(max_abs_diff(out, ref_forward(c, pool, use_psw)) < 1e-4, "forward D=%lld pool=%d psw=%d", (long long)D,
+               int(pool), int(use_psw));
         if (pool == Pool::kMax) continue;
         std::normal_distribution<float> nd;
         std::vector<float> go(out.size());
@@ -220,7 +239,8 @@ static void test_balance() {
   b.end = 1010;
   b.num_indices = 1010;
   const std::vector<int64_t> bounds = balance_bags(b, 2);
-  EXPECT(bounds.size() == 3 && bounds[0] == 0 && bounds[1] == 1 && bounds[2] == 8, "one long bag gets a part of its own");
+  EXPECT(bounds.size() == 3 && bounds[0] == 0 && bounds[1] == 1 && bounds[2] == 8,
+         "one long bag gets a part of its own");
 }
 
 // ---- fused optimizer steps (core/fused_optim.h) ------------------------------------------------
@@ -243,7 +263,8 @@ static void test_fused_optim(std::mt19937& rng) {
     a.bags = bl;
     a.per_sample_weights = c.psw.data();
     a.pool = Pool::kSum;
-    std::vector<float> s0(static_cast<size_t>(c.V * c.D), kind >= 3 ? 0.f : 0.1f), s1(static_cast<size_t>(c.V * c.D), 0.f);
+    std::vector<float> s0(static_cast<size_t>(c.V * c.D), kind >= 3 ? 0.f : 0.1f),
+        s1(static_cast<size_t>(c.V * c.D), 0.f);
     std::vector<int64_t> steps(static_cast<size_t>(c.V), 0);
     OptimArgs o;
     o.kind = kind == 4 ? OptimKind::kAdam : static_cast<OptimKind>(kind);
@@ -339,7 +360,10 @@ static void check_grouping(const std::vector<Idx>& ids, const std::vector<Idx>& 
   std::stable_sort(ref.begin(), ref.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   std::vector<int64_t> rows, seg;
   for (size_t i = 0; i < ref.size(); ++i)
-    if (i == 0 || ref[i].first != ref[i - 1].first) { rows.push_back(ref[i].first); seg.push_back(int64_t(i)); }
+    if (i == 0 || ref[i].first != ref[i - 1].first) {
+      rows.push_back(ref[i].first);
+      seg.push_back(int64_t(i));
+    }
   seg.push_back(static_cast<int64_t>(ref.size()));
   for (int t : {1, 2, 3, 5}) {
     const Parallel par = t == 1 ? serial_parallel() : std_thread_parallel(t);
@@ -366,7 +390,7 @@ static void test_grouping(std::mt19937& rng) {
     std::vector<int64_t> ids, offs;
     for (int64_t bag = 0; bag < 1500; ++bag) {
       offs.push_back(static_cast<int64_t>(ids.size()));
-      const int64_t L = bag % 97 == 0 ? 0 : len(rng);  // some empty bags
+      const int64_t L = bag % 97 == 0 ? 0 : len(rng);                                // some empty bags
       for (int64_t j = 0; j < L; ++j) ids.push_back(j % 5 == 0 ? V / 2 : row(rng));  // a hot row
     }
     const int64_t n = static_cast<int64_t>(ids.size());
@@ -387,6 +411,267 @@ static void test_grouping(std::mt19937& rng) {
   check_grouping(none, none_offs, 0, 5, 0, -1, Pool::kMean, reused, "no bags");
 }
 
+// ---- the threaded word2vec engine (core/word2vec/trainer.h) ------------------------------------
+// A toy corpus with planted co-occurrences: kGroups groups of kGroupWords words, every sentence
+// drawn from one group. Trained vectors must put each word nearest to words of its own group.
+
+namespace w2v = embedforge::core::w2v;
+
+// A scratch file name outside the source tree, unique to this process.
+static std::string temp_path(const char* name) {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir && *dir ? dir : "/tmp") + "/" + name + "." + std::to_string(getpid());
+}
+
+static constexpr int kGroups = 4, kGroupWords = 8, kW2vVocab = kGroups * kGroupWords;
+
+struct ToyCorpus {
+  std::vector<int32_t> ids;
+  std::vector<int64_t> ends;
+  std::vector<int64_t> counts = std::vector<int64_t>(kW2vVocab, 0);
+};
+
+static ToyCorpus toy_corpus(int64_t sentences, int len, uint32_t seed) {
+  ToyCorpus c;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> group(0, kGroups - 1), word(0, kGroupWords - 1);
+  for (int64_t s = 0; s < sentences; ++s) {
+    const int g = group(rng);
+    for (int k = 0; k < len; ++k) {
+      const int32_t id = g * kGroupWords + word(rng);
+      c.ids.push_back(id);
+      ++c.counts[id];
+    }
+    c.ends.push_back(static_cast<int64_t>(c.ids.size()));
+  }
+  return c;
+}
+
+struct ToyTables {
+  std::vector<float> in, out_neg, out_hs;
+  w2v::Tables t;
+  ToyTables(int64_t dim, uint32_t seed)
+      : in(kW2vVocab * dim), out_neg(kW2vVocab * dim, 0.f), out_hs(kW2vVocab * dim, 0.f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> ud(-0.5f, 0.5f);
+    for (auto& x : in) x = ud(rng) / static_cast<float>(dim);
+    t.in = in.data();
+    t.in_rows = kW2vVocab;
+    t.out_neg = out_neg.data();
+    t.out_hs = out_hs.data();
+    t.vocab = kW2vVocab;
+  }
+};
+
+static w2v::TrainConfig toy_config(const ToyCorpus& c, int epochs) {
+  w2v::TrainConfig cfg;
+  cfg.dim = 24;
+  cfg.sg = true;
+  cfg.negative = 5;
+  cfg.window = 4;
+  cfg.sample = 0;
+  cfg.alpha = 0.05;
+  cfg.min_alpha = 0.001;
+  cfg.workers = 3;
+  cfg.seed = 7;
+  cfg.schedule_words = static_cast<int64_t>(c.ids.size()) * epochs;
+  return cfg;
+}
+
+// One caller-fed epoch as the binding drives it; records words_done() while the workers run.
+static w2v::EpochStats feed_epoch(w2v::Trainer& tr, const ToyCorpus& c, int64_t epoch, std::vector<int64_t>* seen) {
+  using std::chrono::milliseconds;
+  tr.begin_epoch(epoch);
+  tr.add_sentences(c.ids.data(), c.ends.data(), static_cast<int64_t>(c.ends.size()));
+  while (!tr.flush(milliseconds(20)))
+    if (seen) seen->push_back(tr.words_done());
+  tr.end_input();
+  while (!tr.flush(milliseconds(20))) {
+  }
+  tr.close_queue();
+  while (!tr.wait(milliseconds(5)))
+    if (seen) seen->push_back(tr.words_done());
+  return tr.join();
+}
+
+static std::vector<float> train_toy(const w2v::TrainConfig& cfg, const ToyCorpus& c, int epochs) {
+  ToyTables tables(cfg.dim, 99);
+  w2v::Trainer tr(cfg, tables.t, c.counts.data());
+  for (int e = 0; e < epochs; ++e) feed_epoch(tr, c, e, nullptr);
+  return tables.in;
+}
+
+static double cosine(const float* a, const float* b, int64_t D) {
+  double ab = 0, aa = 0, bb = 0;
+  for (int64_t k = 0; k < D; ++k) {
+    ab += double(a[k]) * b[k];
+    aa += double(a[k]) * a[k];
+    bb += double(b[k]) * b[k];
+  }
+  return ab / (std::sqrt(aa * bb) + 1e-30);
+}
+
+static void test_w2v_planted() {
+  const ToyCorpus c = toy_corpus(4000, 10, 5);  // 40000 words: 4 jobs an epoch
+  for (int variant = 0; variant < 2; ++variant) {
+    w2v::TrainConfig cfg = toy_config(c, 4);
+    if (variant == 1) {  // CBOW with hierarchical softmax
+      cfg.sg = false;
+      cfg.hs = true;
+      cfg.negative = 0;
+    }
+    const std::vector<float> in = train_toy(cfg, c, 4);
+    const int64_t D = cfg.dim;
+    int right = 0;
+    double within = 0, across = 0;
+    int n_within = 0, n_across = 0;
+    for (int a = 0; a < kW2vVocab; ++a) {
+      int best = -1;
+      double best_cos = -2;
+      for (int b = 0; b < kW2vVocab; ++b) {
+        if (a == b) continue;
+        const double cs = cosine(&in[a * D], &in[b * D], D);
+        if (cs > best_cos) {
+          best_cos = cs;
+          best = b;
+        }
+        if (a / kGroupWords == b / kGroupWords) {
+          within += cs;
+          ++n_within;
+        } else {
+          across += cs;
+          ++n_across;
+        }
+      }
+      right += best / kGroupWords == a / kGroupWords;
+    }
+    within /= n_within;
+    across /= n_across;
+    EXPECT(right == kW2vVocab, "w2v %s: %d of %d words nearest to their own group", variant ? "cbow+hs" : "sg+neg",
+           right, kW2vVocab);
+    EXPECT(within > across + 0.3, "w2v %s: mean cosine within groups %.3f, across %.3f", variant ? "cbow+hs" : "sg+neg",
+           within, across);
+  }
+}
+
+// deterministic=true: one thread, jobs in order, RNG per job: the same bits whatever `workers`,
+// equal to a plain one-worker run, and a different seed gives different vectors.
+static void test_w2v_determinism() {
+  const ToyCorpus c = toy_corpus(3000, 9, 11);
+  w2v::TrainConfig cfg = toy_config(c, 2);
+  cfg.deterministic = true;
+  cfg.workers = 4;
+  const std::vector<float> a = train_toy(cfg, c, 2), b = train_toy(cfg, c, 2);
+  cfg.deterministic = false;
+  cfg.workers = 1;
+  const std::vector<float> one = train_toy(cfg, c, 2);
+  cfg.seed = 8;
+  const std::vector<float> other = train_toy(cfg, c, 2);
+  EXPECT(a == b, "deterministic word2vec differs between two runs");
+  EXPECT(a == one, "deterministic word2vec with 4 workers differs from 1 worker");
+  EXPECT(a != other, "another seed gave the same vectors");
+}
+
+// A worker that throws stops the epoch; join() rethrows it on the caller's thread, and the trainer
+// runs a further epoch afterwards.
+static void test_w2v_worker_failure() {
+  const ToyCorpus c = toy_corpus(5000, 10, 13);  // 5 jobs
+  w2v::TrainConfig cfg = toy_config(c, 1);
+  cfg.fail_at_job = 2;
+  ToyTables tables(cfg.dim, 1);
+  w2v::Trainer tr(cfg, tables.t, c.counts.data());
+  std::string what;
+  bool other_exception = false;
+  try {
+    feed_epoch(tr, c, 0, nullptr);
+  } catch (const std::runtime_error& e) {
+    what = e.what();
+  } catch (...) {
+    other_exception = true;
+  }
+  EXPECT(what.find("injected worker failure at job 2") != std::string::npos && !other_exception,
+         "worker exception not rethrown by join(): '%s'", what.c_str());
+  w2v::TrainConfig ok_cfg = cfg;
+  ok_cfg.fail_at_job = -1;
+  w2v::Trainer tr2(ok_cfg, tables.t, c.counts.data());
+  bool threw = false;
+  try {
+    feed_epoch(tr2, c, 0, nullptr);
+    feed_epoch(tr2, c, 1, nullptr);
+  } catch (...) {
+    threw = true;
+  }
+  EXPECT(!threw, "an epoch without an injected failure threw");
+  // A failing job in a file epoch surfaces the same way.
+  const std::string path = temp_path("core_tests_w2v_fail.txt");
+  {
+    std::ofstream f(path);
+    for (size_t s = 0, b = 0; s < c.ends.size(); b = c.ends[s++]) {
+      for (size_t k = b; k < size_t(c.ends[s]); ++k) f << "w" << c.ids[k] << (k + 1 < size_t(c.ends[s]) ? " " : "\n");
+    }
+  }
+  w2v::Vocab vocab;
+  for (int i = 0; i < kW2vVocab; ++i) vocab.insert("w" + std::to_string(i));
+  w2v::Trainer tr3(cfg, tables.t, c.counts.data());
+  what.clear();
+  try {
+    tr3.begin_file_epoch(0, path, &vocab);
+    while (!tr3.wait(std::chrono::milliseconds(5))) {
+    }
+    tr3.join();
+  } catch (const std::runtime_error& e) {
+    what = e.what();
+  }
+  EXPECT(what.find("injected worker failure at job 2") != std::string::npos, "file epoch: '%s'", what.c_str());
+  std::remove(path.c_str());
+}
+
+// The progress counter: never decreasing while the workers run, never past the epoch's words, and
+// at the end every in-vocabulary word counted once (out-of-vocabulary -1 ids dropped); the schedule
+// position advances by the epoch's words. A file epoch of the same corpus counts the same words.
+static void test_w2v_progress_and_file_epoch() {
+  ToyCorpus c = toy_corpus(6000, 10, 17);
+  int64_t in_vocab = 0;
+  for (size_t k = 0; k < c.ids.size(); k += 7) c.ids[k] = -1;  // out of vocabulary
+  for (int32_t id : c.ids) in_vocab += id >= 0;
+  w2v::TrainConfig cfg = toy_config(c, 2);
+  ToyTables tables(cfg.dim, 2);
+  w2v::Trainer tr(cfg, tables.t, c.counts.data());
+  std::vector<int64_t> seen;
+  const w2v::EpochStats st = feed_epoch(tr, c, 0, &seen);
+  bool monotone = std::is_sorted(seen.begin(), seen.end());
+  bool bounded = seen.empty() || seen.back() <= in_vocab;
+  EXPECT(monotone && bounded, "words_done() went backwards or past %lld", (long long)in_vocab);
+  EXPECT(st.words == in_vocab && tr.words_done() == in_vocab, "epoch counted %lld words (%lld done), corpus has %lld",
+         (long long)st.words, (long long)tr.words_done(), (long long)in_vocab);
+  EXPECT(st.examples > 0 && tr.words_before() == in_vocab, "examples %lld, words_before %lld", (long long)st.examples,
+         (long long)tr.words_before());
+  EXPECT(tr.current_lr() < cfg.alpha && tr.current_lr() > cfg.min_alpha, "lr after half the schedule: %g",
+         double(tr.current_lr()));
+
+  const std::string path = temp_path("core_tests_w2v_corpus.txt");
+  {
+    std::ofstream f(path);
+    int64_t b = 0;
+    for (int64_t e : c.ends) {
+      for (int64_t k = b; k < e; ++k)
+        f << (c.ids[k] >= 0 ? "w" + std::to_string(c.ids[k]) : std::string("unknown")) << ' ';
+      f << '\n';
+      b = e;
+    }
+  }
+  w2v::Vocab vocab;
+  for (int i = 0; i < kW2vVocab; ++i) vocab.insert("w" + std::to_string(i));
+  tr.begin_file_epoch(1, path, &vocab);
+  std::vector<int64_t> seen_file;
+  while (!tr.wait(std::chrono::milliseconds(5))) seen_file.push_back(tr.words_done());
+  const w2v::EpochStats fs = tr.join();
+  EXPECT(
+      std::is_sorted(seen_file.begin(), seen_file.end()) && fs.words == in_vocab && tr.words_before() == 2 * in_vocab,
+      "file epoch counted %lld words, corpus has %lld", (long long)fs.words, (long long)in_vocab);
+  std::remove(path.c_str());
+}
+
 int main() {
   std::mt19937 rng(1234);
   test_forward_backward(rng, serial_parallel());
@@ -396,6 +681,10 @@ int main() {
   test_balance();
   test_fused_optim(rng);
   test_grouping(rng);
+  test_w2v_planted();
+  test_w2v_determinism();
+  test_w2v_worker_failure();
+  test_w2v_progress_and_file_epoch();
   std::printf("core_tests (%s): %d passed, %d failed\n", embedding_bag_isa(), passed, failed);
   return failed == 0 ? 0 : 1;
 }
