@@ -461,3 +461,24 @@ def test_fasttext_id_corpus_needs_names():
         embedforge.FastText(ID_CORPUS, **FAST)
     ft = embedforge.FastText(ID_CORPUS, id_to_key=ID_KEYS, bucket=5000, **dict(FAST, epochs=1))
     assert ft.wv["t0w1x"].shape == (24,)
+
+
+def test_op_path_reports_callbacks_and_epochs_like_the_native_path():
+    seen = []
+
+    class Recorder:
+        def on_train_begin(self, model):
+            seen.append("begin")
+
+        def on_epoch_end(self, model):
+            seen.append(model.epochs_trained)
+
+        def on_train_end(self, model):
+            seen.append("end")
+
+    m = embedforge.Word2Vec(**dict(FAST, sg=1, epochs=2, compute_loss=True, callbacks=[Recorder()]))
+    m.build_vocab(CORPUS)
+    examples, words = m._train_op("cpu", CORPUS, None, 2, 0.025, 0.0001, batch=64)
+    assert seen == ["begin", 1, 2, "end"]
+    assert words == 2 * 25_000 and examples == sum(e.examples for e in m.epoch_history) > 0
+    assert m.get_latest_training_loss() == sum(e.loss for e in m.epoch_history) > 0

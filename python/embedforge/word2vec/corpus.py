@@ -1,0 +1,250 @@
+"""Corpus sources (token lists, token-id arrays, a file): each counts its words and cuts itself into chunks."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .params import native
+
+__all__ = ["Scan", "TokenCorpus", "IdCorpus", "FileCorpus", "CHUNK_TOKENS", "check_sentences", "check_corpus_file",
+           "first_is_ids", "scan_corpus", "training_corpus", "sentences_of"]
+
+CHUNK_TOKENS = 50_000  # tokens per chunk handed to the engine
+
+
+@dataclass
+class Scan:
+    """What a vocabulary pass found: every word (unordered) with its count."""
+
+    words: list
+    counts: np.ndarray          # int64, one per word
+    sentences: int
+    pruned_below: int = 0       # max_vocab_size pruning dropped words seen fewer times than this
+    ids_present: np.ndarray | None = None  # id corpora: the token id of each word, ascending
+
+
+def check_sentences(sentences: Any) -> None:
+    if isinstance(sentences, (str, bytes)):
+        raise TypeError("sentences must be an iterable of token lists, not a string (did you mean corpus_file=?)")
+    if not hasattr(sentences, "__iter__"):
+        raise TypeError(f"sentences must be an iterable of token lists, got {type(sentences).__name__}")
+    if iter(sentences) is sentences:
+        raise TypeError(
+            "sentences is a one-shot iterator; training passes over it several times. "
+            "Pass a list, or a re-iterable object (a class with __iter__)"
+        )
+
+
+def check_corpus_file(corpus_file: Any) -> str:
+    if not isinstance(corpus_file, (str, os.PathLike)):
+        raise TypeError(f"corpus_file must be a path, got {type(corpus_file).__name__}")
+    path = os.fspath(corpus_file)
+    if not os.path.isfile(path):
+        raise ValueError(f"corpus_file {path!r} does not exist or is not a file")
+    return path
+
+
+def first_is_ids(corpus: Any) -> bool:
+    """True when the corpus's first sentence is a numpy integer array (a corpus of token ids)."""
+    if isinstance(corpus, (str, bytes)) or not hasattr(corpus, "__iter__") or iter(corpus) is corpus:
+        return False  # check_sentences explains what is wrong
+    for sent in corpus:
+        return isinstance(sent, np.ndarray) and sent.dtype.kind in "iu"
+    return False
+
+
+def _drop_unknown(ids: np.ndarray) -> np.ndarray:
+    return ids[ids >= 0].astype(np.int64)
+
+
+class TokenCorpus:
+    """A re-iterable of str token lists."""
+
+    path = None
+
+    def __init__(self, sentences: Iterable[Sequence[str]]) -> None:
+        check_sentences(sentences)
+        self.sentences = sentences
+
+    def scan(self, max_vocab_size: int | None) -> Scan:
+        counter: dict[str, int] = {}
+        get = counter.get
+        n = pruned_below = 0
+        min_reduce = 1
+        for i, sent in enumerate(self.sentences):
+            if isinstance(sent, (str, bytes)) or not hasattr(sent, "__iter__"):
+                raise TypeError(f"sentence {i} must be a list of str tokens, got {type(sent).__name__}")
+            for w in sent:
+                counter[w] = get(w, 0) + 1
+            n += 1
+            if max_vocab_size is not None and len(counter) > max_vocab_size:
+                counter = {w: c for w, c in counter.items() if c > min_reduce}
+                get = counter.get
+                pruned_below = min_reduce
+                min_reduce += 1
+        for w in counter:
+            if not isinstance(w, str):
+                raise TypeError(f"tokens must be str, got {type(w).__name__} ({w!r})")
+            break
+        counts = np.fromiter(counter.values(), dtype=np.int64, count=len(counter))
+        return Scan(list(counter.keys()), counts, n, pruned_below)
+
+    def chunks(self, key_to_index: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(vocabulary indices, -1 for unknown words; sentence end offsets) about CHUNK_TOKENS at a time."""
+        get = key_to_index.get
+        ids: list[int] = []
+        ends: list[int] = []
+        for i, sent in enumerate(self.sentences):
+            if isinstance(sent, (str, bytes)) or not hasattr(sent, "__iter__"):
+                raise TypeError(f"sentence {i} must be a list of str tokens, got {type(sent).__name__}")
+            if isinstance(sent, np.ndarray) and sent.dtype.kind in "iu":
+                raise TypeError(f"sentence {i} is an array of token ids, but the vocabulary was built from str tokens")
+            ids.extend(map(get, sent, repeat(-1)))
+            ends.append(len(ids))
+            if len(ids) >= CHUNK_TOKENS:
+                yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+                ids, ends = [], []
+        if ends:
+            yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+
+
+class IdCorpus:
+    """A re-iterable of 1-D integer numpy arrays of token ids; ``id_to_key[i]`` names id i (default str(i))."""
+
+    path = None
+
+    def __init__(self, sentences: Iterable[Any], id_to_key: Sequence[str] | None,
+                 remap: np.ndarray | None = None) -> None:
+        check_sentences(sentences)
+        self.sentences = sentences
+        self.id_to_key = id_to_key
+        self.remap = remap  # token id -> vocabulary index (-1: not in it), once the vocabulary is built
+
+    def _limit(self) -> int:
+        return len(self.id_to_key) if self.id_to_key is not None else 2**31 - 1
+
+    def _checked(self, arrays: list, first: int) -> np.ndarray:
+        """Concatenate one chunk of id sentences (numbered from `first`), every id checked."""
+        flat = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+        if flat.size == 0:
+            return flat.astype(np.int64)
+        limit = self._limit()
+        if flat.min() < 0 or flat.max() >= limit:
+            for i, a in enumerate(arrays):
+                bad = np.flatnonzero((a < 0) | (a >= limit))
+                if bad.size:
+                    j, v = int(bad[0]), int(a[bad[0]])
+                    what = ("is negative" if v < 0 else
+                            f"is out of range for id_to_key of {limit} keys" if self.id_to_key is not None else
+                            "is too large (token ids must be below 2^31)")
+                    raise ValueError(f"sentence {first + i}: token id {v} at position {j} {what}")
+        return flat.astype(np.int64, copy=False)
+
+    def _groups(self) -> Iterator[tuple[list, int]]:
+        """(list of 1-D integer arrays, number of the first sentence), about CHUNK_TOKENS at a time."""
+        buf: list[np.ndarray] = []
+        n = first = 0
+        for i, sent in enumerate(self.sentences):
+            a = sent if isinstance(sent, np.ndarray) else None
+            if a is None or a.ndim != 1 or a.dtype.kind not in "iu":
+                got = type(sent).__name__ if a is None else f"a {a.ndim}-D {a.dtype} array"
+                raise TypeError(f"sentence {i} must be a 1-D integer numpy array of token ids "
+                                f"(the corpus was given as ids), got {got}")
+            buf.append(a)
+            n += a.shape[0]
+            if n >= CHUNK_TOKENS:
+                yield buf, first
+                first, buf, n = i + 1, [], 0
+        if buf:
+            yield buf, first
+
+    def scan(self, max_vocab_size: int | None) -> Scan:
+        counts = np.zeros(0, dtype=np.int64)
+        sentences_seen = 0
+        for arrays, first in self._groups():
+            flat = self._checked(arrays, first)
+            sentences_seen = first + len(arrays)
+            c = np.bincount(flat)
+            if c.shape[0] > counts.shape[0]:
+                c[: counts.shape[0]] += counts
+                counts = c
+            else:
+                counts[: c.shape[0]] += c
+        present = np.flatnonzero(counts)
+        if max_vocab_size is not None and present.size > max_vocab_size:
+            # an id corpus needs no pruning while counting (one counter per id): keep the most frequent
+            top = np.argsort(-counts[present], kind="stable")[: max_vocab_size]
+            present = np.sort(present[top])
+        keys = self.id_to_key
+        words = [keys[i] for i in present] if keys is not None else [str(i) for i in present]
+        return Scan(words, counts[present], sentences_seen, 0, present)
+
+    def chunks(self, key_to_index: dict | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        remap = self.remap
+        for arrays, first in self._groups():
+            flat = self._checked(arrays, first)
+            ids = np.full(flat.shape[0], -1, dtype=np.int32)
+            known = flat < remap.shape[0]
+            ids[known] = remap[flat[known]]
+            yield ids, np.cumsum([a.shape[0] for a in arrays], dtype=np.int64)
+
+
+class FileCorpus:
+    """A text file, one sentence per line; the native engine reads it (1 MiB chunks, its own tokenizer)."""
+
+    def __init__(self, corpus_file: Any) -> None:
+        self.path = check_corpus_file(corpus_file)
+
+    def scan(self, max_vocab_size: int | None) -> Scan:
+        words, counts, _tokens, sentences, pruned_below = native().w2v_count_file(self.path, int(max_vocab_size or 0))
+        return Scan(words, np.asarray(counts, dtype=np.int64), sentences, pruned_below)
+
+    def chunks(self, key_to_index: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Chunks read in Python (whitespace-split lines), for trainers other than the native engine."""
+        get = key_to_index.get
+        ids: list[int] = []
+        ends: list[int] = []
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                ids.extend(map(get, line.split(), repeat(-1)))
+                ends.append(len(ids))
+                if len(ids) >= CHUNK_TOKENS:
+                    yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+                    ids, ends = [], []
+        if ends:
+            yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+
+
+def scan_corpus(corpus_iterable: Any, corpus_file: Any, id_to_key: Sequence[str] | None):
+    """The source build_vocab reads: a file, an id corpus (first sentence an integer array), or token lists."""
+    if (corpus_iterable is None) == (corpus_file is None):
+        raise ValueError("build_vocab needs exactly one of corpus_iterable or corpus_file")
+    if corpus_file is not None:
+        return FileCorpus(corpus_file)
+    if first_is_ids(corpus_iterable):
+        return IdCorpus(corpus_iterable, id_to_key)
+    return TokenCorpus(corpus_iterable)
+
+
+def training_corpus(corpus_iterable: Any, corpus_file: Any, id_to_key: Sequence[str] | None,
+                    id_remap: np.ndarray | None):
+    """The source train() reads: its kind follows the vocabulary (ids when it was built from ids)."""
+    if corpus_file is not None:
+        return FileCorpus(corpus_file)
+    if id_remap is not None:
+        return IdCorpus(corpus_iterable, id_to_key, id_remap)
+    return TokenCorpus(corpus_iterable)
+
+
+def sentences_of(chunks: Iterator[tuple[np.ndarray, np.ndarray]]) -> Iterator[np.ndarray]:
+    """Each sentence's in-vocabulary indices (int64), empty sentences skipped."""
+    for ids, ends in chunks:
+        for sent in np.split(ids, ends[:-1]):
+            sent = _drop_unknown(sent)
+            if sent.size:
+                yield sent

@@ -1,0 +1,173 @@
+"""FastText: word2vec whose input vectors are the mean of a word's row and its character n-gram rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..vectors import KeyedVectors
+from ..vectors.keyed import _check_lockf, _unlocked
+from .model import Word2Vec, param_property
+from .params import FastTextParams, check_gensim_vocab_options, native
+
+__all__ = ["FastText", "FastTextKeyedVectors"]
+
+
+class FastTextKeyedVectors(KeyedVectors):
+    """KeyedVectors that also answer for out-of-vocabulary words from their character n-grams."""
+
+    def __init__(self, keys, vectors, model: "FastText") -> None:
+        super().__init__(keys, vectors)
+        self._model = model
+        self.min_n, self.max_n, self.bucket = model.min_n, model.max_n, model.bucket
+
+    @property
+    def vectors_vocab(self) -> np.ndarray:
+        return self._model.vectors_vocab
+
+    @property
+    def vectors_ngrams(self) -> np.ndarray:
+        return self._model.vectors_ngrams
+
+    @property
+    def vectors_ngrams_lockf(self) -> np.ndarray:
+        """gensim's n-gram lock factors: always 1 (no n-gram row is locked); read-only."""
+        return _unlocked()
+
+    @vectors_ngrams_lockf.setter
+    def vectors_ngrams_lockf(self, value) -> None:
+        _check_lockf("vectors_ngrams_lockf", value)
+
+    def _has_ngrams(self) -> bool:
+        return self.bucket > 0 and self.max_n >= self.min_n
+
+    def __contains__(self, key) -> bool:
+        # As gensim: every word has a vector when there are n-grams, else only vocabulary words.
+        return True if self._has_ngrams() else key in self.key_to_index
+
+    def has_index_for(self, key) -> bool:
+        return key in self.key_to_index
+
+    def get_vector(self, key, norm: bool = False):
+        if key in self.key_to_index or not isinstance(key, str):
+            return super().get_vector(key, norm=norm)
+        if not self._has_ngrams():
+            raise KeyError(f"cannot compute a vector for the out-of-vocabulary word {key!r}: the model has no "
+                           f"character n-grams (bucket={self.bucket}, min_n={self.min_n}, max_n={self.max_n})")
+        v = self._model.oov_vector(key)
+        if norm:
+            n = float(np.linalg.norm(v))
+            return v / n if n > 0 else v
+        return v
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self.get_vector(key)
+        return super().__getitem__(key)
+
+
+class FastText(Word2Vec):
+    """FastText: word2vec whose input vectors are the mean of the word's row and its character n-gram rows.
+
+    Out-of-vocabulary words get vectors from their n-grams (``model.wv["unseenword"]``). Only the
+    buckets that some vocabulary word uses are stored (the others would never be trained).
+    """
+
+    _kind = "fasttext"
+    _params_class = FastTextParams
+    _needs_keys = True
+
+    def __init__(self, sentences=None, corpus_file=None, *, min_n: int = 3, max_n: int = 6, bucket: int = 2_000_000,
+                 **kwargs: Any) -> None:
+        self.ngram_buckets = np.zeros(0, dtype=np.int64)
+        self._sub = (None, None)
+        super().__init__(sentences, corpus_file, min_n=min_n, max_n=max_n, bucket=bucket, **kwargs)
+
+    def _compute_subwords(self) -> None:
+        offs, rows = native().w2v_ngram_rows(self.index_to_key, self.min_n, self.max_n, self.bucket, 0)
+        rows = np.asarray(rows, dtype=np.int64)
+        used = np.unique(rows)
+        self.ngram_buckets = used  # sorted bucket ids that have a row
+        V = len(self.index_to_key)
+        compact = np.searchsorted(used, rows).astype(np.int64) + V
+        counts = np.diff(offs)
+        # each word: its own row, then its n-gram rows
+        new_offs = np.zeros(V + 1, dtype=np.int64)
+        new_offs[1:] = np.cumsum(counts + 1)
+        new_rows = np.empty(int(new_offs[-1]), dtype=np.int32)
+        new_rows[new_offs[:-1]] = np.arange(V, dtype=np.int32)
+        mask = np.ones(new_rows.shape[0], dtype=bool)
+        mask[new_offs[:-1]] = False
+        new_rows[mask] = compact.astype(np.int32)
+        self._sub = (new_offs, new_rows)
+
+    def build_vocab(self, corpus_iterable=None, corpus_file=None, update=False, progress_per=10000,
+                    keep_raw_vocab=False, trim_rule=None, **kwargs) -> "FastText":
+        check_gensim_vocab_options(update, trim_rule, kwargs)
+        self.ngram_buckets = np.zeros(0, dtype=np.int64)
+        return super().build_vocab(corpus_iterable, corpus_file=corpus_file)
+
+    def _n_input_rows(self) -> int:
+        self._compute_subwords()
+        return len(self.index_to_key) + len(self.ngram_buckets)
+
+    def _subwords(self):
+        if self._sub[0] is None:
+            self._compute_subwords()
+        return self._sub
+
+    @property
+    def vectors_vocab(self) -> np.ndarray:
+        """[V, D] the words' own rows."""
+        return self._in[: len(self.index_to_key)]
+
+    @property
+    def vectors_ngrams(self) -> np.ndarray:
+        """[used buckets, D] rows of the n-gram buckets listed in ``ngram_buckets``."""
+        return self._in[len(self.index_to_key):]
+
+    def _word_vectors(self) -> np.ndarray:
+        offs, rows = self._subwords()
+        V, D = len(self.index_to_key), self.vector_size
+        out = np.empty((V, D), dtype=np.float32)
+        step = 4096
+        for s in range(0, V, step):
+            e = min(V, s + step)
+            seg = rows[offs[s]:offs[e]]
+            sums = np.add.reduceat(self._in[seg], offs[s:e] - offs[s], axis=0)
+            out[s:e] = sums / np.diff(offs[s:e + 1])[:, None].astype(np.float32)
+        return out
+
+    def oov_vector(self, word: str) -> np.ndarray:
+        """Vector of any word from its n-grams (mean of the known bucket rows); zeros if none is known."""
+        offs, rows = native().w2v_ngram_rows([word], self.min_n, self.max_n, self.bucket, 0)
+        b = np.asarray(rows, dtype=np.int64)
+        pos = np.searchsorted(self.ngram_buckets, b)
+        ok = (pos < len(self.ngram_buckets))
+        ok[ok] = self.ngram_buckets[pos[ok]] == b[ok]
+        if not ok.any():
+            return np.zeros(self.vector_size, dtype=np.float32)
+        return self._in[len(self.index_to_key) + pos[ok]].mean(axis=0).astype(np.float32)
+
+    def _keyed_vectors(self) -> FastTextKeyedVectors:
+        """The word vectors (in-vocabulary: mean of word and n-gram rows), with OOV lookup by n-grams."""
+        return FastTextKeyedVectors(list(self.index_to_key), self._word_vectors(), self)
+
+    def _arrays(self) -> dict:
+        a = super()._arrays()
+        a["ngram_buckets"] = self.ngram_buckets
+        return a
+
+    def _restore(self, meta: dict, data: dict) -> None:
+        super()._restore(meta, data)
+        self.ngram_buckets = np.asarray(data["ngram_buckets"], dtype=np.int64)
+        self._sub = (None, None)
+        self._compute_subwords()
+        if self._in.shape[0] != len(self.index_to_key) + len(self.ngram_buckets):
+            raise ValueError("model file is inconsistent: n-gram rows do not match the vocabulary")
+
+
+for _name in ("min_n", "max_n", "bucket"):
+    setattr(FastText, _name, param_property(_name))
+del _name

@@ -1,0 +1,319 @@
+"""The Word2Vec model: vocabulary, tables, train() and vectors, over params, corpus and training."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields, replace
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from . import persist
+from .corpus import scan_corpus, training_corpus
+from .params import Params, check_gensim_vocab_options, check_int
+from .training import NativeEngine, OpEngine, run_epochs
+
+__all__ = ["Word2Vec", "param_property"]
+
+
+def param_property(name: str) -> property:
+    """A model attribute that reads ``model.params.<name>``; setting it makes new (validated) params."""
+
+    def get(self):
+        return getattr(self.params, name)
+
+    def set_(self, value):
+        self.params = replace(self.params, **{name: value})
+
+    return property(get, set_, doc=f"The ``{name}`` parameter (held in ``params``).")
+
+
+class Word2Vec:
+    """word2vec (skip-gram or CBOW; negative sampling and/or hierarchical softmax), gensim-compatible names.
+
+    Tables: ``wv.vectors`` [V, D] input vectors, ``syn1neg`` [V, D] negative-sampling outputs,
+    ``syn1`` [V, D] hierarchical-softmax inner nodes. The parameters are ``params`` (a frozen
+    :class:`Params`); each is also an attribute (``model.alpha``), and setting one validates it.
+
+    Input: ``sentences`` (a re-iterable of token lists), ``corpus_file`` (one sentence per line,
+    streamed), or a re-iterable of 1-D integer numpy arrays of token ids (from any tokenizer; counted
+    and mapped with numpy, no per-token Python). With ids, ``id_to_key[i]`` names id ``i`` (default:
+    ``str(i)``); ids are checked (negative or past ``id_to_key`` raise ValueError naming sentence and
+    position); words of equal count rank by id; ``max_vocab_size`` keeps the most frequent ids.
+    """
+
+    _kind = "word2vec"
+    _params_class = Params
+    _needs_keys = False  # True: an id corpus must come with id_to_key (n-grams are built from the keys)
+
+    def __init__(
+        self,
+        sentences: Iterable[Sequence[str]] | None = None,
+        corpus_file: str | os.PathLike | None = None,
+        vector_size: int = 100,
+        alpha: float = 0.025,
+        window: int = 5,
+        min_count: int = 5,
+        max_vocab_size: int | None = None,
+        sample: float = 1e-3,
+        seed: int = 1,
+        workers: int | None = None,
+        min_alpha: float = 0.0001,
+        sg: int = 0,
+        hs: int = 0,
+        negative: int = 5,
+        ns_exponent: float = 0.75,
+        cbow_mean: int = 1,
+        epochs: int = 5,
+        shrink_windows: bool = True,
+        callbacks: Sequence[Any] = (),
+        compute_loss: bool = False,
+        progress: bool = True,
+        deterministic: bool = False,
+        device: str = "cpu",
+        id_to_key: Sequence[str] | None = None,
+        **extra: Any,  # a subclass's own parameters (FastText: min_n, max_n, bucket)
+    ) -> None:
+        own = {f.name for f in fields(self._params_class)} - {f.name for f in fields(Params)}
+        for name in extra:
+            if name not in own:
+                raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
+        self.params = self._params_class(
+            vector_size=vector_size, alpha=alpha, window=window, min_count=min_count, max_vocab_size=max_vocab_size,
+            sample=sample, seed=seed, workers=workers, min_alpha=min_alpha, sg=sg, hs=hs, negative=negative,
+            ns_exponent=ns_exponent, cbow_mean=cbow_mean, epochs=epochs, shrink_windows=shrink_windows,
+            compute_loss=compute_loss, progress=progress, deterministic=deterministic, device=device, **extra)
+        self.callbacks = tuple(callbacks)
+        if id_to_key is not None:
+            if isinstance(id_to_key, (str, bytes)) or not all(isinstance(k, str) for k in id_to_key):
+                raise TypeError("id_to_key must be a sequence of str keys, one per token id")
+            if len(set(id_to_key)) != len(id_to_key):
+                raise ValueError("id_to_key has duplicate keys: each token id needs its own key")
+        self.id_to_key: list[str] | None = None if id_to_key is None else list(id_to_key)
+        self._id_remap: np.ndarray | None = None  # token id -> vocabulary index (-1: not in it); id corpora only
+        self.index_to_key: list[str] = []
+        self.key_to_index: dict[str, int] = {}
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.corpus_total_words = 0       # in-vocabulary words per pass
+        self.corpus_count = 0             # sentences per pass
+        self.epochs_trained = 0
+        self.running_training_loss = 0.0
+        self.epoch_history: list = []
+        self._in = np.zeros((0, self.vector_size), dtype=np.float32)
+        self.syn1neg: np.ndarray | None = None
+        self.syn1: np.ndarray | None = None
+        self._wv = None
+        self._fail_at_job: int | None = None  # test hook: a worker raises at this job index
+        if sentences is not None and corpus_file is not None:
+            raise ValueError("give either sentences or corpus_file, not both")
+        if sentences is not None or corpus_file is not None:
+            self.build_vocab(sentences, corpus_file=corpus_file)
+            self.train(sentences, corpus_file=corpus_file)
+
+    @property
+    def device(self) -> str:
+        return self.params.device
+
+    @device.setter
+    def device(self, value: str) -> None:
+        self.params = replace(self.params, device=value)
+
+    # ---- vocabulary ------------------------------------------------------------------------------
+    def build_vocab(self, corpus_iterable: Iterable[Sequence[str]] | None = None, corpus_file: str | None = None,
+                    update: bool = False, progress_per: int = 10000, keep_raw_vocab: bool = False,
+                    trim_rule: Any = None, **kwargs: Any) -> "Word2Vec":
+        """Count words (one pass), keep those seen >= min_count times (most frequent first), init the tables.
+
+        gensim's signature and order; ``progress_per`` (log interval) and ``keep_raw_vocab`` (keeping
+        gensim's raw counts) have no counterpart and change nothing; ``update=True`` and ``trim_rule``
+        raise NotImplementedError, unknown keyword arguments TypeError.
+        """
+        check_gensim_vocab_options(update, trim_rule, kwargs)
+        corpus = scan_corpus(corpus_iterable, corpus_file, self.id_to_key)
+        if getattr(corpus, "id_to_key", 0) is None and self._needs_keys:
+            raise ValueError(f"{type(self).__name__} builds character n-grams from the keys: give id_to_key "
+                             "(the string of each token id) with an id corpus")
+        scan = corpus.scan(self.max_vocab_size)
+        words, counts = scan.words, scan.counts
+        if len(words) == 0:
+            raise ValueError("the corpus is empty: no tokens were found")
+        keep = np.flatnonzero(counts >= self.min_count)
+        if keep.size == 0:
+            raise ValueError(
+                f"min_count={self.min_count} removed every word (the most frequent occurs {int(counts.max())} times); "
+                "lower min_count or give a larger corpus"
+            )
+        order = keep[np.argsort(-counts[keep], kind="stable")]
+        self.index_to_key = [words[i] for i in order]
+        self.key_to_index = {w: i for i, w in enumerate(self.index_to_key)}
+        self.counts = counts[order].copy()
+        self.corpus_total_words = int(self.counts.sum())
+        self.corpus_count = int(scan.sentences)
+        self.pruned_below = int(scan.pruned_below)
+        self._id_remap = None
+        if scan.ids_present is not None:
+            self._id_remap = np.full(int(scan.ids_present[-1]) + 1, -1, dtype=np.int32)
+            self._id_remap[scan.ids_present[order]] = np.arange(order.size, dtype=np.int32)
+        self._init_tables()
+        return self
+
+    def _n_input_rows(self) -> int:
+        return len(self.index_to_key)
+
+    def _init_tables(self) -> None:
+        V, D = len(self.index_to_key), self.vector_size
+        rng = np.random.default_rng(self.seed)
+        self._in = rng.random((self._n_input_rows(), D), dtype=np.float32)  # in place: no temporary copies
+        self._in -= np.float32(0.5)
+        self._in /= np.float32(D)
+        self.syn1neg = np.zeros((V, D), dtype=np.float32) if self.negative > 0 else None
+        self.syn1 = np.zeros((V, D), dtype=np.float32) if self.hs else None
+        self.epochs_trained = 0
+        self._wv = None
+
+    # ---- training --------------------------------------------------------------------------------
+    def _subwords(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        return None, None
+
+    def _config(self, schedule_words: int, alpha: float, min_alpha: float) -> dict:
+        return self.params.native_config(schedule_words, alpha, min_alpha, self._fail_at_job)
+
+    def train(
+        self,
+        corpus_iterable: Iterable[Sequence[str]] | None = None,
+        corpus_file: str | os.PathLike | None = None,
+        total_examples: int | None = None,
+        total_words: int | None = None,
+        epochs: int | None = None,
+        start_alpha: float | None = None,
+        end_alpha: float | None = None,
+        word_count: int = 0,
+        queue_factor: int = 2,
+        report_delay: float = 1.0,
+        compute_loss: bool | None = None,
+        callbacks: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> tuple[int, int]:
+        """Train over the corpus for `epochs` passes (default: the constructor's); lr decays linearly over all of them.
+
+        gensim's signature and argument order. Calling train() again continues from the current
+        vectors (for example after load()). Returns (effective words, words processed) like gensim.
+        ``total_examples`` / ``total_words`` (gensim needs them for its lr schedule) are accepted:
+        the schedule here uses the counts build_vocab took; ``queue_factor`` and ``report_delay``
+        tune gensim's job queue and logging and have no counterpart; ``word_count`` other than 0
+        raises NotImplementedError. Unknown keyword arguments raise TypeError. Progress, loss,
+        ``epoch_history`` and callbacks are reported the same way on every device.
+        """
+        if kwargs:
+            raise TypeError(f"train() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        for name, value in (("total_examples", total_examples), ("total_words", total_words)):
+            check_int(name, value, 0, allow_none=True)
+        if word_count:
+            raise NotImplementedError(f"train(word_count={word_count!r}): starting the lr schedule part-way is not "
+                                      "supported")
+        if (corpus_iterable is None) == (corpus_file is None):
+            raise ValueError("train needs exactly one of corpus_iterable or corpus_file")
+        if not self.index_to_key:
+            raise ValueError("the vocabulary is empty: call build_vocab() first")
+        epochs = self.epochs if epochs is None else epochs
+        check_int("epochs", epochs, 1)
+        if compute_loss is not None:
+            self.compute_loss = bool(compute_loss)
+        corpus = training_corpus(corpus_iterable, corpus_file, self.id_to_key, self._id_remap)
+        alpha = self.alpha if start_alpha is None else float(start_alpha)
+        min_alpha = self.min_alpha if end_alpha is None else float(end_alpha)
+        callbacks = self.callbacks if callbacks is None else tuple(callbacks)
+        if self.device == "cuda":
+            engine = OpEngine(self, corpus, epochs, alpha, min_alpha, "cuda")
+        else:
+            engine = NativeEngine(self, corpus, epochs, alpha, min_alpha)
+        return run_epochs(self, engine, epochs, callbacks)
+
+    def _train_op(self, device: str, corpus_iterable, path, epochs: int, alpha: float, min_alpha: float,
+                  batch: int = 512) -> tuple[int, int]:
+        """train() through the batched sgns_step op on `device` (what device="cuda" runs; tests use "cpu")."""
+        corpus = training_corpus(corpus_iterable, path, self.id_to_key, self._id_remap)
+        return run_epochs(self, OpEngine(self, corpus, epochs, alpha, min_alpha, device, batch), epochs,
+                          self.callbacks)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: gensim methods not offered get a clear error.
+        if name.startswith("_") or name == "params":
+            raise AttributeError(name)
+        from ..vectors.keyed import gensim_gap
+
+        raise gensim_gap("Word2Vec", name)
+
+    def get_latest_training_loss(self) -> float:
+        """As gensim: the loss summed over every epoch of the latest train() call so far (float64; 0
+        unless compute_loss=True). Each epoch's own figure is in ``epoch_history``."""
+        return self.running_training_loss
+
+    # ---- vectors ---------------------------------------------------------------------------------
+    def _word_vectors(self) -> np.ndarray:
+        return self._in
+
+    def _keyed_vectors(self):
+        from ..vectors import KeyedVectors
+
+        return KeyedVectors(list(self.index_to_key), self._word_vectors())
+
+    @property
+    def wv(self):
+        """The trained word vectors as a KeyedVectors (rebuilt after each epoch)."""
+        if self._wv is None:
+            self._wv = self._keyed_vectors()
+            if self.counts.shape == (len(self.index_to_key),):
+                self._wv.expandos["count"] = self.counts.copy()  # gensim's wv.get_vecattr(word, "count")
+        return self._wv
+
+    # ---- persistence (see persist.py) ------------------------------------------------------------
+    def _arrays(self) -> dict:
+        arrays = {"input": self._in, "counts": self.counts}
+        if self.syn1neg is not None:
+            arrays["syn1neg"] = self.syn1neg
+        if self.syn1 is not None:
+            arrays["syn1"] = self.syn1
+        if self._id_remap is not None:
+            arrays["id_remap"] = self._id_remap
+        return arrays
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save everything needed to resume training (npz; written to a temp file, then renamed)."""
+        persist.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Word2Vec":
+        """Load a model written by save(); train() continues from it."""
+        return persist.load(cls, path)
+
+    def _restore(self, meta: dict, data: dict) -> None:
+        self.params, state = persist.read_params(self._params_class, meta)
+        for k, v in state.items():
+            setattr(self, k, v)
+        self.callbacks = ()
+        self.index_to_key = list(meta["index_to_key"])
+        self.key_to_index = {w: i for i, w in enumerate(self.index_to_key)}
+        self.counts = np.ascontiguousarray(data["counts"], dtype=np.int64)
+        self._in = np.ascontiguousarray(data["input"], dtype=np.float32)
+        self.syn1neg = np.ascontiguousarray(data["syn1neg"]) if "syn1neg" in data else None
+        self.syn1 = np.ascontiguousarray(data["syn1"]) if "syn1" in data else None
+        self.id_to_key = meta.get("id_to_key")
+        self._id_remap = np.ascontiguousarray(data["id_remap"], dtype=np.int32) if "id_remap" in data else None
+        n = len(self.index_to_key)
+        if self.counts.shape != (n,) or self._in.shape[1] != self.vector_size:
+            raise ValueError("model file is inconsistent: table shapes do not match the vocabulary")
+        self.running_training_loss = 0.0
+        self.epoch_history = []
+        self._wv = None
+        self._fail_at_job = None
+        self.pruned_below = 0
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(vocab={len(self.index_to_key)}, vector_size={self.vector_size}, "
+                f"sg={self.sg}, hs={self.hs}, negative={self.negative}, window={self.window})")
+
+
+for _name in Params.saved_names():
+    setattr(Word2Vec, _name, param_property(_name))
+del _name

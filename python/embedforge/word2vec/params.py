@@ -1,0 +1,171 @@
+"""The training parameters: one frozen object, validated once, that builds the native engine's config."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Params", "FastTextParams", "native", "check_int", "check_float", "check_gensim_vocab_options"]
+
+_CASTS = {"int": int, "int | None": int, "float": float, "bool": bool}  # field annotation -> plain Python type
+_INT32_MAX = 2 ** 31 - 1
+_INT64_MAX = 2 ** 63 - 1
+# The native trainer's field widths: a value past them would surface as a pybind11 cast error.
+_INT_MAXIMUM = {"seed": 2 ** 64 - 1, "max_vocab_size": _INT64_MAX, "bucket": _INT64_MAX,
+                "total_examples": _INT64_MAX, "total_words": _INT64_MAX, "min_count": _INT64_MAX}
+
+
+def native():
+    """The torch-free native trainer module (embedforge._w2v)."""
+    try:
+        from .. import _w2v
+    except ImportError as exc:  # pragma: no cover - exercised only on broken installs
+        raise ImportError(
+            f"embedforge's word2vec trainer module failed to load ({exc}); reinstall embedforge: `make develop` in a "
+            "source checkout, or `pip install --force-reinstall --no-deps embedforge`"
+        ) from exc
+    return _w2v
+
+
+def check_int(name: str, value: Any, minimum: int | None = None, allow_none: bool = False,
+              maximum: int | None = None) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    maximum = _INT_MAXIMUM.get(name, _INT32_MAX) if maximum is None else maximum
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+
+
+def check_float(name: str, value: Any, minimum: float | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def check_gensim_vocab_options(update: Any, trim_rule: Any, kwargs: dict) -> None:
+    """gensim build_vocab options without a counterpart here fail loudly."""
+    if kwargs:
+        raise TypeError(f"build_vocab() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+    if update:
+        raise NotImplementedError("build_vocab(update=True): growing a trained model's vocabulary is not supported")
+    if trim_rule is not None:
+        raise NotImplementedError("build_vocab(trim_rule=...): vocabulary trim rules are not supported; use min_count "
+                                  "or max_vocab_size")
+
+
+def _check_flag(name: str, value: Any, meaning: str) -> None:
+    if value not in (0, 1, True, False):
+        raise ValueError(f"{name} must be {meaning}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Params:
+    """Word2Vec's parameters (gensim's names), checked and normalised when made; change one with ``replace``."""
+
+    vector_size: int = 100
+    alpha: float = 0.025
+    window: int = 5
+    min_count: int = 5
+    max_vocab_size: int | None = None
+    sample: float = 1e-3
+    seed: int = 1
+    workers: int | None = None  # None: min(3, CPU count)
+    min_alpha: float = 0.0001
+    sg: int = 0
+    hs: int = 0
+    negative: int = 5
+    ns_exponent: float = 0.75
+    cbow_mean: int = 1
+    epochs: int = 5
+    shrink_windows: bool = True
+    compute_loss: bool = False
+    progress: bool = True
+    deterministic: bool = False
+    device: str = field(default="cpu", metadata={"saved": False})
+
+    def __post_init__(self) -> None:
+        if self.workers is None:
+            self._set("workers", min(3, os.cpu_count() or 1))
+        self._check()
+        for f in fields(self):  # normalise: numpy scalars and 0/1 flags become plain Python values
+            v = getattr(self, f.name)
+            if v is not None and f.type in _CASTS:
+                self._set(f.name, _CASTS[f.type](v))
+        for flag in ("sg", "hs", "cbow_mean"):
+            self._set(flag, int(bool(getattr(self, flag))))
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def _check(self) -> None:
+        check_int("vector_size", self.vector_size, 1)
+        check_int("window", self.window, 1)
+        check_int("min_count", self.min_count, 0)
+        check_int("max_vocab_size", self.max_vocab_size, 1, allow_none=True)
+        check_int("seed", self.seed, 0)
+        check_int("workers", self.workers, 1)
+        check_int("negative", self.negative, 0)
+        check_int("epochs", self.epochs, 1)
+        check_float("alpha", self.alpha, 0.0)
+        check_float("min_alpha", self.min_alpha, 0.0)
+        check_float("sample", self.sample, 0.0)
+        check_float("ns_exponent", self.ns_exponent)
+        _check_flag("sg", self.sg, "0 (CBOW) or 1 (skip-gram)")
+        _check_flag("hs", self.hs, "0 or 1")
+        _check_flag("cbow_mean", self.cbow_mean, "0 (sum) or 1 (mean)")
+        if self.negative == 0 and not self.hs:
+            raise ValueError("negative=0 and hs=0 leave nothing to train: set negative > 0 or hs=1")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.device == "cuda":
+            if not (self.sg and self.negative > 0 and not self.hs):
+                raise ValueError("device='cuda' trains skip-gram with negative sampling only: use sg=1, hs=0, negative>0")
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("device='cuda' was asked for but torch sees no CUDA device")
+
+    @classmethod
+    def saved_names(cls) -> tuple[str, ...]:
+        """The parameters a model file stores."""
+        return tuple(f.name for f in fields(cls) if f.metadata.get("saved", True))
+
+    def native_config(self, schedule_words: int, alpha: float, min_alpha: float,
+                      fail_at_job: int | None = None) -> dict:
+        """The config the native Word2VecTrainer takes, for one train() call."""
+        cfg = dict(
+            vector_size=self.vector_size, sg=bool(self.sg), hs=bool(self.hs), negative=self.negative,
+            ns_exponent=self.ns_exponent, window=self.window, cbow_mean=bool(self.cbow_mean), sample=self.sample,
+            alpha=alpha, min_alpha=min_alpha, shrink_windows=self.shrink_windows, compute_loss=self.compute_loss,
+            workers=self.workers, seed=self.seed, deterministic=self.deterministic, schedule_words=schedule_words,
+        )
+        if fail_at_job is not None:
+            cfg["fail_at_job"] = int(fail_at_job)  # test hook: a worker raises at this job index
+        return cfg
+
+
+@dataclass(frozen=True)
+class FastTextParams(Params):
+    """FastText's parameters: Word2Vec's and the character n-gram range and bucket count."""
+
+    min_n: int = 3
+    max_n: int = 6
+    bucket: int = 2_000_000
+
+    def _check(self) -> None:
+        check_int("min_n", self.min_n, 1)
+        check_int("max_n", self.max_n, 0)
+        check_int("bucket", self.bucket, 0)
+        if self.max_n and self.max_n < self.min_n:
+            raise ValueError(f"max_n ({self.max_n}) must be >= min_n ({self.min_n}), or 0 to disable n-grams")
+        super()._check()
