@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from .params import native
 
-__all__ = ["Scan", "TokenCorpus", "IdCorpus", "FileCorpus", "CHUNK_TOKENS", "check_sentences", "check_corpus_file",
-           "first_is_ids", "scan_corpus", "training_corpus", "sentences_of"]
+__all__ = [
+    "Scan",
+    "TokenCorpus",
+    "IdCorpus",
+    "FileCorpus",
+    "CHUNK_TOKENS",
+    "check_sentences",
+    "check_corpus_file",
+    "first_is_ids",
+    "scan_corpus",
+    "training_corpus",
+    "sentences_of",
+]
 
 CHUNK_TOKENS = 50_000  # tokens per chunk handed to the engine
 
@@ -22,9 +34,9 @@ class Scan:
     """What a vocabulary pass found: every word (unordered) with its count."""
 
     words: list
-    counts: np.ndarray          # int64, one per word
+    counts: np.ndarray  # int64, one per word
     sentences: int
-    pruned_below: int = 0       # max_vocab_size pruning dropped words seen fewer times than this
+    pruned_below: int = 0  # max_vocab_size pruning dropped words seen fewer times than this
     ids_present: np.ndarray | None = None  # id corpora: the token id of each word, ascending
 
 
@@ -118,8 +130,9 @@ class IdCorpus:
 
     path = None
 
-    def __init__(self, sentences: Iterable[Any], id_to_key: Sequence[str] | None,
-                 remap: np.ndarray | None = None) -> None:
+    def __init__(
+        self, sentences: Iterable[Any], id_to_key: Sequence[str] | None, remap: np.ndarray | None = None
+    ) -> None:
         check_sentences(sentences)
         self.sentences = sentences
         self.id_to_key = id_to_key
@@ -139,9 +152,13 @@ class IdCorpus:
                 bad = np.flatnonzero((a < 0) | (a >= limit))
                 if bad.size:
                     j, v = int(bad[0]), int(a[bad[0]])
-                    what = ("is negative" if v < 0 else
-                            f"is out of range for id_to_key of {limit} keys" if self.id_to_key is not None else
-                            "is too large (token ids must be below 2^31)")
+                    what = (
+                        "is negative"
+                        if v < 0
+                        else f"is out of range for id_to_key of {limit} keys"
+                        if self.id_to_key is not None
+                        else "is too large (token ids must be below 2^31)"
+                    )
                     raise ValueError(f"sentence {first + i}: token id {v} at position {j} {what}")
         return flat.astype(np.int64, copy=False)
 
@@ -153,8 +170,10 @@ class IdCorpus:
             a = sent if isinstance(sent, np.ndarray) else None
             if a is None or a.ndim != 1 or a.dtype.kind not in "iu":
                 got = type(sent).__name__ if a is None else f"a {a.ndim}-D {a.dtype} array"
-                raise TypeError(f"sentence {i} must be a 1-D integer numpy array of token ids "
-                                f"(the corpus was given as ids), got {got}")
+                raise TypeError(
+                    f"sentence {i} must be a 1-D integer numpy array of token ids "
+                    f"(the corpus was given as ids), got {got}"
+                )
             buf.append(a)
             n += a.shape[0]
             if n >= CHUNK_TOKENS:
@@ -178,7 +197,7 @@ class IdCorpus:
         present = np.flatnonzero(counts)
         if max_vocab_size is not None and present.size > max_vocab_size:
             # an id corpus needs no pruning while counting (one counter per id): keep the most frequent
-            top = np.argsort(-counts[present], kind="stable")[: max_vocab_size]
+            top = np.argsort(-counts[present], kind="stable")[:max_vocab_size]
             present = np.sort(present[top])
         keys = self.id_to_key
         words = [keys[i] for i in present] if keys is not None else [str(i) for i in present]
@@ -231,8 +250,9 @@ def scan_corpus(corpus_iterable: Any, corpus_file: Any, id_to_key: Sequence[str]
     return TokenCorpus(corpus_iterable)
 
 
-def training_corpus(corpus_iterable: Any, corpus_file: Any, id_to_key: Sequence[str] | None,
-                    id_remap: np.ndarray | None):
+def training_corpus(
+    corpus_iterable: Any, corpus_file: Any, id_to_key: Sequence[str] | None, id_remap: np.ndarray | None
+):
     """The source train() reads: its kind follows the vocabulary (ids when it was built from ids)."""
     if corpus_file is not None:
         return FileCorpus(corpus_file)

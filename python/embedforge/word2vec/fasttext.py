@@ -17,7 +17,7 @@ __all__ = ["FastText", "FastTextKeyedVectors"]
 class FastTextKeyedVectors(KeyedVectors):
     """KeyedVectors that also answer for out-of-vocabulary words from their character n-grams."""
 
-    def __init__(self, keys, vectors, model: "FastText") -> None:
+    def __init__(self, keys, vectors, model: FastText) -> None:
         super().__init__(keys, vectors)
         self._model = model
         self.min_n, self.max_n, self.bucket = model.min_n, model.max_n, model.bucket
@@ -53,8 +53,10 @@ class FastTextKeyedVectors(KeyedVectors):
         if key in self.key_to_index or not isinstance(key, str):
             return super().get_vector(key, norm=norm)
         if not self._has_ngrams():
-            raise KeyError(f"cannot compute a vector for the out-of-vocabulary word {key!r}: the model has no "
-                           f"character n-grams (bucket={self.bucket}, min_n={self.min_n}, max_n={self.max_n})")
+            raise KeyError(
+                f"cannot compute a vector for the out-of-vocabulary word {key!r}: the model has no "
+                f"character n-grams (bucket={self.bucket}, min_n={self.min_n}, max_n={self.max_n})"
+            )
         v = self._model.oov_vector(key)
         if norm:
             n = float(np.linalg.norm(v))
@@ -78,8 +80,16 @@ class FastText(Word2Vec):
     _params_class = FastTextParams
     _needs_keys = True
 
-    def __init__(self, sentences=None, corpus_file=None, *, min_n: int = 3, max_n: int = 6, bucket: int = 2_000_000,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        sentences=None,
+        corpus_file=None,
+        *,
+        min_n: int = 3,
+        max_n: int = 6,
+        bucket: int = 2_000_000,
+        **kwargs: Any,
+    ) -> None:
         self.ngram_buckets = np.zeros(0, dtype=np.int64)
         self._sub = (None, None)
         super().__init__(sentences, corpus_file, min_n=min_n, max_n=max_n, bucket=bucket, **kwargs)
@@ -102,8 +112,16 @@ class FastText(Word2Vec):
         new_rows[mask] = compact.astype(np.int32)
         self._sub = (new_offs, new_rows)
 
-    def build_vocab(self, corpus_iterable=None, corpus_file=None, update=False, progress_per=10000,
-                    keep_raw_vocab=False, trim_rule=None, **kwargs) -> "FastText":
+    def build_vocab(
+        self,
+        corpus_iterable=None,
+        corpus_file=None,
+        update=False,
+        progress_per=10000,
+        keep_raw_vocab=False,
+        trim_rule=None,
+        **kwargs,
+    ) -> FastText:
         check_gensim_vocab_options(update, trim_rule, kwargs)
         self.ngram_buckets = np.zeros(0, dtype=np.int64)
         return super().build_vocab(corpus_iterable, corpus_file=corpus_file)
@@ -125,7 +143,7 @@ class FastText(Word2Vec):
     @property
     def vectors_ngrams(self) -> np.ndarray:
         """[used buckets, D] rows of the n-gram buckets listed in ``ngram_buckets``."""
-        return self._in[len(self.index_to_key):]
+        return self._in[len(self.index_to_key) :]
 
     def _word_vectors(self) -> np.ndarray:
         offs, rows = self._subwords()
@@ -134,9 +152,9 @@ class FastText(Word2Vec):
         step = 4096
         for s in range(0, V, step):
             e = min(V, s + step)
-            seg = rows[offs[s]:offs[e]]
+            seg = rows[offs[s] : offs[e]]
             sums = np.add.reduceat(self._in[seg], offs[s:e] - offs[s], axis=0)
-            out[s:e] = sums / np.diff(offs[s:e + 1])[:, None].astype(np.float32)
+            out[s:e] = sums / np.diff(offs[s : e + 1])[:, None].astype(np.float32)
         return out
 
     def oov_vector(self, word: str) -> np.ndarray:
@@ -144,7 +162,7 @@ class FastText(Word2Vec):
         offs, rows = native().w2v_ngram_rows([word], self.min_n, self.max_n, self.bucket, 0)
         b = np.asarray(rows, dtype=np.int64)
         pos = np.searchsorted(self.ngram_buckets, b)
-        ok = (pos < len(self.ngram_buckets))
+        ok = pos < len(self.ngram_buckets)
         ok[ok] = self.ngram_buckets[pos[ok]] == b[ok]
         if not ok.any():
             return np.zeros(self.vector_size, dtype=np.float32)

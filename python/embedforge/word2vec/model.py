@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import fields, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,10 +80,28 @@ class Word2Vec:
             if name not in own:
                 raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
         self.params = self._params_class(
-            vector_size=vector_size, alpha=alpha, window=window, min_count=min_count, max_vocab_size=max_vocab_size,
-            sample=sample, seed=seed, workers=workers, min_alpha=min_alpha, sg=sg, hs=hs, negative=negative,
-            ns_exponent=ns_exponent, cbow_mean=cbow_mean, epochs=epochs, shrink_windows=shrink_windows,
-            compute_loss=compute_loss, progress=progress, deterministic=deterministic, device=device, **extra)
+            vector_size=vector_size,
+            alpha=alpha,
+            window=window,
+            min_count=min_count,
+            max_vocab_size=max_vocab_size,
+            sample=sample,
+            seed=seed,
+            workers=workers,
+            min_alpha=min_alpha,
+            sg=sg,
+            hs=hs,
+            negative=negative,
+            ns_exponent=ns_exponent,
+            cbow_mean=cbow_mean,
+            epochs=epochs,
+            shrink_windows=shrink_windows,
+            compute_loss=compute_loss,
+            progress=progress,
+            deterministic=deterministic,
+            device=device,
+            **extra,
+        )
         self.callbacks = tuple(callbacks)
         if id_to_key is not None:
             if isinstance(id_to_key, (str, bytes)) or not all(isinstance(k, str) for k in id_to_key):
@@ -94,8 +113,8 @@ class Word2Vec:
         self.index_to_key: list[str] = []
         self.key_to_index: dict[str, int] = {}
         self.counts = np.zeros(0, dtype=np.int64)
-        self.corpus_total_words = 0       # in-vocabulary words per pass
-        self.corpus_count = 0             # sentences per pass
+        self.corpus_total_words = 0  # in-vocabulary words per pass
+        self.corpus_count = 0  # sentences per pass
         self.epochs_trained = 0
         self.running_training_loss = 0.0
         self.epoch_history: list = []
@@ -119,9 +138,16 @@ class Word2Vec:
         self.params = replace(self.params, device=value)
 
     # ---- vocabulary ------------------------------------------------------------------------------
-    def build_vocab(self, corpus_iterable: Iterable[Sequence[str]] | None = None, corpus_file: str | None = None,
-                    update: bool = False, progress_per: int = 10000, keep_raw_vocab: bool = False,
-                    trim_rule: Any = None, **kwargs: Any) -> "Word2Vec":
+    def build_vocab(
+        self,
+        corpus_iterable: Iterable[Sequence[str]] | None = None,
+        corpus_file: str | None = None,
+        update: bool = False,
+        progress_per: int = 10000,
+        keep_raw_vocab: bool = False,
+        trim_rule: Any = None,
+        **kwargs: Any,
+    ) -> Word2Vec:
         """Count words (one pass), keep those seen >= min_count times (most frequent first), init the tables.
 
         gensim's signature and order; ``progress_per`` (log interval) and ``keep_raw_vocab`` (keeping
@@ -131,8 +157,10 @@ class Word2Vec:
         check_gensim_vocab_options(update, trim_rule, kwargs)
         corpus = scan_corpus(corpus_iterable, corpus_file, self.id_to_key)
         if getattr(corpus, "id_to_key", 0) is None and self._needs_keys:
-            raise ValueError(f"{type(self).__name__} builds character n-grams from the keys: give id_to_key "
-                             "(the string of each token id) with an id corpus")
+            raise ValueError(
+                f"{type(self).__name__} builds character n-grams from the keys: give id_to_key "
+                "(the string of each token id) with an id corpus"
+            )
         scan = corpus.scan(self.max_vocab_size)
         words, counts = scan.words, scan.counts
         if len(words) == 0:
@@ -209,8 +237,9 @@ class Word2Vec:
         for name, value in (("total_examples", total_examples), ("total_words", total_words)):
             check_int(name, value, 0, allow_none=True)
         if word_count:
-            raise NotImplementedError(f"train(word_count={word_count!r}): starting the lr schedule part-way is not "
-                                      "supported")
+            raise NotImplementedError(
+                f"train(word_count={word_count!r}): starting the lr schedule part-way is not supported"
+            )
         if (corpus_iterable is None) == (corpus_file is None):
             raise ValueError("train needs exactly one of corpus_iterable or corpus_file")
         if not self.index_to_key:
@@ -229,12 +258,12 @@ class Word2Vec:
             engine = NativeEngine(self, corpus, epochs, alpha, min_alpha)
         return run_epochs(self, engine, epochs, callbacks)
 
-    def _train_op(self, device: str, corpus_iterable, path, epochs: int, alpha: float, min_alpha: float,
-                  batch: int = 512) -> tuple[int, int]:
+    def _train_op(
+        self, device: str, corpus_iterable, path, epochs: int, alpha: float, min_alpha: float, batch: int = 512
+    ) -> tuple[int, int]:
         """train() through the batched sgns_step op on `device` (what device="cuda" runs; tests use "cpu")."""
         corpus = training_corpus(corpus_iterable, path, self.id_to_key, self._id_remap)
-        return run_epochs(self, OpEngine(self, corpus, epochs, alpha, min_alpha, device, batch), epochs,
-                          self.callbacks)
+        return run_epochs(self, OpEngine(self, corpus, epochs, alpha, min_alpha, device, batch), epochs, self.callbacks)
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: gensim methods not offered get a clear error.
@@ -283,7 +312,7 @@ class Word2Vec:
         persist.save(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Word2Vec":
+    def load(cls, path: str | os.PathLike) -> Word2Vec:
         """Load a model written by save(); train() continues from it."""
         return persist.load(cls, path)
 
@@ -310,8 +339,10 @@ class Word2Vec:
         self.pruned_below = 0
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(vocab={len(self.index_to_key)}, vector_size={self.vector_size}, "
-                f"sg={self.sg}, hs={self.hs}, negative={self.negative}, window={self.window})")
+        return (
+            f"{type(self).__name__}(vocab={len(self.index_to_key)}, vector_size={self.vector_size}, "
+            f"sg={self.sg}, hs={self.hs}, negative={self.negative}, window={self.window})"
+        )
 
 
 for _name in Params.saved_names():

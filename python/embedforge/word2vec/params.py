@@ -11,11 +11,17 @@ import numpy as np
 __all__ = ["Params", "FastTextParams", "native", "check_int", "check_float", "check_gensim_vocab_options"]
 
 _CASTS = {"int": int, "int | None": int, "float": float, "bool": bool}  # field annotation -> plain Python type
-_INT32_MAX = 2 ** 31 - 1
-_INT64_MAX = 2 ** 63 - 1
+_INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
 # The native trainer's field widths: a value past them would surface as a pybind11 cast error.
-_INT_MAXIMUM = {"seed": 2 ** 64 - 1, "max_vocab_size": _INT64_MAX, "bucket": _INT64_MAX,
-                "total_examples": _INT64_MAX, "total_words": _INT64_MAX, "min_count": _INT64_MAX}
+_INT_MAXIMUM = {
+    "seed": 2**64 - 1,
+    "max_vocab_size": _INT64_MAX,
+    "bucket": _INT64_MAX,
+    "total_examples": _INT64_MAX,
+    "total_words": _INT64_MAX,
+    "min_count": _INT64_MAX,
+}
 
 
 def native():
@@ -30,8 +36,9 @@ def native():
     return _w2v
 
 
-def check_int(name: str, value: Any, minimum: int | None = None, allow_none: bool = False,
-              maximum: int | None = None) -> None:
+def check_int(
+    name: str, value: Any, minimum: int | None = None, allow_none: bool = False, maximum: int | None = None
+) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -59,8 +66,9 @@ def check_gensim_vocab_options(update: Any, trim_rule: Any, kwargs: dict) -> Non
     if update:
         raise NotImplementedError("build_vocab(update=True): growing a trained model's vocabulary is not supported")
     if trim_rule is not None:
-        raise NotImplementedError("build_vocab(trim_rule=...): vocabulary trim rules are not supported; use min_count "
-                                  "or max_vocab_size")
+        raise NotImplementedError(
+            "build_vocab(trim_rule=...): vocabulary trim rules are not supported; use min_count or max_vocab_size"
+        )
 
 
 def _check_flag(name: str, value: Any, meaning: str) -> None:
@@ -129,7 +137,9 @@ class Params:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda":
             if not (self.sg and self.negative > 0 and not self.hs):
-                raise ValueError("device='cuda' trains skip-gram with negative sampling only: use sg=1, hs=0, negative>0")
+                raise ValueError(
+                    "device='cuda' trains skip-gram with negative sampling only: use sg=1, hs=0, negative>0"
+                )
             import torch
 
             if not torch.cuda.is_available():
@@ -140,14 +150,27 @@ class Params:
         """The parameters a model file stores."""
         return tuple(f.name for f in fields(cls) if f.metadata.get("saved", True))
 
-    def native_config(self, schedule_words: int, alpha: float, min_alpha: float,
-                      fail_at_job: int | None = None) -> dict:
+    def native_config(
+        self, schedule_words: int, alpha: float, min_alpha: float, fail_at_job: int | None = None
+    ) -> dict:
         """The config the native Word2VecTrainer takes, for one train() call."""
         cfg = dict(
-            vector_size=self.vector_size, sg=bool(self.sg), hs=bool(self.hs), negative=self.negative,
-            ns_exponent=self.ns_exponent, window=self.window, cbow_mean=bool(self.cbow_mean), sample=self.sample,
-            alpha=alpha, min_alpha=min_alpha, shrink_windows=self.shrink_windows, compute_loss=self.compute_loss,
-            workers=self.workers, seed=self.seed, deterministic=self.deterministic, schedule_words=schedule_words,
+            vector_size=self.vector_size,
+            sg=bool(self.sg),
+            hs=bool(self.hs),
+            negative=self.negative,
+            ns_exponent=self.ns_exponent,
+            window=self.window,
+            cbow_mean=bool(self.cbow_mean),
+            sample=self.sample,
+            alpha=alpha,
+            min_alpha=min_alpha,
+            shrink_windows=self.shrink_windows,
+            compute_loss=self.compute_loss,
+            workers=self.workers,
+            seed=self.seed,
+            deterministic=self.deterministic,
+            schedule_words=schedule_words,
         )
         if fail_at_job is not None:
             cfg["fail_at_job"] = int(fail_at_job)  # test hook: a worker raises at this job index

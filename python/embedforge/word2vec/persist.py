@@ -29,8 +29,13 @@ def save(model: Any, path: str | os.PathLike) -> None:
     """Write `model` to `path` (a temporary file in the same directory, then renamed over it)."""
     path = os.fspath(path)
     params = {k: getattr(model, k) for k in _param_types(model._params_class)}
-    meta = {"format": FORMAT, "kind": model._kind, "params": params, "index_to_key": model.index_to_key,
-            "id_to_key": model.id_to_key}
+    meta = {
+        "format": FORMAT,
+        "kind": model._kind,
+        "params": params,
+        "index_to_key": model.index_to_key,
+        "id_to_key": model.id_to_key,
+    }
     arrays = dict(model._arrays())
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     d = os.path.dirname(os.path.abspath(path))

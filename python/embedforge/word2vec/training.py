@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,12 +23,12 @@ ProgressFn = Callable[[int, float], None]  # (words done this epoch, current lea
 class EpochInfo:
     """What a callback receives at the end of an epoch."""
 
-    epoch: int            # 0-based epoch within this train() call
-    words: int            # in-vocabulary words processed this epoch (before subsampling)
-    examples: int         # predictions made this epoch
-    loss: float           # summed logistic loss this epoch (float64; 0 unless compute_loss)
-    seconds: float        # this epoch's wall time
-    elapsed: float        # since train() began
+    epoch: int  # 0-based epoch within this train() call
+    words: int  # in-vocabulary words processed this epoch (before subsampling)
+    examples: int  # predictions made this epoch
+    loss: float  # summed logistic loss this epoch (float64; 0 unless compute_loss)
+    seconds: float  # this epoch's wall time
+    elapsed: float  # since train() began
 
 
 class Progress:
@@ -65,7 +66,8 @@ class Progress:
         el = now - self.t0
         rate = done / el if el > 0 else 0.0
         eta = f"{(self.total - done) / rate:6.1f}s" if rate > 0 else "     ?"  # no estimate before any word
-        sys.stderr.write(f"\rword2vec {100.0 * done / self.total:5.1f}%  {rate / 1e3:8.0f}k words/s  lr {lr:.5f}  ETA {eta} ")
+        pct = 100.0 * done / self.total
+        sys.stderr.write(f"\rword2vec {pct:5.1f}%  {rate / 1e3:8.0f}k words/s  lr {lr:.5f}  ETA {eta} ")
         sys.stderr.flush()
 
     def end_epoch(self, words: int) -> None:
@@ -88,8 +90,14 @@ class NativeEngine:
         self.model, self.corpus = model, corpus
         sub_offsets, sub_rows = model._subwords()
         self.trainer = native().Word2VecTrainer(
-            model._in, model.syn1neg, model.syn1, model.counts, model.index_to_key if corpus.path is not None else None,
-            sub_offsets, sub_rows, model._config(model.corpus_total_words * epochs, alpha, min_alpha),
+            model._in,
+            model.syn1neg,
+            model.syn1,
+            model.counts,
+            model.index_to_key if corpus.path is not None else None,
+            sub_offsets,
+            sub_rows,
+            model._config(model.corpus_total_words * epochs, alpha, min_alpha),
         )
 
     def epoch(self, epoch: int, progress: ProgressFn) -> dict:
@@ -115,8 +123,9 @@ class OpEngine:
     live on the device during training and are copied back at the end of each epoch.
     """
 
-    def __init__(self, model: Any, corpus: Any, epochs: int, alpha: float, min_alpha: float, device: str,
-                 batch: int = 512) -> None:
+    def __init__(
+        self, model: Any, corpus: Any, epochs: int, alpha: float, min_alpha: float, device: str, batch: int = 512
+    ) -> None:
         import torch
 
         if model.syn1neg is None or model.hs or not model.sg or model._subwords()[0] is not None:
@@ -170,7 +179,9 @@ class OpEngine:
         cum, rng, batch, loss = self.cum, self.rng, self.batch, 0.0
         for s in range(0, n, batch):
             neg = np.minimum(np.searchsorted(cum, rng.random(self.model.negative) * cum[-1]), len(cum) - 1)
-            out = sgns_step(self.I, self.O, c[s:s + batch], x[s:s + batch], torch.from_numpy(neg).to(self.device), lr)
+            out = sgns_step(
+                self.I, self.O, c[s : s + batch], x[s : s + batch], torch.from_numpy(neg).to(self.device), lr
+            )
             if self.model.compute_loss:
                 loss += float(out.double().sum())
         return loss
@@ -235,9 +246,18 @@ def run_epochs(model: Any, engine: Any, epochs: int, callbacks: Sequence[Any]) -
                 warnings.warn(
                     f"epoch {epoch}: {stats['words']} words but no training example (no word kept a context "
                     f"word): subsampling (sample={model.sample}) drops most words of a corpus this small; "
-                    "set sample=0", RuntimeWarning, stacklevel=3)
-            info = EpochInfo(epoch, int(stats["words"]), int(stats["examples"]), float(stats["loss"]),
-                             float(stats["seconds"]), time.perf_counter() - t0)
+                    "set sample=0",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            info = EpochInfo(
+                epoch,
+                int(stats["words"]),
+                int(stats["examples"]),
+                float(stats["loss"]),
+                float(stats["seconds"]),
+                time.perf_counter() - t0,
+            )
             model.epoch_history.append(info)
             model._wv = None
             for cb in callbacks:
