@@ -74,6 +74,21 @@ def _drop_unknown(ids: np.ndarray) -> np.ndarray:
     return ids[ids >= 0].astype(np.int64)
 
 
+def _token_chunks(sentences: Iterable[Sequence[str]], key_to_index: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(vocabulary indices, -1 for unknown words; sentence end offsets) about CHUNK_TOKENS at a time."""
+    get = key_to_index.get
+    ids: list[int] = []
+    ends: list[int] = []
+    for sent in sentences:
+        ids.extend(map(get, sent, repeat(-1)))
+        ends.append(len(ids))
+        if len(ids) >= CHUNK_TOKENS:
+            yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+            ids, ends = [], []
+    if ends:
+        yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+
+
 class TokenCorpus:
     """A re-iterable of str token lists."""
 
@@ -108,21 +123,15 @@ class TokenCorpus:
 
     def chunks(self, key_to_index: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(vocabulary indices, -1 for unknown words; sentence end offsets) about CHUNK_TOKENS at a time."""
-        get = key_to_index.get
-        ids: list[int] = []
-        ends: list[int] = []
+        return _token_chunks(self._checked(), key_to_index)
+
+    def _checked(self) -> Iterator[Any]:
         for i, sent in enumerate(self.sentences):
             if isinstance(sent, (str, bytes)) or not hasattr(sent, "__iter__"):
                 raise TypeError(f"sentence {i} must be a list of str tokens, got {type(sent).__name__}")
             if isinstance(sent, np.ndarray) and sent.dtype.kind in "iu":
                 raise TypeError(f"sentence {i} is an array of token ids, but the vocabulary was built from str tokens")
-            ids.extend(map(get, sent, repeat(-1)))
-            ends.append(len(ids))
-            if len(ids) >= CHUNK_TOKENS:
-                yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
-                ids, ends = [], []
-        if ends:
-            yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+            yield sent
 
 
 class IdCorpus:
@@ -225,18 +234,8 @@ class FileCorpus:
 
     def chunks(self, key_to_index: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Chunks read in Python (whitespace-split lines), for trainers other than the native engine."""
-        get = key_to_index.get
-        ids: list[int] = []
-        ends: list[int] = []
         with open(self.path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                ids.extend(map(get, line.split(), repeat(-1)))
-                ends.append(len(ids))
-                if len(ids) >= CHUNK_TOKENS:
-                    yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
-                    ids, ends = [], []
-        if ends:
-            yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+            yield from _token_chunks((line.split() for line in f), key_to_index)
 
 
 def scan_corpus(corpus_iterable: Any, corpus_file: Any, id_to_key: Sequence[str] | None):
