@@ -363,9 +363,9 @@ def test_native_trainer_checks_ids_and_tables():
     tr.abort()
     with pytest.raises(TypeError, match="in_table must be float32"):
         C.Word2VecTrainer(m._in.astype(np.float64), m.syn1neg, None, m.counts, None, None, None, cfg)
+    cfg.vector_size = 25
     with pytest.raises(ValueError, match="out_neg has 24 columns, expected 25"):
-        C.Word2VecTrainer(np.zeros((100, 25), np.float32), m.syn1neg, None, m.counts, None, None, None,
-                          dict(cfg, vector_size=25))
+        C.Word2VecTrainer(np.zeros((100, 25), np.float32), m.syn1neg, None, m.counts, None, None, None, cfg)
 
 
 # ---- the op path (what device="cuda" runs), exercised here with the CPU kernel --------------------------

@@ -45,25 +45,7 @@ float* table_ptr(const py::object& obj, const char* name, int64_t rows, int64_t 
 class PyTrainer {
  public:
   PyTrainer(py::object in_table, py::object out_neg, py::object out_hs, I64Array counts, py::object words,
-            py::object sub_offsets, py::object sub_rows, const py::dict& cfg_dict) {
-    w2v::TrainConfig cfg;
-    cfg.dim = cfg_dict["vector_size"].cast<int64_t>();
-    cfg.sg = cfg_dict["sg"].cast<bool>();
-    cfg.hs = cfg_dict["hs"].cast<bool>();
-    cfg.negative = cfg_dict["negative"].cast<int>();
-    cfg.ns_exponent = cfg_dict["ns_exponent"].cast<double>();
-    cfg.window = cfg_dict["window"].cast<int>();
-    cfg.cbow_mean = cfg_dict["cbow_mean"].cast<bool>();
-    cfg.sample = cfg_dict["sample"].cast<double>();
-    cfg.alpha = cfg_dict["alpha"].cast<double>();
-    cfg.min_alpha = cfg_dict["min_alpha"].cast<double>();
-    cfg.shrink_windows = cfg_dict["shrink_windows"].cast<bool>();
-    cfg.compute_loss = cfg_dict["compute_loss"].cast<bool>();
-    cfg.workers = cfg_dict["workers"].cast<int>();
-    cfg.seed = cfg_dict["seed"].cast<uint64_t>();
-    cfg.deterministic = cfg_dict["deterministic"].cast<bool>();
-    cfg.schedule_words = cfg_dict["schedule_words"].cast<int64_t>();
-    if (cfg_dict.contains("fail_at_job")) cfg.fail_at_job = cfg_dict["fail_at_job"].cast<int64_t>();
+            py::object sub_offsets, py::object sub_rows, const w2v::TrainConfig& cfg) {
     if (cfg.dim <= 0) throw py::value_error("vector_size must be positive, got " + std::to_string(cfg.dim));
     if (cfg.window <= 0) throw py::value_error("window must be positive, got " + std::to_string(cfg.window));
     if (cfg.negative < 0) throw py::value_error("negative must be >= 0, got " + std::to_string(cfg.negative));
@@ -306,8 +288,27 @@ void block_step(py::object in_table, py::object out_table, const std::vector<std
 }  // namespace
 
 void bind_word2vec(py::module_& m) {
+  py::class_<w2v::TrainConfig>(m, "TrainConfig", "The engine's training parameters (one train() call).")
+      .def(py::init<>())
+      .def_readwrite("vector_size", &w2v::TrainConfig::dim)
+      .def_readwrite("sg", &w2v::TrainConfig::sg)
+      .def_readwrite("hs", &w2v::TrainConfig::hs)
+      .def_readwrite("negative", &w2v::TrainConfig::negative)
+      .def_readwrite("ns_exponent", &w2v::TrainConfig::ns_exponent)
+      .def_readwrite("window", &w2v::TrainConfig::window)
+      .def_readwrite("cbow_mean", &w2v::TrainConfig::cbow_mean)
+      .def_readwrite("sample", &w2v::TrainConfig::sample)
+      .def_readwrite("alpha", &w2v::TrainConfig::alpha)
+      .def_readwrite("min_alpha", &w2v::TrainConfig::min_alpha)
+      .def_readwrite("shrink_windows", &w2v::TrainConfig::shrink_windows)
+      .def_readwrite("compute_loss", &w2v::TrainConfig::compute_loss)
+      .def_readwrite("workers", &w2v::TrainConfig::workers)
+      .def_readwrite("seed", &w2v::TrainConfig::seed)
+      .def_readwrite("deterministic", &w2v::TrainConfig::deterministic)
+      .def_readwrite("schedule_words", &w2v::TrainConfig::schedule_words)
+      .def_readwrite("fail_at_job", &w2v::TrainConfig::fail_at_job);
   py::class_<PyTrainer>(m, "Word2VecTrainer", "Native word2vec trainer over numpy tables (internal; use embedforge.Word2Vec).")
-      .def(py::init<py::object, py::object, py::object, I64Array, py::object, py::object, py::object, const py::dict&>(),
+      .def(py::init<py::object, py::object, py::object, I64Array, py::object, py::object, py::object, const w2v::TrainConfig&>(),
            py::arg("in_table"), py::arg("out_neg"), py::arg("out_hs"), py::arg("counts"), py::arg("words"),
            py::arg("sub_offsets"), py::arg("sub_rows"), py::arg("config"))
       .def("begin_epoch", &PyTrainer::begin_epoch)

@@ -203,7 +203,7 @@ class Word2Vec:
     def _subwords(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         return None, None
 
-    def _config(self, schedule_words: int, alpha: float, min_alpha: float) -> dict:
+    def _config(self, schedule_words: int, alpha: float, min_alpha: float):
         return self.params.native_config(schedule_words, alpha, min_alpha, self._fail_at_job)
 
     def train(

@@ -150,30 +150,26 @@ class Params:
         """The parameters a model file stores."""
         return tuple(f.name for f in fields(cls) if f.metadata.get("saved", True))
 
-    def native_config(
-        self, schedule_words: int, alpha: float, min_alpha: float, fail_at_job: int | None = None
-    ) -> dict:
-        """The config the native Word2VecTrainer takes, for one train() call."""
-        cfg = dict(
-            vector_size=self.vector_size,
-            sg=bool(self.sg),
-            hs=bool(self.hs),
-            negative=self.negative,
-            ns_exponent=self.ns_exponent,
-            window=self.window,
-            cbow_mean=bool(self.cbow_mean),
-            sample=self.sample,
-            alpha=alpha,
-            min_alpha=min_alpha,
-            shrink_windows=self.shrink_windows,
-            compute_loss=self.compute_loss,
-            workers=self.workers,
-            seed=self.seed,
-            deterministic=self.deterministic,
-            schedule_words=schedule_words,
-        )
+    def native_config(self, schedule_words: int, alpha: float, min_alpha: float, fail_at_job: int | None = None):
+        """The native engine's TrainConfig for one train() call (lr from alpha to min_alpha over schedule_words)."""
+        cfg = native().TrainConfig()
+        for name in (
+            "vector_size",
+            "negative",
+            "ns_exponent",
+            "window",
+            "sample",
+            "shrink_windows",
+            "compute_loss",
+            "workers",
+            "seed",
+            "deterministic",
+        ):
+            setattr(cfg, name, getattr(self, name))
+        cfg.sg, cfg.hs, cfg.cbow_mean = bool(self.sg), bool(self.hs), bool(self.cbow_mean)
+        cfg.alpha, cfg.min_alpha, cfg.schedule_words = alpha, min_alpha, schedule_words
         if fail_at_job is not None:
-            cfg["fail_at_job"] = int(fail_at_job)  # test hook: a worker raises at this job index
+            cfg.fail_at_job = int(fail_at_job)  # test hook: a worker raises at this job index
         return cfg
 
 
