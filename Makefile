@@ -5,6 +5,8 @@
 #   make wheel      build a wheel into dist/
 #   make cuda-check build the CUDA kernels (nvcc required, no GPU needed) and run the CUDA tests
 #   make sanitize   build the core under ASan+UBSan and run the native core tests
+#   make lint       ruff (lint + format check) for Python, clang-format check for C++/CUDA
+#   make format     apply ruff's fixes and both formatters to the tree
 #   make notebooks  execute every notebook in notebooks/ and write HTML copies into out/notebooks/
 #   make compat-check TORCH=2.12.1 [PYVER=3.12] [BUILD_TORCH=2.11.0]
 #                   one wheel (built against the .venv's torch, or BUILD_TORCH's headers) tested in a
@@ -28,7 +30,12 @@ LOCK   := flock build/.lock
 # `pip install .` builds in a fresh temporary tree, as build isolation expects.
 BUILD_DIR := --config-settings=build-dir=build/{wheel_tag}
 
-.PHONY: fuzz run test bench wheel sdist cuda-check sanitize develop venv clean notebooks compat-check install-check
+.PHONY: lint format fuzz run test bench wheel sdist cuda-check sanitize develop venv clean notebooks compat-check install-check
+
+# Lint tools are pinned: a formatter upgrade must not turn a clean tree red.
+LINT_DEPS := ruff==0.17.6 clang-format==23.1.5
+LINT_STAMP := $(VENV)/.lint-1
+CXX_SOURCES = $(shell git ls-files 'csrc/*.h' 'csrc/*.cpp' 'csrc/*.cu' 'tests/cpp/*.cpp' 'tests/cpp/*.h' 'bench/*.cpp')
 
 venv: $(DEPS)
 $(DEPS):
@@ -39,6 +46,20 @@ $(DEPS):
 develop: $(DEPS)
 	@mkdir -p build
 	$(LOCK) $(PIP_INSTALL) --no-build-isolation --no-deps $(BUILD_DIR) -e .
+
+$(LINT_STAMP): $(DEPS)
+	$(PIP_INSTALL) $(LINT_DEPS)
+	touch $@
+
+lint: $(LINT_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/clang-format --dry-run -Werror $(CXX_SOURCES)
+
+format: $(LINT_STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/clang-format -i $(CXX_SOURCES)
 
 run: develop
 	$(PY) -m embedforge demo

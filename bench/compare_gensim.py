@@ -49,8 +49,9 @@ def run_one(impl: str, config: str, threads: int, corpus: str, epochs: int) -> d
         model = Word2Vec(**kw)
         model.build_vocab(corpus_file=corpus)
         cpu0, t0 = time.process_time(), time.perf_counter()
-        model.train(corpus_file=corpus, total_examples=model.corpus_count, total_words=model.corpus_total_words,
-                    epochs=epochs)
+        model.train(
+            corpus_file=corpus, total_examples=model.corpus_count, total_words=model.corpus_total_words, epochs=epochs
+        )
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         keys, vectors = list(model.wv.index_to_key), model.wv.vectors
     else:
@@ -72,9 +73,20 @@ def run_one(impl: str, config: str, threads: int, corpus: str, epochs: int) -> d
     ws = kv.evaluate_word_pairs(datapath("wordsim353.tsv"))
     sl = kv.evaluate_word_pairs(datapath("simlex999.txt"))
     words = raw_tokens(corpus)  # the same count for both: whitespace tokens per pass
-    return dict(impl=impl, config=config, threads=threads, seconds=seconds, cpu=cpu, words=words * epochs,
-                words_per_s=words * epochs / seconds, rss_mb=rss_mb, analogy=float(analogy),
-                ws353=float(ws[1][0]), simlex=float(sl[1][0]), vocab=len(keys))
+    return dict(
+        impl=impl,
+        config=config,
+        threads=threads,
+        seconds=seconds,
+        cpu=cpu,
+        words=words * epochs,
+        words_per_s=words * epochs / seconds,
+        rss_mb=rss_mb,
+        analogy=float(analogy),
+        ws353=float(ws[1][0]),
+        simlex=float(sl[1][0]),
+        vocab=len(keys),
+    )
 
 
 def main() -> None:
@@ -103,30 +115,49 @@ def main() -> None:
                 for impl in args.impls:  # interleaved, so background load hits both alike
                     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tf:
                         out = tf.name
-                    cmd = [sys.executable, __file__, args.corpus, "--epochs", str(args.epochs),
-                           "--_worker", impl, config, str(threads), out]
+                    cmd = [
+                        sys.executable,
+                        __file__,
+                        args.corpus,
+                        "--epochs",
+                        str(args.epochs),
+                        "--_worker",
+                        impl,
+                        config,
+                        str(threads),
+                        out,
+                    ]
                     subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONWARNINGS="ignore"))
                     with open(out) as f:
                         r = json.load(f)
                     os.unlink(out)
                     runs.append(r)
-                    print(f"  {config:8s} {threads}t {impl:10s} rep {rep}: {r['seconds']:7.2f}s "
-                          f"{r['words_per_s'] / 1e3:8.0f}k w/s  cpu {r['cpu']:7.1f}s  rss {r['rss_mb']:6.0f} MB  analogy {r['analogy']:.4f}  "
-                          f"ws353 {r['ws353']:.4f}  simlex {r['simlex']:.4f}", flush=True)
+                    print(
+                        f"  {config:8s} {threads}t {impl:10s} rep {rep}: {r['seconds']:7.2f}s "
+                        f"{r['words_per_s'] / 1e3:8.0f}k w/s  cpu {r['cpu']:7.1f}s  rss {r['rss_mb']:6.0f} MB  analogy {r['analogy']:.4f}  "
+                        f"ws353 {r['ws353']:.4f}  simlex {r['simlex']:.4f}",
+                        flush=True,
+                    )
     base_rss = {}
     for impl, mod in (("gensim", "gensim.models"), ("embedforge", "embedforge.word2vec")):
         if impl in args.impls:
             code = f"import {mod}, resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-            base_rss[impl] = float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                                                  text=True).stdout)
+            base_rss[impl] = float(
+                subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(runs, f, indent=1)
     print()
-    print(f"corpus {args.corpus}: {runs[0]['words'] // args.epochs} tokens/pass, vocab {runs[0]['vocab']}, "
-          f"{args.epochs} epochs, medians of {args.repeats} run(s)")
-    print("peak RSS right after importing the library (no training): " +
-          ", ".join(f"{k} {v:.0f} MB" for k, v in base_rss.items()) + "; 'RSS over import' = peak RSS minus that")
+    print(
+        f"corpus {args.corpus}: {runs[0]['words'] // args.epochs} tokens/pass, vocab {runs[0]['vocab']}, "
+        f"{args.epochs} epochs, medians of {args.repeats} run(s)"
+    )
+    print(
+        "peak RSS right after importing the library (no training): "
+        + ", ".join(f"{k} {v:.0f} MB" for k, v in base_rss.items())
+        + "; 'RSS over import' = peak RSS minus that"
+    )
     hdr = "| config | threads | impl | train s | CPU s | words/s | speed-up | CPU-time speed-up | peak RSS MB | RSS over import MB | analogy | ws353 rho | simlex rho |"
     print(hdr)
     print("|" + "---|" * (hdr.count("|") - 1))
@@ -135,13 +166,18 @@ def main() -> None:
             base = base_cpu = None
             for impl in args.impls:
                 rs = [r for r in runs if r["config"] == config and r["threads"] == threads and r["impl"] == impl]
-                med = {k: statistics.median(r[k] for r in rs) for k in ("seconds", "cpu", "words_per_s", "rss_mb", "analogy", "ws353", "simlex")}
+                med = {
+                    k: statistics.median(r[k] for r in rs)
+                    for k in ("seconds", "cpu", "words_per_s", "rss_mb", "analogy", "ws353", "simlex")
+                }
                 if impl == "gensim":
                     base, base_cpu = med["words_per_s"], med["cpu"]
                 sp = f"{med['words_per_s'] / base:.2f}x" if base else "-"
                 sp_cpu = f"{base_cpu / med['cpu']:.2f}x" if base else "-"
-                print(f"| {config} | {threads} | {impl} | {med['seconds']:.1f} | {med['cpu']:.1f} | {med['words_per_s'] / 1e3:.0f}k | {sp} | {sp_cpu} | "
-                      f"{med['rss_mb']:.0f} | {med['rss_mb'] - base_rss.get(impl, 0):.0f} | {med['analogy']:.4f} | {med['ws353']:.4f} | {med['simlex']:.4f} |")
+                print(
+                    f"| {config} | {threads} | {impl} | {med['seconds']:.1f} | {med['cpu']:.1f} | {med['words_per_s'] / 1e3:.0f}k | {sp} | {sp_cpu} | "
+                    f"{med['rss_mb']:.0f} | {med['rss_mb'] - base_rss.get(impl, 0):.0f} | {med['analogy']:.4f} | {med['ws353']:.4f} | {med['simlex']:.4f} |"
+                )
 
 
 if __name__ == "__main__":

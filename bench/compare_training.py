@@ -117,10 +117,16 @@ def build(method, w):
             SplitTableBatchedEmbeddingBagsCodegen,
         )
 
-        kind = {"EXACT_SGD": OptimType.EXACT_SGD, "EXACT_ADAGRAD": OptimType.EXACT_ADAGRAD,
-                "EXACT_ROWWISE_ADAGRAD": OptimType.EXACT_ROWWISE_ADAGRAD}[method.split()[-1]]
+        kind = {
+            "EXACT_SGD": OptimType.EXACT_SGD,
+            "EXACT_ADAGRAD": OptimType.EXACT_ADAGRAD,
+            "EXACT_ROWWISE_ADAGRAD": OptimType.EXACT_ROWWISE_ADAGRAD,
+        }[method.split()[-1]]
         tbe = SplitTableBatchedEmbeddingBagsCodegen(
-            [(V, D, EmbeddingLocation.HOST, ComputeDevice.CPU)], optimizer=kind, learning_rate=LR, eps=1e-8,
+            [(V, D, EmbeddingLocation.HOST, ComputeDevice.CPU)],
+            optimizer=kind,
+            learning_rate=LR,
+            eps=1e-8,
             pooling_mode=PoolingMode.MEAN if mode == "mean" else PoolingMode.SUM,
         )
         # FBGEMM has no padding_idx: W2's padding ids are looked up like any other row there.
@@ -171,8 +177,20 @@ def child(workload, method, threads, steps, warmup):
             times.append((t1 - t0) * 1e3)
             cpu.append((c1 - c0) * 1e3)
     q = statistics.quantiles(times, n=4)
-    print(json.dumps(dict(median=statistics.median(times), q1=q[0], q3=q[2], min=min(times),
-                          cpu=statistics.median(cpu), rss=rss_mb(), rss_setup=rss_setup, rss_import=rss0)))
+    print(
+        json.dumps(
+            dict(
+                median=statistics.median(times),
+                q1=q[0],
+                q3=q[2],
+                min=min(times),
+                cpu=statistics.median(cpu),
+                rss=rss_mb(),
+                rss_setup=rss_setup,
+                rss_import=rss0,
+            )
+        )
+    )
 
 
 def main():
@@ -183,9 +201,13 @@ def main():
     ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--fbgemm-site", default="", help="directory holding an fbgemm-gpu-cpu install (optional)")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="run every method this many times, interleaved round by round (a machine that drifts "
-                         "then drifts for all of them); each figure is the median over rounds, RSS the largest")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every method this many times, interleaved round by round (a machine that drifts "
+        "then drifts for all of them); each figure is the median over rounds, RSS the largest",
+    )
     ap.add_argument("--json", default="", help="also write all results to this file")
     ap.add_argument("--child", nargs=3, metavar=("WORKLOAD", "METHOD", "THREADS"), help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -198,14 +220,20 @@ def main():
     if not a.fbgemm_site:
         wanted = [m for m in wanted if METHODS[m] != "fbgemm"]
     results = {}
-    print(f"# compare_training: steps={a.steps} warmup={a.warmup} lr={LR}; one subprocess per row; wall ms per "
-          f"step (median, quartiles, min), cpu ms per step (median process time, all threads); RSS MB after "
-          f"setup and peak", flush=True)
+    print(
+        f"# compare_training: steps={a.steps} warmup={a.warmup} lr={LR}; one subprocess per row; wall ms per "
+        f"step (median, quartiles, min), cpu ms per step (median process time, all threads); RSS MB after "
+        f"setup and peak",
+        flush=True,
+    )
     for wl in workloads:
         for t in threads:
             print(f"\n## {wl} {WORKLOADS[wl]}  threads={t}", flush=True)
-            print(f"{'method':30s} {'median ms':>10s} {'q1-q3':>16s} {'min ms':>8s} {'cpu ms':>8s} {'RSS setup':>10s} "
-                  f"{'RSS peak':>9s}", flush=True)
+            print(
+                f"{'method':30s} {'median ms':>10s} {'q1-q3':>16s} {'min ms':>8s} {'cpu ms':>8s} {'RSS setup':>10s} "
+                f"{'RSS peak':>9s}",
+                flush=True,
+            )
             runs = {m: [] for m in wanted}
             for _ in range(max(1, a.rounds)):
                 for m in wanted:
@@ -213,8 +241,18 @@ def main():
                     env["OMP_NUM_THREADS"] = str(t)
                     if METHODS[m] == "fbgemm":
                         env["PYTHONPATH"] = a.fbgemm_site + os.pathsep + env.get("PYTHONPATH", "")
-                    cmd = [sys.executable, __file__, "--child", wl, m, str(t), "--steps", str(a.steps), "--warmup",
-                           str(a.warmup)]
+                    cmd = [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        wl,
+                        m,
+                        str(t),
+                        "--steps",
+                        str(a.steps),
+                        "--warmup",
+                        str(a.warmup),
+                    ]
                     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
                     if p.returncode != 0:
                         err = (p.stderr.strip().splitlines() or ["?"])[-1][:90]
@@ -232,8 +270,11 @@ def main():
                 r["rounds"] = [round(x["median"], 2) for x in ok]
                 results[(wl, t, m)] = r
                 per_round = " rounds " + "/".join(f"{v:.2f}" for v in r["rounds"]) if len(ok) > 1 else ""
-                print(f"{m:30s} {r['median']:10.2f} {r['q1']:7.2f}-{r['q3']:<8.2f} {r['min']:8.2f} {r['cpu']:8.2f} "
-                      f"{r['rss_setup']:10.0f} {r['rss']:9.0f}{per_round}", flush=True)
+                print(
+                    f"{m:30s} {r['median']:10.2f} {r['q1']:7.2f}-{r['q3']:<8.2f} {r['min']:8.2f} {r['cpu']:8.2f} "
+                    f"{r['rss_setup']:10.0f} {r['rss']:9.0f}{per_round}",
+                    flush=True,
+                )
             summarize(results, wl, t)
     if a.json:
         with open(a.json, "w") as f:
@@ -246,11 +287,20 @@ def summarize(results, wl, t):
         return min(vals) if vals else None
 
     sgd_peers = ["torch dense+SGD", "torch sparse+SGD", "fbgemm EXACT_SGD"]
-    ada_peers = ["torch dense+Adagrad(fused)", "torch sparse+Adagrad", "fbgemm EXACT_ADAGRAD",
-                 "fbgemm EXACT_ROWWISE_ADAGRAD"]
+    ada_peers = [
+        "torch dense+Adagrad(fused)",
+        "torch sparse+Adagrad",
+        "fbgemm EXACT_ADAGRAD",
+        "fbgemm EXACT_ROWWISE_ADAGRAD",
+    ]
     lines = []
-    for ours, peers in [("ef SGD", sgd_peers), ("ef Adagrad", ada_peers), ("ef RowWiseAdagrad", ada_peers),
-                        ("ef Adam", ["torch sparse+SparseAdam"]), ("ef LazyAdam", ["torch sparse+SparseAdam"])]:
+    for ours, peers in [
+        ("ef SGD", sgd_peers),
+        ("ef Adagrad", ada_peers),
+        ("ef RowWiseAdagrad", ada_peers),
+        ("ef Adam", ["torch sparse+SparseAdam"]),
+        ("ef LazyAdam", ["torch sparse+SparseAdam"]),
+    ]:
         o, b = results.get((wl, t, ours)), best(peers)
         if o and b:
             lines.append(f"{ours}: {b[0] / o['median']:.1f}x vs best peer ({b[1]})")

@@ -22,17 +22,17 @@ import datetime
 import statistics
 import time
 
+import embedforge
 import torch
 import torch.distributed as dist
-
-import embedforge
-from embedforge.distributed import ShardedEmbeddingBagCollection, spawn
-from embedforge.distributed import comm
+from embedforge.distributed import ShardedEmbeddingBagCollection, comm, spawn
 from embedforge.nn import EmbeddingBagCollection, EmbeddingBagConfig
 
 WORKLOADS = {"W1": (1_000_000, 64, 2048, 40), "W4": (5_000_000, 16, 4096, 10)}  # rows, dim, bags, ids per bag
-OPTIMIZERS = {"SGD": lambda: embedforge.optim.SGD(lr=0.01),
-              "RowWiseAdagrad": lambda: embedforge.optim.RowWiseAdagrad(lr=0.01)}
+OPTIMIZERS = {
+    "SGD": lambda: embedforge.optim.SGD(lr=0.01),
+    "RowWiseAdagrad": lambda: embedforge.optim.RowWiseAdagrad(lr=0.01),
+}
 
 
 def predicted_bytes(b: int, L: int, D: int, W: int) -> int:
@@ -65,7 +65,7 @@ def _rank(rank, world, rounds, iters, threads, workloads, optimizers):
             single = EmbeddingBagCollection(cfg) if rank == 0 else None
             gv, gl = _batch(rows, bags, L, seed=1)
             b = bags // world
-            lv, ll = gv[rank * b * L:(rank + 1) * b * L], gl[rank * b:(rank + 1) * b]
+            lv, ll = gv[rank * b * L : (rank + 1) * b * L], gl[rank * b : (rank + 1) * b]
             g_single, g_local = torch.full((bags, dim), 1e-3), torch.full((b, dim), 1e-3)
             one, two, ex = [], [], []
             for r in range(rounds):
@@ -87,11 +87,20 @@ def _rank(rank, world, rounds, iters, threads, workloads, optimizers):
                 ex.append(sum(sharded.last_step_exchange_ms.values()))
             sent = torch.tensor([sharded.last_step_bytes["forward"] + sharded.last_step_bytes["backward"]])
             dist.all_reduce(sent)
-            results.append(dict(workload=wname, optimizer=oname, single_ms=statistics.median(one) if one else None,
-                                sharded_ms=statistics.median(two), exchange_ms=statistics.median(ex),
-                                sent_per_rank=sent.item() / world,
-                                predicted=predicted_bytes(b, L, dim, world), plan=str(sharded.plan).splitlines()[1],
-                                rounds_single=one, rounds_sharded=two))
+            results.append(
+                dict(
+                    workload=wname,
+                    optimizer=oname,
+                    single_ms=statistics.median(one) if one else None,
+                    sharded_ms=statistics.median(two),
+                    exchange_ms=statistics.median(ex),
+                    sent_per_rank=sent.item() / world,
+                    predicted=predicted_bytes(b, L, dim, world),
+                    plan=str(sharded.plan).splitlines()[1],
+                    rounds_single=one,
+                    rounds_sharded=two,
+                )
+            )
             del sharded, single
     return results
 
@@ -104,21 +113,35 @@ def main(argv=None):
     ap.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     ap.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS), choices=list(OPTIMIZERS))
     args = ap.parse_args(argv)
-    res = spawn(_rank, 2, args=(args.rounds, args.iters, args.threads, args.workloads, args.optimizers),
-                timeout=600, threads=1, start_method="spawn")[0]
-    print(f"1 process x {args.threads} threads vs 2 gloo ranks x 1 thread (loopback); medians of {args.rounds} "
-          f"rounds of {args.iters} steps; step = forward + backward with the fused update")
-    print("| workload | optimizer | 1 process ms/step | 2 ranks ms/step | of which exchange (rank 0) | ratio | "
-          "bar <= 1.5x | sent/rank/step measured | formula |")
+    res = spawn(
+        _rank,
+        2,
+        args=(args.rounds, args.iters, args.threads, args.workloads, args.optimizers),
+        timeout=600,
+        threads=1,
+        start_method="spawn",
+    )[0]
+    print(
+        f"1 process x {args.threads} threads vs 2 gloo ranks x 1 thread (loopback); medians of {args.rounds} "
+        f"rounds of {args.iters} steps; step = forward + backward with the fused update"
+    )
+    print(
+        "| workload | optimizer | 1 process ms/step | 2 ranks ms/step | of which exchange (rank 0) | ratio | "
+        "bar <= 1.5x | sent/rank/step measured | formula |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in res:
         ratio = r["sharded_ms"] / r["single_ms"]
-        print(f"| {r['workload']} | {r['optimizer']} | {r['single_ms']:.1f} | {r['sharded_ms']:.1f} | "
-              f"{r['exchange_ms']:.1f} | {ratio:.2f}x | "
-              f"{'yes' if ratio <= 1.5 else 'no'} | {r['sent_per_rank'] / 1024:.0f} KiB | {r['predicted'] / 1024:.0f} KiB |")
+        print(
+            f"| {r['workload']} | {r['optimizer']} | {r['single_ms']:.1f} | {r['sharded_ms']:.1f} | "
+            f"{r['exchange_ms']:.1f} | {ratio:.2f}x | "
+            f"{'yes' if ratio <= 1.5 else 'no'} | {r['sent_per_rank'] / 1024:.0f} KiB | {r['predicted'] / 1024:.0f} KiB |"
+        )
     for r in res:
-        print(f"  {r['workload']} {r['optimizer']}: single rounds {[round(x, 1) for x in r['rounds_single']]}, "
-              f"sharded rounds {[round(x, 1) for x in r['rounds_sharded']]}; plan: {r['plan']}")
+        print(
+            f"  {r['workload']} {r['optimizer']}: single rounds {[round(x, 1) for x in r['rounds_single']]}, "
+            f"sharded rounds {[round(x, 1) for x in r['rounds_sharded']]}; plan: {r['plan']}"
+        )
     return res
 
 

@@ -39,8 +39,10 @@ int main(int argc, char** argv) {
   double scale = 1.0;
   std::vector<int> threads = {1, 2};
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--scale") && i + 1 < argc) scale = std::atof(argv[++i]);
+    if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc)
+      repeats = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--scale") && i + 1 < argc)
+      scale = std::atof(argv[++i]);
     else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       threads.clear();
       for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ",")) threads.push_back(std::atoi(p));
@@ -57,9 +59,13 @@ int main(int argc, char** argv) {
     std::uniform_int_distribution<int64_t> len(w.min_len, w.max_len);
     std::vector<int64_t> offs;
     int64_t n = 0;
-    for (int64_t b = 0; b < w.bags; ++b) { offs.push_back(n); n += len(rng); }
+    for (int64_t b = 0; b < w.bags; ++b) {
+      offs.push_back(n);
+      n += len(rng);
+    }
     std::vector<int64_t> ids;
-    if (w.zipf > 0) ids = zipf_ids(rng, n, rows, w.zipf);
+    if (w.zipf > 0)
+      ids = zipf_ids(rng, n, rows, w.zipf);
     else {
       std::uniform_int_distribution<int64_t> row(0, rows - 1);
       for (int64_t j = 0; j < n; ++j) ids.push_back(row(rng));
@@ -97,12 +103,15 @@ int main(int argc, char** argv) {
       const double f = median_ms([&] { (void)embedding_bag_forward(fa, out.data(), nullptr, par); }, repeats);
       std::printf("%-5s %3d %-9s %10.3f %10.2f\n", w.name, t, "forward", f, fwd_bytes / f / 1e6);
       std::vector<float> rows_out;
-      const double b = median_ms([&] {
-        const RowGroups g = group_by_row(bl, rows, w.pool);
-        rows_out.resize(static_cast<size_t>(g.num_rows_touched() * w.dim));
-        embedding_bag_backward_rows(ba, g, rows_out.data(), par);
-      }, repeats);
-      std::printf("%-5s %3d %-9s %10.3f %10.2f\n", w.name, t, "bwd-rows", b, (double(n) * w.dim * 4 + rows_out.size() * 4.0) / b / 1e6);
+      const double b = median_ms(
+          [&] {
+            const RowGroups g = group_by_row(bl, rows, w.pool);
+            rows_out.resize(static_cast<size_t>(g.num_rows_touched() * w.dim));
+            embedding_bag_backward_rows(ba, g, rows_out.data(), par);
+          },
+          repeats);
+      std::printf("%-5s %3d %-9s %10.3f %10.2f\n", w.name, t, "bwd-rows", b,
+                  (double(n) * w.dim * 4 + rows_out.size() * 4.0) / b / 1e6);
     }
   }
   return 0;

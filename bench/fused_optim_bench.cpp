@@ -57,16 +57,22 @@ int main(int argc, char** argv) {
   std::vector<int> threads = {1, 2};
   std::string only;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--scale") && i + 1 < argc) scale = std::atof(argv[++i]);
-    else if (!std::strcmp(argv[i], "--min")) g_use_min = true;
-    else if (!std::strcmp(argv[i], "--huge")) g_huge = true;
-    else if (!std::strcmp(argv[i], "--workloads") && i + 1 < argc) only = std::string(",") + argv[++i] + ",";
+    if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc)
+      repeats = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--scale") && i + 1 < argc)
+      scale = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--min"))
+      g_use_min = true;
+    else if (!std::strcmp(argv[i], "--huge"))
+      g_huge = true;
+    else if (!std::strcmp(argv[i], "--workloads") && i + 1 < argc)
+      only = std::string(",") + argv[++i] + ",";
     else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       threads.clear();
       for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ",")) threads.push_back(std::atoi(p));
     } else {
-      std::fprintf(stderr, "usage: %s [--repeats N] [--threads 1,2] [--workloads W1,W4] [--scale S] [--min] [--huge]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--repeats N] [--threads 1,2] [--workloads W1,W4] [--scale S] [--min] [--huge]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -84,8 +90,12 @@ int main(int argc, char** argv) {
     for (Batch& bt : batches) {
       std::uniform_int_distribution<int64_t> len(w.min_len, w.max_len);
       int64_t n = 0;
-      for (int64_t b = 0; b < w.bags; ++b) { bt.offs.push_back(n); n += len(rng); }
-      if (w.zipf > 0) bt.ids = zipf_ids(rng, n, rows, w.zipf);
+      for (int64_t b = 0; b < w.bags; ++b) {
+        bt.offs.push_back(n);
+        n += len(rng);
+      }
+      if (w.zipf > 0)
+        bt.ids = zipf_ids(rng, n, rows, w.zipf);
       else {
         std::uniform_int_distribution<int64_t> row(0, rows - 1);
         for (int64_t j = 0; j < n; ++j) bt.ids.push_back(row(rng));
@@ -121,16 +131,19 @@ int main(int argc, char** argv) {
       const Parallel par = t == 1 ? serial_parallel() : std_thread_parallel(t);
       BagLayout bl;
       auto pick = [&](int i) { bl = layout(batches[i % kBatches]); };
-      const double f = median_ms(pick, [&] {
-        ForwardArgs fa;
-        fa.weight = weight.data();
-        fa.num_rows = rows;
-        fa.dim = D;
-        fa.bags = bl;
-        fa.per_sample_weights = w.psw ? psw.data() : nullptr;
-        fa.pool = w.pool;
-        (void)embedding_bag_forward(fa, out.data(), nullptr, par);  // ids generated in range
-      }, repeats);
+      const double f = median_ms(
+          pick,
+          [&] {
+            ForwardArgs fa;
+            fa.weight = weight.data();
+            fa.num_rows = rows;
+            fa.dim = D;
+            fa.bags = bl;
+            fa.per_sample_weights = w.psw ? psw.data() : nullptr;
+            fa.pool = w.pool;
+            (void)embedding_bag_forward(fa, out.data(), nullptr, par);  // ids generated in range
+          },
+          repeats);
       // One RowGroups reused across batches, as the ops keep one per thread (no allocation timed).
       RowGroups reused;
       const double gms = median_ms(pick, [&] { group_by_row(bl, rows, w.pool, par, reused); }, repeats);
@@ -142,25 +155,29 @@ int main(int argc, char** argv) {
         o.eps = 1e-8f;
         o.beta1 = 0.9f;
         o.beta2 = 0.999f;
-        o.kind = k == 0 ? OptimKind::kSgd : k == 1 ? OptimKind::kAdagrad : k == 2 ? OptimKind::kRowWiseAdagrad
-                                                                              : OptimKind::kAdam;
+        o.kind = k == 0   ? OptimKind::kSgd
+                 : k == 1 ? OptimKind::kAdagrad
+                 : k == 2 ? OptimKind::kRowWiseAdagrad
+                          : OptimKind::kAdam;
         o.state0 = k == 1 ? s_full.data() : k == 2 ? s_row.data() : k >= 3 ? m.data() : nullptr;
         o.state1 = k >= 3 ? v.data() : nullptr;
         o.per_row_step = k == 4;
         o.row_step = row_step.data();
         RowGroups g;
         BackwardArgs ba;
-        step_ms[k] = median_ms([&](int i) {
-          pick(i);
-          g = group_by_row(bl, rows, w.pool, par);
-          ba.grad_out = go.data();
-          ba.num_rows = rows;
-          ba.dim = D;
-          ba.bags = bl;
-          ba.per_sample_weights = w.psw ? psw.data() : nullptr;
-          ba.pool = w.pool;
-          o.global_step = ++global_step;
-        }, [&] { fused_optim_step(ba, g, weight.data(), o, par); }, repeats);
+        step_ms[k] = median_ms(
+            [&](int i) {
+              pick(i);
+              g = group_by_row(bl, rows, w.pool, par);
+              ba.grad_out = go.data();
+              ba.num_rows = rows;
+              ba.dim = D;
+              ba.bags = bl;
+              ba.per_sample_weights = w.psw ? psw.data() : nullptr;
+              ba.pool = w.pool;
+              o.global_step = ++global_step;
+            },
+            [&] { fused_optim_step(ba, g, weight.data(), o, par); }, repeats);
       }
       std::printf("%-5s %3d %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f\n", w.name, t, f, gms, step_ms[0], step_ms[1],
                   step_ms[2], step_ms[3], step_ms[4]);

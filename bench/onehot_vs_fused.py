@@ -28,8 +28,6 @@ def rss_mb() -> float:
 
 def child(method: str, V: int, D: int, B: int, L: int, reps: int, threads: int) -> None:
     import torch
-
-    import embedforge
     from embedforge.ops import fused_optim as fo
 
     torch.set_num_threads(threads)
@@ -78,10 +76,14 @@ def main() -> None:
         child(a.child[0], int(a.child[1]), a.dim, a.bags, a.bag_size, a.reps, a.threads)
         return
     N = a.bags * a.bag_size
-    print(f"# one-hot vs fused SGD step: N={N} ids ({a.bags} bags of {a.bag_size}), D={a.dim}, threads={a.threads}, "
-          f"median of {a.reps}; extra MB = peak RSS above the state before the step (table allocated)")
-    print(f"{'V':>10s} {'delta MB':>9s} {'one-hot ms':>11s} {'one-hot +MB':>12s} {'fused ms':>9s} {'fused +MB':>10s}"
-          f" {'speed-up':>9s}")
+    print(
+        f"# one-hot vs fused SGD step: N={N} ids ({a.bags} bags of {a.bag_size}), D={a.dim}, threads={a.threads}, "
+        f"median of {a.reps}; extra MB = peak RSS above the state before the step (table allocated)"
+    )
+    print(
+        f"{'V':>10s} {'delta MB':>9s} {'one-hot ms':>11s} {'one-hot +MB':>12s} {'fused ms':>9s} {'fused +MB':>10s}"
+        f" {'speed-up':>9s}"
+    )
     for V in [int(v) for v in a.sizes.split(",")]:
         delta_mb = N * V * 4 / 2**20
         row = {}
@@ -89,8 +91,23 @@ def main() -> None:
             if method == "onehot" and delta_mb / 1024 > a.cap_gb:
                 row[method] = None
                 continue
-            cmd = [sys.executable, __file__, "--child", method, str(V), "--dim", str(a.dim), "--bags", str(a.bags),
-                   "--bag-size", str(a.bag_size), "--reps", str(a.reps), "--threads", str(a.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                method,
+                str(V),
+                "--dim",
+                str(a.dim),
+                "--bags",
+                str(a.bags),
+                "--bag-size",
+                str(a.bag_size),
+                "--reps",
+                str(a.reps),
+                "--threads",
+                str(a.threads),
+            ]
             p = subprocess.run(cmd, capture_output=True, text=True)
             row[method] = json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else "failed"
         oh, fu = row["onehot"], row["fused"]
@@ -99,8 +116,11 @@ def main() -> None:
             return "does not fit" if r is None else ("failed" if r == "failed" else format(r[k], fmt))
 
         speed = f"{oh['ms'] / fu['ms']:.0f}x" if isinstance(oh, dict) and isinstance(fu, dict) else "-"
-        print(f"{V:>10d} {delta_mb:9.0f} {cell(oh, 'ms', '11.2f'):>11s} {cell(oh, 'extra_mb', '12.0f'):>12s} "
-              f"{cell(fu, 'ms', '9.3f'):>9s} {cell(fu, 'extra_mb', '10.1f'):>10s} {speed:>9s}", flush=True)
+        print(
+            f"{V:>10d} {delta_mb:9.0f} {cell(oh, 'ms', '11.2f'):>11s} {cell(oh, 'extra_mb', '12.0f'):>12s} "
+            f"{cell(fu, 'ms', '9.3f'):>9s} {cell(fu, 'extra_mb', '10.1f'):>10s} {speed:>9s}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

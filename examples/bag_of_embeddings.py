@@ -1,7 +1,7 @@
 """Bag of embeddings: mean-pooled word vectors -> linear, classifying stdlib docstring sentences by package.
 
-    python examples/bag_of_embeddings.py
-    python examples/bag_of_embeddings.py --quick
+python examples/bag_of_embeddings.py
+python examples/bag_of_embeddings.py --quick
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-
 from embedforge.data import Vocab, sequence_loader, stdlib_labelled_sentences, stratified_split
 from embedforge.data.vocab import LabelEncoder
 from embedforge.models import BagOfEmbeddingsClassifier, nearest_by_cosine
@@ -41,17 +40,29 @@ def main(argv: Sequence[str] | None = None) -> dict:
     vocab = Vocab.build([sentences[i] for i in tr], min_freq=2)
 
     def loader(idx, shuffle):
-        return sequence_loader([vocab.encode(sentences[i]) for i in idx], y[idx], batch_size=32 if shuffle else 512,
-                               shuffle=shuffle, seed=args.seed)
+        return sequence_loader(
+            [vocab.encode(sentences[i]) for i in idx],
+            y[idx],
+            batch_size=32 if shuffle else 512,
+            shuffle=shuffle,
+            seed=args.seed,
+        )
 
     model = BagOfEmbeddingsClassifier(len(vocab), args.dim, len(enc), mode="mean")
-    trainer = Trainer(model, torch.nn.functional.cross_entropy, torch.optim.Adam(model.parameters(), lr=0.01),
-                      metrics=["accuracy", "f1"], callbacks=[EarlyStopping(patience=3)])
+    trainer = Trainer(
+        model,
+        torch.nn.functional.cross_entropy,
+        torch.optim.Adam(model.parameters(), lr=0.01),
+        metrics=["accuracy", "f1"],
+        callbacks=[EarlyStopping(patience=3)],
+    )
     trainer.fit(loader(tr, True), loader(va, False), epochs=epochs)
     scores = trainer.evaluate(loader(te, False))
     majority = float(np.bincount(y[te]).max() / len(te))
-    print(f"{len(enc)} packages, vocabulary {len(vocab)}: test accuracy {scores['accuracy']:.3f}, "
-          f"weighted F1 {scores['f1']:.3f} (majority class {majority:.3f}; {trainer.epoch} epochs)")
+    print(
+        f"{len(enc)} packages, vocabulary {len(vocab)}: test accuracy {scores['accuracy']:.3f}, "
+        f"weighted F1 {scores['f1']:.3f} (majority class {majority:.3f}; {trainer.epoch} epochs)"
+    )
     for word in ("message", "test", "event", "decimal"):
         if word in vocab:
             near = nearest_by_cosine(model.bag, vocab[word], k=5, labels=vocab.itos)

@@ -1,8 +1,8 @@
 """Character language models on the built-in corpus (stdlib docstrings), with generated text.
 
-    python examples/char_lm.py                  # Bengio MLP and the sequence RNN
-    python examples/char_lm.py --model all      # every model in embedforge.models.char_lm
-    python examples/char_lm.py --quick
+python examples/char_lm.py                  # Bengio MLP and the sequence RNN
+python examples/char_lm.py --model all      # every model in embedforge.models.char_lm
+python examples/char_lm.py --quick
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 from typing import Callable, Sequence
 
 import torch
-
 from embedforge.data import Vocab, block_contexts, next_token_pairs, sequence_chunks, stdlib_text, tensor_loader
 from embedforge.models import BengioMLP, Char3Model, CharLM, LoopRNN, SequenceRNN, TorchRNNModel
 from embedforge.train import Trainer, flat_cross_entropy
@@ -22,18 +21,42 @@ __all__ = ["main", "MODELS", "unigram_cross_entropy"]
 
 # name -> (factory(vocab_size), how to cut a stream into examples, loss, batch size)
 MODELS: dict[str, tuple[Callable[[int], CharLM], Callable, Callable, int]] = {
-    "bengio": (lambda v: BengioMLP(v, block_size=8, emb_dim=12, n_hidden=200),
-               lambda ids: block_contexts([ids], 8), torch.nn.functional.cross_entropy, 256),
-    "char3": (lambda v: Char3Model(v, n_hidden=128), lambda ids: next_token_pairs(ids, 3),
-              torch.nn.functional.cross_entropy, 256),
-    "loop-add": (lambda v: LoopRNN(v, n_hidden=128, mode="add"), lambda ids: next_token_pairs(ids, 8),
-                 torch.nn.functional.cross_entropy, 256),
-    "loop-concat": (lambda v: LoopRNN(v, n_hidden=128, mode="concat"), lambda ids: next_token_pairs(ids, 8),
-                    torch.nn.functional.cross_entropy, 256),
-    "rnn": (lambda v: TorchRNNModel(v, n_hidden=128, cell="rnn"), lambda ids: next_token_pairs(ids, 8),
-            torch.nn.functional.cross_entropy, 256),
-    "seq": (lambda v: SequenceRNN(v, n_hidden=128, cell="gru"), lambda ids: sequence_chunks(ids, 32),
-            flat_cross_entropy, 32),
+    "bengio": (
+        lambda v: BengioMLP(v, block_size=8, emb_dim=12, n_hidden=200),
+        lambda ids: block_contexts([ids], 8),
+        torch.nn.functional.cross_entropy,
+        256,
+    ),
+    "char3": (
+        lambda v: Char3Model(v, n_hidden=128),
+        lambda ids: next_token_pairs(ids, 3),
+        torch.nn.functional.cross_entropy,
+        256,
+    ),
+    "loop-add": (
+        lambda v: LoopRNN(v, n_hidden=128, mode="add"),
+        lambda ids: next_token_pairs(ids, 8),
+        torch.nn.functional.cross_entropy,
+        256,
+    ),
+    "loop-concat": (
+        lambda v: LoopRNN(v, n_hidden=128, mode="concat"),
+        lambda ids: next_token_pairs(ids, 8),
+        torch.nn.functional.cross_entropy,
+        256,
+    ),
+    "rnn": (
+        lambda v: TorchRNNModel(v, n_hidden=128, cell="rnn"),
+        lambda ids: next_token_pairs(ids, 8),
+        torch.nn.functional.cross_entropy,
+        256,
+    ),
+    "seq": (
+        lambda v: SequenceRNN(v, n_hidden=128, cell="gru"),
+        lambda ids: sequence_chunks(ids, 32),
+        flat_cross_entropy,
+        32,
+    ),
 }
 
 
@@ -64,8 +87,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     vocab = Vocab.build([text[:cut]])
     ids, vids = vocab.encode(text[:cut]), vocab.encode(text[cut:])
     unigram = unigram_cross_entropy(ids, vids, len(vocab))
-    print(f"{len(text)} characters, {len(vocab)} symbols; unigram cross-entropy {unigram:.3f} nats "
-          f"(uniform would be {math.log(len(vocab)):.3f})")
+    print(
+        f"{len(text)} characters, {len(vocab)} symbols; unigram cross-entropy {unigram:.3f} nats "
+        f"(uniform would be {math.log(len(vocab)):.3f})"
+    )
     results = {"unigram": unigram}
     for name in names:
         make, examples, loss_fn, batch_size = MODELS[name]
@@ -76,8 +101,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         vx, vy = examples(vids)
         trainer = Trainer(model, loss_fn, torch.optim.Adam(model.parameters(), lr=0.01))
         start = time.perf_counter()
-        trainer.fit(tensor_loader(x, y, batch_size=batch_size, shuffle=True, seed=args.seed),
-                    tensor_loader(vx, vy, batch_size=2048), epochs=epochs)
+        trainer.fit(
+            tensor_loader(x, y, batch_size=batch_size, shuffle=True, seed=args.seed),
+            tensor_loader(vx, vy, batch_size=2048),
+            epochs=epochs,
+        )
         val_loss = trainer.history.epochs[-1]["val_loss"]
         sample = model.generate("Return the ", 80, temperature=args.temperature, seed=args.seed)
         print(f"\n[{name}] validation loss {val_loss:.3f} nats ({time.perf_counter() - start:.0f}s)")

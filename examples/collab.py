@@ -1,8 +1,8 @@
 """Collaborative filtering: dot product + biases on ratings, then read the biases and factors back.
 
-    python examples/collab.py                          # planted synthetic ratings (known truth)
-    python examples/collab.py --ratings ml/ratings.csv # MovieLens format: userId,movieId,rating[,timestamp]
-    python examples/collab.py --quick
+python examples/collab.py                          # planted synthetic ratings (known truth)
+python examples/collab.py --ratings ml/ratings.csv # MovieLens format: userId,movieId,rating[,timestamp]
+python examples/collab.py --quick
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-
 from embedforge.data import RatingsDataset, load_movielens_ratings, random_split, synthetic_ratings, tensor_loader
 from embedforge.models import EmbeddingDotBias, pca, rank_by_bias
 from embedforge.train import EarlyStopping, Trainer
@@ -51,8 +50,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if y_range is None:
         with torch.no_grad():
             model.global_bias.fill_(float(train.ratings.mean()))
-    trainer = Trainer(model, torch.nn.functional.mse_loss, torch.optim.Adam(model.parameters(), lr=0.05, weight_decay=1e-6),
-                      metrics=["rmse"], callbacks=[EarlyStopping(patience=2)])
+    trainer = Trainer(
+        model,
+        torch.nn.functional.mse_loss,
+        torch.optim.Adam(model.parameters(), lr=0.05, weight_decay=1e-6),
+        metrics=["rmse"],
+        callbacks=[EarlyStopping(patience=2)],
+    )
 
     def loader(d: RatingsDataset, shuffle: bool):
         return tensor_loader(d.users, d.items, d.ratings, batch_size=1024, shuffle=shuffle, seed=args.seed)
@@ -77,8 +81,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
         result["bias_corr"] = corr
     comps = pca(model.item_factors, n_components=min(2, factors), labels=items, k=3)
     for j in range(len(comps.top)):
-        print(f"factor PC{j + 1} ({comps.explained_variance_ratio[j]:.0%} of variance):",
-              "high", [i for i, _ in comps.top[j]], "low", [i for i, _ in comps.bottom[j]])
+        print(
+            f"factor PC{j + 1} ({comps.explained_variance_ratio[j]:.0%} of variance):",
+            "high",
+            [i for i, _ in comps.top[j]],
+            "low",
+            [i for i, _ in comps.bottom[j]],
+        )
     return result
 
 

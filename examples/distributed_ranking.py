@@ -18,17 +18,22 @@ from __future__ import annotations
 import argparse
 import time
 
+import embedforge
 import torch
 import torch.distributed as dist
-
-import embedforge
 from embedforge.distributed import ShardedEmbeddingBagCollection, data_parallel, init_process_group, spawn
 from embedforge.nn import EmbeddingBagConfig
 
 DIM = 16
 TABLES = {"user": 200_000, "item": 50_000, "category": 500, "hour": 24, "device": 8}
-FEATURES = [("user", "user"), ("item", "item"), ("item", "recent_items"), ("category", "category"),
-            ("hour", "hour"), ("device", "device")]  # (table, feature)
+FEATURES = [
+    ("user", "user"),
+    ("item", "item"),
+    ("item", "recent_items"),
+    ("category", "category"),
+    ("hour", "hour"),
+    ("device", "device"),
+]  # (table, feature)
 RECENT = 8  # ids in the recent-items bag
 
 
@@ -78,8 +83,9 @@ class DLRM(torch.nn.Module):
         F = len(FEATURES)
         self.bottom = torch.nn.Sequential(torch.nn.Linear(4, 32), torch.nn.ReLU(), torch.nn.Linear(32, DIM))
         n = F + 1
-        self.top = torch.nn.Sequential(torch.nn.Linear(DIM + n * (n - 1) // 2, 64), torch.nn.ReLU(),
-                                       torch.nn.Linear(64, 1))
+        self.top = torch.nn.Sequential(
+            torch.nn.Linear(DIM + n * (n - 1) // 2, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1)
+        )
         self._iu = torch.triu_indices(n, n, 1)
 
     def forward(self, values, lengths, dense):
@@ -93,9 +99,17 @@ class DLRM(torch.nn.Module):
 
 def train(rank: int, world: int, steps: int, batch: int, log_every: int) -> dict:
     torch.manual_seed(0)
-    configs = [EmbeddingBagConfig(t, v, DIM, feature_names=[f for tt, f in FEATURES if tt == t],
-                                  pooling="mean", optimizer=embedforge.optim.RowWiseAdagrad(lr=0.1))
-               for t, v in TABLES.items()]
+    configs = [
+        EmbeddingBagConfig(
+            t,
+            v,
+            DIM,
+            feature_names=[f for tt, f in FEATURES if tt == t],
+            pooling="mean",
+            optimizer=embedforge.optim.RowWiseAdagrad(lr=0.1),
+        )
+        for t, v in TABLES.items()
+    ]
     tables = ShardedEmbeddingBagCollection(configs, average_gradients=True)
     with torch.no_grad():
         for shard in tables.embedding_bags.values():
@@ -118,8 +132,11 @@ def train(rank: int, world: int, steps: int, batch: int, log_every: int) -> dict
         losses.append(t.item() / world)
         if rank == 0 and (step + 1) % log_every == 0:
             sent = tables.last_step_bytes
-            print(f"step {step + 1:4d}  loss {sum(losses[-log_every:]) / log_every:.4f}  "
-                  f"sent fwd {sent['forward'] / 1024:.0f} KiB bwd {sent['backward'] / 1024:.0f} KiB", flush=True)
+            print(
+                f"step {step + 1:4d}  loss {sum(losses[-log_every:]) / log_every:.4f}  "
+                f"sent fwd {sent['forward'] / 1024:.0f} KiB bwd {sent['backward'] / 1024:.0f} KiB",
+                flush=True,
+            )
     elapsed = time.perf_counter() - t0
     # held-out log loss against the label rate's entropy (what predicting the mean click rate scores)
     with torch.no_grad():
@@ -130,12 +147,20 @@ def train(rank: int, world: int, steps: int, batch: int, log_every: int) -> dict
         t = torch.stack([held, base])
         dist.all_reduce(t)
         held, base = (t / world).tolist()
-    result = {"first_loss": sum(losses[:log_every]) / log_every, "last_loss": sum(losses[-log_every:]) / log_every,
-              "heldout_logloss": held, "baseline_logloss": base, "steps_per_s": steps / elapsed,
-              "bytes_per_step": dict(tables.last_step_bytes)}
+    result = {
+        "first_loss": sum(losses[:log_every]) / log_every,
+        "last_loss": sum(losses[-log_every:]) / log_every,
+        "heldout_logloss": held,
+        "baseline_logloss": base,
+        "steps_per_s": steps / elapsed,
+        "bytes_per_step": dict(tables.last_step_bytes),
+    }
     if rank == 0:
-        print(f"held-out log loss {held:.4f} (predicting the click rate: {base:.4f}); "
-              f"{steps / elapsed:.1f} steps/s on {world} ranks", flush=True)
+        print(
+            f"held-out log loss {held:.4f} (predicting the click rate: {base:.4f}); "
+            f"{steps / elapsed:.1f} steps/s on {world} ranks",
+            flush=True,
+        )
     return result
 
 

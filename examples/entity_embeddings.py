@@ -1,7 +1,7 @@
 """Entity embeddings on a synthetic store-sales table: does the day-of-week embedding find the planted effect?
 
-    python examples/entity_embeddings.py
-    python examples/entity_embeddings.py --quick
+python examples/entity_embeddings.py
+python examples/entity_embeddings.py --quick
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-
 from embedforge.data import DAYS, TabularDataset, random_split, synthetic_store_sales, tensor_loader
 from embedforge.models import TabularConfig, TabularModel, partial_dependence, pca
 from embedforge.train import Trainer
@@ -38,13 +37,24 @@ def main(argv: Sequence[str] | None = None) -> dict:
     train = TabularDataset.from_dataframe(df.iloc[tr], CATEGORICAL, CONTINUOUS, "log_sales")
     val = TabularDataset.from_dataframe(df.iloc[va], CATEGORICAL, CONTINUOUS, "log_sales", processor=train.processor)
     y_range = (float(train.target.min()) - 0.3, float(train.target.max()) + 0.3)
-    config = TabularConfig(train.processor.cardinalities, n_cont=len(CONTINUOUS), hidden=(64, 32), dropout=0.05,
-                           y_range=y_range, names=CATEGORICAL)
+    config = TabularConfig(
+        train.processor.cardinalities,
+        n_cont=len(CONTINUOUS),
+        hidden=(64, 32),
+        dropout=0.05,
+        y_range=y_range,
+        names=CATEGORICAL,
+    )
     model = TabularModel(config)
     print("embedding sizes:", dict(zip(CATEGORICAL, config.resolved_emb_sizes())))
-    trainer = Trainer(model, torch.nn.functional.mse_loss, torch.optim.Adam(model.parameters(), lr=0.02), metrics=["rmse"])
-    trainer.fit(tensor_loader(train.cats, train.conts, train.target, batch_size=256, shuffle=True, seed=args.seed),
-                tensor_loader(val.cats, val.conts, val.target, batch_size=4096), epochs=epochs)
+    trainer = Trainer(
+        model, torch.nn.functional.mse_loss, torch.optim.Adam(model.parameters(), lr=0.02), metrics=["rmse"]
+    )
+    trainer.fit(
+        tensor_loader(train.cats, train.conts, train.target, batch_size=256, shuffle=True, seed=args.seed),
+        tensor_loader(val.cats, val.conts, val.target, batch_size=4096),
+        epochs=epochs,
+    )
     val_rmse = trainer.history.epochs[-1]["val_rmse"]
     print(f"validation RMSE of log-sales {val_rmse:.3f} (planted noise 0.1)")
 

@@ -1,8 +1,8 @@
 """Letter embeddings: learn a 2-D vector per letter by predicting the next letter of stdlib docstrings.
 
-    python examples/letters.py            # ~1 minute on 2 cores
-    python examples/letters.py --quick    # seconds
-    python examples/letters.py --plot letters.png   # before/after scatter (needs matplotlib)
+python examples/letters.py            # ~1 minute on 2 cores
+python examples/letters.py --quick    # seconds
+python examples/letters.py --plot letters.png   # before/after scatter (needs matplotlib)
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-
 from embedforge.data import next_token_pairs, stdlib_text
 from embedforge.models import letter_stream, train_letter_embeddings
 
@@ -32,8 +31,14 @@ def plot_before_after(letters: Sequence[str], before: np.ndarray, after: np.ndar
     for ax, table, title in zip(axes, (before, after), ("before training", "after training")):
         ax.scatter(table[:, 0], table[:, 1], s=10, color="lightgray")
         for ch, (x, y) in zip(letters, table):
-            ax.annotate("␣" if ch == " " else ch, (x, y), ha="center", va="center", fontsize=12,
-                        color="crimson" if ch in "aeiou" else "black")
+            ax.annotate(
+                "␣" if ch == " " else ch,
+                (x, y),
+                ha="center",
+                va="center",
+                fontsize=12,
+                color="crimson" if ch in "aeiou" else "black",
+            )
         ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -52,8 +57,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     chars, epochs = (15_000, 1) if args.quick else (args.chars, args.epochs)
 
     text = stdlib_text(max_chars=chars + 20_000)
-    vocab, snapshots, model = train_letter_embeddings(text[:chars], dim=2, epochs=epochs, snapshot_every=25,
-                                                      lr=0.05, seed=args.seed, return_model=True)
+    vocab, snapshots, model = train_letter_embeddings(
+        text[:chars], dim=2, epochs=epochs, snapshot_every=25, lr=0.05, seed=args.seed, return_model=True
+    )
     x, y = next_token_pairs(vocab.encode(letter_stream(text[chars:])))
     with torch.no_grad():
         accuracy = (model(x).argmax(1) == y).float().mean().item()

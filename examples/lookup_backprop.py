@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-import torch
-
 import embedforge
+import torch
 from embedforge.models.lookup_grad import backward_memory, one_hot, one_hot_table_grad
 
 __all__ = ["main", "small_batch"]
@@ -42,9 +41,14 @@ def small_batch(vocab: int = 10, dim: int = 4, n: int = 6, seed: int = 0) -> dic
 
     ours = embedforge.nn.Embedding.from_pretrained(weight.clone(), freeze=False)
     ((ours(ids) - target) ** 2).sum().backward()
-    return dict(ids=ids, delta=one_hot(ids, vocab), grad_rows=grad_rows,
-                one_hot_grad=one_hot_table_grad(ids, grad_rows, vocab), autograd=ref.grad.detach(),
-                embedforge=ours.weight.grad.detach())
+    return dict(
+        ids=ids,
+        delta=one_hot(ids, vocab),
+        grad_rows=grad_rows,
+        one_hot_grad=one_hot_table_grad(ids, grad_rows, vocab),
+        autograd=ref.grad.detach(),
+        embedforge=ours.weight.grad.detach(),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -66,17 +70,20 @@ def main(argv: Sequence[str] | None = None) -> dict:
     print(f"δᵀ·∂L/∂x̄ (one row per table row; untouched rows are zero):\n{s['one_hot_grad']}")
     same_ours = torch.equal(s["embedforge"], s["autograd"])
     close = torch.allclose(s["one_hot_grad"], s["autograd"], rtol=1e-6, atol=1e-6)
-    print(f"δᵀ·∂L/∂x̄ equals autograd's table gradient: {close}; "
-          f"embedforge's one-hot-free backward bit-identical to autograd's: {same_ours}")
+    print(
+        f"δᵀ·∂L/∂x̄ equals autograd's table gradient: {close}; "
+        f"embedforge's one-hot-free backward bit-identical to autograd's: {same_ours}"
+    )
 
     ids = torch.randint(0, vocab, (batch,), generator=torch.Generator().manual_seed(args.seed))
     mem = backward_memory(ids, vocab, args.dim)
     print(f"\n{batch:,} ids into a {vocab:,} x {args.dim} float32 table ({mem.unique:,} distinct):")
     for label, nbytes, note in (
-            (f"one-hot δ ({batch:,} x {vocab:,})", mem.one_hot, "computed: never allocated"),
-            ("dense .grad (V x D)", mem.dense, "measured; fresh pages: untouched rows never resident"),
-            ("embedforge sparse .grad (distinct rows + their ids)", mem.sparse, "measured"),
-            ("embedforge fused optimizer step", mem.fused, "measured: no .grad at all")):
+        (f"one-hot δ ({batch:,} x {vocab:,})", mem.one_hot, "computed: never allocated"),
+        ("dense .grad (V x D)", mem.dense, "measured; fresh pages: untouched rows never resident"),
+        ("embedforge sparse .grad (distinct rows + their ids)", mem.sparse, "measured"),
+        ("embedforge fused optimizer step", mem.fused, "measured: no .grad at all"),
+    ):
         print(f"  {label:<52} {_mib(nbytes):>12}  ({note})")
     if args.plot:
         from embedforge.viz import one_hot_figure

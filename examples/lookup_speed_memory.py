@@ -15,7 +15,6 @@ import argparse
 from typing import Sequence
 
 import torch
-
 from embedforge.benchmark import dict_of_vectors, lookup_vs_dict, table_memory
 
 __all__ = ["main"]
@@ -34,12 +33,16 @@ def main(argv: Sequence[str] | None = None) -> dict:
     sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
 
     t = lookup_vs_dict(rows, args.dim, args.batch, iters)
-    print(f"fetch {args.batch:,} random rows of a {rows:,} x {args.dim} float32 table on one thread "
-          f"(median of {iters}; rows identical: {t['same_rows']}):")
+    print(
+        f"fetch {args.batch:,} random rows of a {rows:,} x {args.dim} float32 table on one thread "
+        f"(median of {iters}; rows identical: {t['same_rows']}):"
+    )
     print(f"  embedforge.nn.Embedding   {t['embedforge_ms']:8.3f} ms")
     print(f"  torch tensor indexing     {t['torch_index_ms']:8.3f} ms")
-    print(f"  dict of numpy rows        {t['dict_ms']:8.3f} ms  "
-          f"({t['dict_ms'] / max(t['embedforge_ms'], 1e-9):.1f}x the table)")
+    print(
+        f"  dict of numpy rows        {t['dict_ms']:8.3f} ms  "
+        f"({t['dict_ms'] / max(t['embedforge_ms'], 1e-9):.1f}x the table)"
+    )
 
     mem = table_memory(sizes, args.dim)
     print(f"\ntable memory at {args.dim} dimensions (tensor storage bytes):")
@@ -48,10 +51,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
     for n in sizes:
         cells = {m["dtype"]: m["bytes"] for m in mem if m["rows"] == n}
         _, dict_bytes[n] = dict_of_vectors(torch.zeros(n, args.dim))
-        print(f"  {n:>8,} " + "".join(f"{cells[d] / 2**20:>9.2f} MiB" for d in ("float32", "float16", "bfloat16"))
-              + f"{dict_bytes[n] / 2**20:>9.2f} MiB")
-    print("  (dict: float32 numpy rows, measured with tracemalloc; each row also pays an array header and a "
-          "dict entry)")
+        print(
+            f"  {n:>8,} "
+            + "".join(f"{cells[d] / 2**20:>9.2f} MiB" for d in ("float32", "float16", "bfloat16"))
+            + f"{dict_bytes[n] / 2**20:>9.2f} MiB"
+        )
+    print(
+        "  (dict: float32 numpy rows, measured with tracemalloc; each row also pays an array header and a dict entry)"
+    )
     return {"timing": t, "memory": mem, "dict_bytes": dict_bytes}
 
 

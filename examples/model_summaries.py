@@ -34,8 +34,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         same = summary_rows(ours) == summary_rows(theirs) and ours.total_params == theirs.total_params
         if not args.quiet:
             print(f"\n{name}\n{ours}")
-        print(f"{name}: {ours.total_params:,} parameters, {len(ours.summary_list)} rows; "
-              f"same rows and counts with torch's modules: {same}")
+        print(
+            f"{name}: {ours.total_params:,} parameters, {len(ours.summary_list)} rows; "
+            f"same rows and counts with torch's modules: {same}"
+        )
         results[name] = {"rows": summary_rows(ours), "total_params": int(ours.total_params), "same_as_torch": same}
     return results
 

@@ -14,7 +14,6 @@ import argparse
 from typing import Sequence
 
 import numpy as np
-
 from embedforge.models.linear import fit_line_numpy, fit_line_torch, least_squares_line, noisy_line
 
 __all__ = ["main"]
@@ -38,13 +37,19 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
     x, y = noisy_line(points, args.a, args.b, args.noise, seed=args.seed)
     exact = least_squares_line(x, y)
-    fits = {"torch": fit_line_torch(x, y, args.lr, steps, snapshot_every=args.every),
-            "numpy": fit_line_numpy(x, y, args.lr, steps, snapshot_every=args.every)}
-    print(f"{points} points of y = {args.a}·x + {args.b} + noise (sd {args.noise}); "
-          f"least squares: a={exact[0]:.4f}, b={exact[1]:.4f}")
+    fits = {
+        "torch": fit_line_torch(x, y, args.lr, steps, snapshot_every=args.every),
+        "numpy": fit_line_numpy(x, y, args.lr, steps, snapshot_every=args.every),
+    }
+    print(
+        f"{points} points of y = {args.a}·x + {args.b} + noise (sd {args.noise}); "
+        f"least squares: a={exact[0]:.4f}, b={exact[1]:.4f}"
+    )
     for name, fit in fits.items():
-        print(f"  {name:5s} after {steps} steps (lr {args.lr}): a={fit.a:.4f}, b={fit.b:.4f}, "
-              f"loss {fit.losses[0]:.3f} -> {fit.losses[-1]:.3f}")
+        print(
+            f"  {name:5s} after {steps} steps (lr {args.lr}): a={fit.a:.4f}, b={fit.b:.4f}, "
+            f"loss {fit.losses[0]:.3f} -> {fit.losses[-1]:.3f}"
+        )
     gap = float(np.abs(fits["torch"].params - fits["numpy"].params).max())
     print(f"  largest gap between the torch and numpy paths: {gap:.2e}")
     out = {"exact": exact, "true": (args.a, args.b), "fits": fits, "path_gap": gap}
@@ -52,8 +57,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
         from embedforge.viz import animate_line_fit
 
         fit = fits["torch"]
-        titles = [f"step {s}: a={a:.2f}, b={b:.2f}, loss {l:.3f}" for s, (a, b), l in
-                  zip(fit.steps, fit.params, fit.losses)]
+        titles = [
+            f"step {s}: a={a:.2f}, b={b:.2f}, loss {l:.3f}" for s, (a, b), l in zip(fit.steps, fit.params, fit.losses)
+        ]
         animate_line_fit(x, y, fit.params, args.gif, titles=titles)
         print(f"wrote {args.gif} ({len(fit.steps)} frames)")
         out["frames"] = len(fit.steps)

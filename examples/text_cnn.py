@@ -16,7 +16,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-
 from embedforge.data import Vocab, sequence_loader, stdlib_labelled_sentences, stdlib_sentences, stratified_split
 from embedforge.data.vocab import LabelEncoder
 from embedforge.models import TextCNN
@@ -70,12 +69,15 @@ def main(argv: Sequence[str] | None = None) -> dict:
     vectors = load_or_train_vectors(args.vectors, args.dim, 5000 if args.quick else 30000, args.seed)
     vocab, enc, (train, val, test) = labelled_splits(per_group, args.seed)
     majority = np.bincount(test[1]).max() / len(test[1])
-    print(f"{len(enc)} packages {enc.classes_}; {len(train[0])}/{len(val[0])}/{len(test[0])} sentences; "
-          f"vocabulary {len(vocab)}; majority-class test accuracy {majority:.3f}")
+    print(
+        f"{len(enc)} packages {enc.classes_}; {len(train[0])}/{len(val[0])}/{len(test[0])} sentences; "
+        f"vocabulary {len(vocab)}; majority-class test accuracy {majority:.3f}"
+    )
 
     def loader(split, shuffle):
-        return sequence_loader(split[0], split[1], batch_size=32 if shuffle else 512, shuffle=shuffle,
-                               seed=args.seed, min_len=3)
+        return sequence_loader(
+            split[0], split[1], batch_size=32 if shuffle else 512, shuffle=shuffle, seed=args.seed, min_len=3
+        )
 
     results: dict = {"majority": float(majority)}
     kwargs = dict(n_filters=48, hidden=48, dropout=0.3)
@@ -88,13 +90,20 @@ def main(argv: Sequence[str] | None = None) -> dict:
             model = TextCNN.from_pretrained(vectors, vocab, len(enc), freeze=(name == "frozen"), **kwargs)
             print(f"pretrained vectors cover {model.coverage:.0%} of the vocabulary")
         params = [p for p in model.parameters() if p.requires_grad]
-        trainer = Trainer(model, torch.nn.functional.cross_entropy, torch.optim.Adam(params, lr=2e-3),
-                          metrics=["accuracy", "f1"], callbacks=[EarlyStopping(patience=2)])
+        trainer = Trainer(
+            model,
+            torch.nn.functional.cross_entropy,
+            torch.optim.Adam(params, lr=2e-3),
+            metrics=["accuracy", "f1"],
+            callbacks=[EarlyStopping(patience=2)],
+        )
         start = time.perf_counter()
         trainer.fit(loader(train, True), loader(val, False), epochs=epochs)
         scores = trainer.evaluate(loader(test, False))
-        print(f"[{name:>10}] test accuracy {scores['accuracy']:.3f}, weighted F1 {scores['f1']:.3f} "
-              f"({trainer.epoch} epochs, {time.perf_counter() - start:.0f}s)")
+        print(
+            f"[{name:>10}] test accuracy {scores['accuracy']:.3f}, weighted F1 {scores['f1']:.3f} "
+            f"({trainer.epoch} epochs, {time.perf_counter() - start:.0f}s)"
+        )
         results[name] = scores
     return results
 

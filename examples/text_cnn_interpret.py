@@ -15,7 +15,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-
 from embedforge.data import Vocab, sequence_loader, stdlib_labelled_sentences, stratified_split
 from embedforge.data.vocab import LabelEncoder
 from embedforge.models import TextCNN, conv_ngrams
@@ -46,12 +45,19 @@ def main(argv: Sequence[str] | None = None) -> dict:
     vocab = Vocab.build([sentences[i] for i in tr], min_freq=2)
 
     def loader(idx, shuffle):
-        return sequence_loader([vocab.encode(sentences[i]) for i in idx], y[idx], batch_size=32 if shuffle else 512,
-                               shuffle=shuffle, seed=args.seed, min_len=3)
+        return sequence_loader(
+            [vocab.encode(sentences[i]) for i in idx],
+            y[idx],
+            batch_size=32 if shuffle else 512,
+            shuffle=shuffle,
+            seed=args.seed,
+            min_len=3,
+        )
 
     model = TextCNN(len(vocab), 32, len(enc), widths=(1, 2, 3), n_filters=32, hidden=32, dropout=0.2)
-    trainer = Trainer(model, torch.nn.functional.cross_entropy, torch.optim.Adam(model.parameters(), lr=3e-3),
-                      metrics=["accuracy"])
+    trainer = Trainer(
+        model, torch.nn.functional.cross_entropy, torch.optim.Adam(model.parameters(), lr=3e-3), metrics=["accuracy"]
+    )
     trainer.fit(loader(tr, True), loader(va, False), epochs=epochs)
     accuracy = trainer.evaluate(loader(te, False))["accuracy"]
     majority = float(np.bincount(y[te]).max() / len(te))
@@ -66,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
         if r.predicted != y[i]:
             continue
         tops = ", ".join(f"{w}-gram “{' '.join(g)}”" for w, (_, g) in sorted(r.top.items()))
-        print(f"[{enc.classes_[y[i]]}, p={r.probs[r.predicted]:.2f}] {' '.join(r.tokens)}\n    most influential: {tops}")
+        print(
+            f"[{enc.classes_[y[i]]}, p={r.probs[r.predicted]:.2f}] {' '.join(r.tokens)}\n    most influential: {tops}"
+        )
         explained.append(r)
     if args.plot and explained:
         from embedforge.viz import conv_heatmap

@@ -14,18 +14,45 @@ import argparse
 from typing import Any, Sequence
 
 import numpy as np
-
 from embedforge.vectors import bias
 
 __all__ = ["main", "CORPUS_PAIRS", "CORPUS_PROBES", "CORPUS_WORDS", "EXPLANATION"]
 
 #: A direction the built-in corpus does have, with probes and words to place along it.
-CORPUS_PAIRS = (("read", "write"), ("reader", "writer"), ("reading", "writing"), ("input", "output"),
-                ("get", "set"), ("load", "dump"))
-CORPUS_PROBES = (("read", "reader", "write"), ("write", "writer", "read"), ("input", "stdin", "output"),
-                 ("encode", "encoder", "decode"))
-CORPUS_WORDS = ("file", "stream", "buffer", "socket", "stdin", "stdout", "pipe", "bytes", "line", "lines",
-                "header", "attribute", "value", "data", "disk", "archive", "cache", "log")
+CORPUS_PAIRS = (
+    ("read", "write"),
+    ("reader", "writer"),
+    ("reading", "writing"),
+    ("input", "output"),
+    ("get", "set"),
+    ("load", "dump"),
+)
+CORPUS_PROBES = (
+    ("read", "reader", "write"),
+    ("write", "writer", "read"),
+    ("input", "stdin", "output"),
+    ("encode", "encoder", "decode"),
+)
+CORPUS_WORDS = (
+    "file",
+    "stream",
+    "buffer",
+    "socket",
+    "stdin",
+    "stdout",
+    "pipe",
+    "bytes",
+    "line",
+    "lines",
+    "header",
+    "attribute",
+    "value",
+    "data",
+    "disk",
+    "archive",
+    "cache",
+    "log",
+)
 
 EXPLANATION = """\
 What these numbers show: how much each word's vector leans towards one side of the pairs, i.e. how much
@@ -50,8 +77,17 @@ def load_or_train(path: str | None, quick: bool, seed: int) -> tuple[Any, str]:
     from embedforge.data import stdlib_sentences
 
     n = 8000 if quick else None
-    model = Word2Vec(sentences=stdlib_sentences(max_sentences=n), vector_size=32 if quick else 100, window=5,
-                     min_count=3, sg=1, epochs=5 if quick else 10, seed=seed, workers=2, progress=False)
+    model = Word2Vec(
+        sentences=stdlib_sentences(max_sentences=n),
+        vector_size=32 if quick else 100,
+        window=5,
+        min_count=3,
+        sg=1,
+        epochs=5 if quick else 10,
+        seed=seed,
+        workers=2,
+        progress=False,
+    )
     return model.wv, f"word2vec on the built-in corpus ({'8,000 sentences' if quick else 'all sentences'})"
 
 
@@ -70,16 +106,23 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if gendered >= 2:
         pairs, probes, words, axis_name = bias.GENDER_PAIRS, bias.GENDER_PROBES, bias.OCCUPATIONS, "he − she"
     else:
-        print(f"{source}: only {gendered} of the {len(bias.GENDER_PAIRS)} gendered pairs are in its vocabulary; "
-              "showing the method on read − write instead")
+        print(
+            f"{source}: only {gendered} of the {len(bias.GENDER_PAIRS)} gendered pairs are in its vocabulary; "
+            "showing the method on read − write instead"
+        )
         pairs, probes, words, axis_name = CORPUS_PAIRS, CORPUS_PROBES, CORPUS_WORDS, "read − write"
     if args.words:
         words = tuple(w.strip() for w in args.words.split(",") if w.strip())
     print(f"vectors: {source}, {len(kv):,} words x {kv.vector_size}")
 
     results = bias.analogy_probes(kv, probes, topn=3)
-    rows = [(f"{r.a} : {r.b} :: {r.c} : ?", ", ".join(f"{w} ({s:.2f})" for w, s in r.answers) or
-             "not in vocabulary: " + ", ".join(r.missing)) for r in results]
+    rows = [
+        (
+            f"{r.a} : {r.b} :: {r.c} : ?",
+            ", ".join(f"{w} ({s:.2f})" for w, s in r.answers) or "not in vocabulary: " + ", ".join(r.missing),
+        )
+        for r in results
+    ]
     print("\nanalogy probes (3CosAdd, inputs excluded)\n" + bias.format_table(rows, ("probe", "top answers")))
 
     axis, used = bias.direction(kv, pairs)
@@ -88,19 +131,31 @@ def main(argv: Sequence[str] | None = None) -> dict:
     band = bias.random_baseline(kv, axis, n=500, seed=args.seed, exclude=exclude)
     lo, hi = np.percentile(band, [5, 95])
     table = [(w, s, "outside" if s < lo or s > hi else "inside") for w, s in scores]
-    print(f"\nprojection onto {axis_name} (mean of {len(used)} pairs: "
-          + ", ".join(f"{x}−{y}" for x, y in used) + ")\n"
-          + bias.format_table(table, ("word", "cosine", "random-word band")))
-    print(f"random-word band (5–95% of {len(band)} words): {lo:+.3f} … {hi:+.3f}"
-          + (f"; not in vocabulary: {', '.join(unknown)}" if unknown else ""))
+    print(
+        f"\nprojection onto {axis_name} (mean of {len(used)} pairs: "
+        + ", ".join(f"{x}−{y}" for x, y in used)
+        + ")\n"
+        + bias.format_table(table, ("word", "cosine", "random-word band"))
+    )
+    print(
+        f"random-word band (5–95% of {len(band)} words): {lo:+.3f} … {hi:+.3f}"
+        + (f"; not in vocabulary: {', '.join(unknown)}" if unknown else "")
+    )
     print("\n" + EXPLANATION)
     if args.plot:
         from embedforge.viz import projection_bars
 
         projection_bars(scores, axis_name=axis_name, baseline=band, path=args.plot)
         print(f"wrote {args.plot}")
-    return {"axis": axis_name, "pairs": used, "probes": results, "projections": scores, "unknown": unknown,
-            "band": (float(lo), float(hi)), "source": source}
+    return {
+        "axis": axis_name,
+        "pairs": used,
+        "probes": results,
+        "projections": scores,
+        "unknown": unknown,
+        "band": (float(lo), float(hi)),
+        "source": source,
+    }
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ def _need(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ImportError(f"executing notebooks needs {module.split('.')[0]}, which is not installed: "
-                          "pip install 'embedforge[notebooks]'") from exc
+        raise ImportError(
+            f"executing notebooks needs {module.split('.')[0]}, which is not installed: "
+            "pip install 'embedforge[notebooks]'"
+        ) from exc
 
 
 def notebooks(directory: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -52,8 +54,7 @@ def _inject(nb: Any, params: Mapping[str, Any]) -> None:
     nb.cells.insert(where + 1, cell)
 
 
-def execute(path: str | Path, params: Mapping[str, Any] | None = None, quick: bool = False,
-            timeout: int = 600) -> Any:
+def execute(path: str | Path, params: Mapping[str, Any] | None = None, quick: bool = False, timeout: int = 600) -> Any:
     """Run a notebook top to bottom in a fresh python3 kernel (working directory: its folder); returns it with outputs.
 
     ``quick`` injects the notebook's own reduced sizes; ``params`` (applied after them) override any
@@ -66,8 +67,9 @@ def execute(path: str | Path, params: Mapping[str, Any] | None = None, quick: bo
     values = {**(quick_parameters(nb) if quick else {}), **(params or {})}
     if values:
         _inject(nb, values)
-    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
     return nb
 

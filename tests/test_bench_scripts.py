@@ -15,10 +15,37 @@ BENCH = pathlib.Path(__file__).resolve().parents[1] / "bench"
 @pytest.mark.parametrize(
     "script,args,rows",
     [
-        ("compare_torch.py", ["--workloads", "W3", "--threads", "1", "--repeats", "1", "--iters", "1", "--scale", "0.001"], 3),
-        ("compare_model.py", ["--workloads", "W2", "--threads", "1", "--repeats", "1", "--iters", "1", "--scale", "0.01"], 3),
-        ("compare_model.py", ["--workloads", "W3", "--threads", "1", "--repeats", "1", "--iters", "1", "--scale", "0.01",
-                              "--layer", "module", "--what", "infer", "train sparse"], 2),
+        (
+            "compare_torch.py",
+            ["--workloads", "W3", "--threads", "1", "--repeats", "1", "--iters", "1", "--scale", "0.001"],
+            3,
+        ),
+        (
+            "compare_model.py",
+            ["--workloads", "W2", "--threads", "1", "--repeats", "1", "--iters", "1", "--scale", "0.01"],
+            3,
+        ),
+        (
+            "compare_model.py",
+            [
+                "--workloads",
+                "W3",
+                "--threads",
+                "1",
+                "--repeats",
+                "1",
+                "--iters",
+                "1",
+                "--scale",
+                "0.01",
+                "--layer",
+                "module",
+                "--what",
+                "infer",
+                "train sparse",
+            ],
+            2,
+        ),
     ],
 )
 def test_bench_script_prints_a_ratio_per_row(script, args, rows):

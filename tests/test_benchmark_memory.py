@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from embedforge.benchmark import dict_of_vectors, lookup_vs_dict, table_memory
 
 
 def test_table_memory_is_read_from_the_tensors() -> None:
     rows = table_memory((1_000, 10_000), dim=24)
-    assert [(r["rows"], r["dtype"]) for r in rows] == [(n, d) for n in (1_000, 10_000)
-                                                        for d in ("float32", "float16", "bfloat16")]
+    assert [(r["rows"], r["dtype"]) for r in rows] == [
+        (n, d) for n in (1_000, 10_000) for d in ("float32", "float16", "bfloat16")
+    ]
     for r in rows:
         assert r["bytes"] == r["rows"] * 24 * (4 if r["dtype"] == "float32" else 2)
         assert r["bytes_per_row"] == r["bytes"] / r["rows"]

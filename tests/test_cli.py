@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from embedforge.cli import BUILTIN_CORPUS, format_for, main
 from embedforge.vectors import KeyedVectors, load
 
@@ -56,8 +55,7 @@ def _assert_usage_error(code: int, err: str, *needles: str) -> None:
 
 # ------------------------------------------------------------------------------------------------ help
 def test_python_dash_m_help_in_a_subprocess() -> None:
-    done = subprocess.run([sys.executable, "-m", "embedforge", "--help"], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-m", "embedforge", "--help"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: embedforge")
     for c in COMMANDS:
@@ -142,8 +140,10 @@ def test_analogy_finds_planted_answer(vecs, capsys) -> None:
 def test_evaluate_analogies_and_pairs(vecs, tmp_path: Path, capsys) -> None:
     path, kv = vecs
     questions = tmp_path / "questions.txt"
-    questions.write_text(": royal\nman king woman queen\nman woman king queen\n: other\nred0 red1 dog0 oak0\n"
-                         "man woman unknownword queen\n")
+    questions.write_text(
+        ": royal\nman king woman queen\nman woman king queen\n: other\nred0 red1 dog0 oak0\n"
+        "man woman unknownword queen\n"
+    )
     pairs = tmp_path / "pairs.tsv"
     rows = [("red0", "red1"), ("red0", "dog1"), ("dog2", "dog3"), ("oak1", "red2"), ("oak4", "oak5"), ("x", "red0")]
     gold = [9.0, 1.0, 8.5, 2.0, 9.5, 5.0]
@@ -168,8 +168,17 @@ def test_evaluate_analogies_and_pairs(vecs, tmp_path: Path, capsys) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ convert
-@pytest.mark.parametrize("name, fmt", [("v.bin", "word2vec-binary"), ("v.efv", "native"), ("v.glove", "glove"),
-                                       ("v.vec", "fasttext"), ("v.txt.gz", "word2vec"), ("v.data", "word2vec")])
+@pytest.mark.parametrize(
+    "name, fmt",
+    [
+        ("v.bin", "word2vec-binary"),
+        ("v.efv", "native"),
+        ("v.glove", "glove"),
+        ("v.vec", "fasttext"),
+        ("v.txt.gz", "word2vec"),
+        ("v.data", "word2vec"),
+    ],
+)
 def test_convert_round_trips_each_format(vecs, tmp_path: Path, name: str, fmt: str, capsys) -> None:
     path, kv = vecs
     assert format_for(name) == fmt
@@ -194,6 +203,7 @@ def test_convert_errors(vecs, tmp_path: Path, capsys) -> None:
 # ------------------------------------------------------------------------------------------------ plot
 def test_plot_png_html_and_projector(vecs, tmp_path: Path, capsys) -> None:
     from PIL import Image as pil
+
     path, kv = vecs
     png = tmp_path / "map.png"
     code, _, err = _run(["plot", path, "-o", png, "--width", "400", "--height", "300", "--labels", "5"], capsys)
@@ -254,8 +264,24 @@ def test_info_json(capsys) -> None:
 
 def test_bench_prints_the_comparison_table(tmp_path: Path, capsys) -> None:
     out_json = tmp_path / "bench.json"
-    code, out, err = _run(["bench", "--threads", "1", "--repeats", "1", "--iters", "2", "--scale", "0.02",
-                           "--workloads", "W1", "--json", out_json], capsys)
+    code, out, err = _run(
+        [
+            "bench",
+            "--threads",
+            "1",
+            "--repeats",
+            "1",
+            "--iters",
+            "2",
+            "--scale",
+            "0.02",
+            "--workloads",
+            "W1",
+            "--json",
+            out_json,
+        ],
+        capsys,
+    )
     assert code == 0, err
     rows = json.loads(out_json.read_text())
     assert rows and {r["workload"] for r in rows} == {"W1"} and {r["threads"] for r in rows} == {1}
@@ -273,8 +299,9 @@ def test_train_argument_errors_come_before_training(tmp_path: Path, capsys) -> N
     corpus.write_text("a b c\n")
     code, _, err = _run(["train", corpus, "-o", tmp_path / "missing" / "v.txt"], capsys)
     _assert_usage_error(code, err, "no such directory")
-    code, _, err = _run(["train", corpus, "-o", tmp_path / "v.txt", "--model", "fasttext", "--min-n", "5",
-                         "--max-n", "3"], capsys)
+    code, _, err = _run(
+        ["train", corpus, "-o", tmp_path / "v.txt", "--model", "fasttext", "--min-n", "5", "--max-n", "3"], capsys
+    )
     _assert_usage_error(code, err, "--min-n 5 is larger than --max-n 3")
 
 
@@ -290,9 +317,29 @@ def test_train_writes_vectors_that_learned_the_topics(tmp_path: Path, model: str
     corpus = tmp_path / "topics.txt"
     _topic_corpus(corpus)
     out = tmp_path / out_name
-    code, _, err = _run(["train", corpus, "-o", out, "--model", model, "--sg", "--vector-size", "16",
-                         "--epochs", "3", "--min-count", "1", "--workers", "1", "--no-progress",
-                         "--save-model", tmp_path / "model.bin"], capsys)
+    code, _, err = _run(
+        [
+            "train",
+            corpus,
+            "-o",
+            out,
+            "--model",
+            model,
+            "--sg",
+            "--vector-size",
+            "16",
+            "--epochs",
+            "3",
+            "--min-count",
+            "1",
+            "--workers",
+            "1",
+            "--no-progress",
+            "--save-model",
+            tmp_path / "model.bin",
+        ],
+        capsys,
+    )
     assert code == 0, err
     kv = load(out)
     assert len(kv) == 30 and kv.vector_size == 16

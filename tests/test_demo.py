@@ -7,18 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image as PIL
-
 from embedforge import demo
 from embedforge.vectors import KeyedVectors, load
-
+from PIL import Image as PIL
 
 
 def _planted_kv() -> KeyedVectors:
     """Query words with planted neighbour groups, one exact analogy, and filler words."""
     rng = np.random.default_rng(5)
-    groups = {"file": ["path", "directory", "open"], "thread": ["lock", "acquire", "release"],
-              "socket": ["address", "connect", "port"]}
+    groups = {
+        "file": ["path", "directory", "open"],
+        "thread": ["lock", "acquire", "release"],
+        "socket": ["address", "connect", "port"],
+    }
     words, rows = [], []
     for head, members in groups.items():
         center = rng.normal(scale=4.0, size=24)
@@ -98,13 +99,30 @@ def test_report_links_every_output(tmp_path: Path) -> None:
     for name in ("word_map.png", "analogy.png", "letters.gif", "letters.png", "explorer.html", "vectors.efv"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "projector").mkdir()
-    facts = {"arch": "skip-gram", "vector_size": 8, "window": 2, "epochs": 1, "min_count": 1, "sentences": 10,
-             "tokens": 100, "vocab": 20, "train_seconds": 0.5, "neighbors_markdown": "| word | 1 |\n|---|---|",
-             "analogy": ("read", "reader", "writer", [("write", 0.9)]), "analogy_png": tmp_path / "analogy.png",
-             "word_map": tmp_path / "word_map.png", "letters_chars": 500, "letter_snapshots": 3, "letters": 27,
-             "letters_gif": tmp_path / "letters.gif", "letters_png": tmp_path / "letters.png",
-             "explorer": tmp_path / "explorer.html", "projector": tmp_path / "projector",
-             "vectors": tmp_path / "vectors.efv", "total_seconds": 2.0}
+    facts = {
+        "arch": "skip-gram",
+        "vector_size": 8,
+        "window": 2,
+        "epochs": 1,
+        "min_count": 1,
+        "sentences": 10,
+        "tokens": 100,
+        "vocab": 20,
+        "train_seconds": 0.5,
+        "neighbors_markdown": "| word | 1 |\n|---|---|",
+        "analogy": ("read", "reader", "writer", [("write", 0.9)]),
+        "analogy_png": tmp_path / "analogy.png",
+        "word_map": tmp_path / "word_map.png",
+        "letters_chars": 500,
+        "letter_snapshots": 3,
+        "letters": 27,
+        "letters_gif": tmp_path / "letters.gif",
+        "letters_png": tmp_path / "letters.png",
+        "explorer": tmp_path / "explorer.html",
+        "projector": tmp_path / "projector",
+        "vectors": tmp_path / "vectors.efv",
+        "total_seconds": 2.0,
+    }
     report = demo.write_report(tmp_path, facts)
     text = report.read_text(encoding="utf-8")
     links = _report_links(report)
@@ -122,8 +140,17 @@ def test_quick_demo_end_to_end(tmp_path: Path, capsys) -> None:
     stdout, stderr = capsys.readouterr()
     assert code == 0, stderr
     assert "nearest neighbours" in stdout and "report.md" in stdout
-    for name in ("word_map.png", "letters.gif", "letters.png", "explorer.html", "report.md", "vectors.efv",
-                 "projector/tensors.tsv", "projector/metadata.tsv", "projector/projector_config.pbtxt"):
+    for name in (
+        "word_map.png",
+        "letters.gif",
+        "letters.png",
+        "explorer.html",
+        "report.md",
+        "vectors.efv",
+        "projector/tensors.tsv",
+        "projector/metadata.tsv",
+        "projector/projector_config.pbtxt",
+    ):
         assert (out / name).is_file(), name
     assert _image(out / "word_map.png").var() > 50
     assert all((out / link).exists() for link in _report_links(out / "report.md"))
@@ -153,14 +180,15 @@ def test_demo_without_the_optional_extras(tmp_path: Path) -> None:
     import sys
 
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-c", _BLOCK_EXTRAS, str(out)], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-c", _BLOCK_EXTRAS, str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     stdout = proc.stdout
     assert "nearest neighbours" in stdout and "analogy " in stdout
     skipped = [line for line in stdout.splitlines() if line.startswith("skipped ")]
-    assert skipped == ["skipped analogy.png, word_map.png, explorer.html, letters.gif, letters.png "
-                       "(no matplotlib, pillow, scikit-learn installed): pip install 'embedforge[viz]' to draw them"]
+    assert skipped == [
+        "skipped analogy.png, word_map.png, explorer.html, letters.gif, letters.png "
+        "(no matplotlib, pillow, scikit-learn installed): pip install 'embedforge[viz]' to draw them"
+    ]
     for name in ("report.md", "vectors.efv", "projector/tensors.tsv", "projector/metadata.tsv"):
         assert (out / name).is_file(), name
     for name in ("word_map.png", "analogy.png", "explorer.html", "letters.gif", "letters.png"):
@@ -173,8 +201,10 @@ def test_demo_without_the_optional_extras(tmp_path: Path) -> None:
 
 def test_skipped_line_names_pictures_modules_and_extra() -> None:
     line = demo.skipped_line({"explorer.html": ("sklearn",), "letters.gif": ("PIL",)})
-    assert line == "skipped explorer.html, letters.gif (no pillow, scikit-learn installed): " \
-                   "pip install 'embedforge[viz]' to draw them"
+    assert (
+        line == "skipped explorer.html, letters.gif (no pillow, scikit-learn installed): "
+        "pip install 'embedforge[viz]' to draw them"
+    )
 
 
 def test_nothing_is_missing_with_the_viz_extra() -> None:

@@ -8,11 +8,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import embedforge
 import numpy as np
 import pytest
 import torch
-
-import embedforge
 from embedforge.data import stdlib_sentences
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -146,8 +145,9 @@ def _gendered_vectors(path: Path) -> None:
         rows.append(v + 2.5 * lean * g)
     words += [f"w{i}" for i in range(100)]
     rows += list(rng.normal(size=(100, 20)))
-    path.write_text(f"{len(words)} 20\n" + "".join(w + " " + " ".join(f"{v:.5f}" for v in r) + "\n"
-                                                 for w, r in zip(words, rows)))
+    path.write_text(
+        f"{len(words)} 20\n" + "".join(w + " " + " ".join(f"{v:.5f}" for v in r) + "\n" for w, r in zip(words, rows))
+    )
 
 
 def test_word_vector_bias_example_with_a_vectors_file(tmp_path, capsys):

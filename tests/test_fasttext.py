@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import embedforge
 import numpy as np
 import pytest
-
-import embedforge
 from embedforge import _w2v as C
 
 STEMS = ["scar", "bloom", "drift", "plant", "climb", "shout"]
@@ -58,7 +57,7 @@ def test_in_vocab_vectors_are_mean_of_word_and_ngram_rows():
     model = embedforge.FastText(CORPUS, sg=1, min_n=3, max_n=4, **dict(KW, epochs=1))
     offs, rows = model._subwords()
     i = model.key_to_index["bloomed"]
-    expect = model._in[rows[offs[i]:offs[i + 1]]].mean(axis=0)
+    expect = model._in[rows[offs[i] : offs[i + 1]]].mean(axis=0)
     np.testing.assert_allclose(model.wv["bloomed"], expect, rtol=1e-6, atol=1e-7)
     assert rows[offs[i]] == i  # the word's own row first
     # n-grams of "<bloomed>" for n = 3, 4: 7 + 6

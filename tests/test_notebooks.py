@@ -24,8 +24,14 @@ def _runner():
 
 def test_one_notebook_per_lesson() -> None:
     names = [p.stem.split("_", 1)[1] for p in NOTEBOOKS]
-    assert names == ["letters", "collaborative_filtering", "entity_embeddings", "sgd_and_character_models",
-                     "word_vectors_and_text_cnn", "embedding_layer"]
+    assert names == [
+        "letters",
+        "collaborative_filtering",
+        "entity_embeddings",
+        "sgd_and_character_models",
+        "word_vectors_and_text_cnn",
+        "embedding_layer",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -47,8 +53,12 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     nb = runner.execute(path, quick=True, timeout=300)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    images = [o for o in outputs if o.output_type in ("display_data", "execute_result")
-              and ("image/png" in o.get("data", {}) or "data:image/gif;base64" in o.get("data", {}).get("text/html", ""))]
+    images = [
+        o
+        for o in outputs
+        if o.output_type in ("display_data", "execute_result")
+        and ("image/png" in o.get("data", {}) or "data:image/gif;base64" in o.get("data", {}).get("text/html", ""))
+    ]
     assert images, "the notebook shows no plot inline"
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1

@@ -9,10 +9,9 @@ import signal
 import threading
 import time
 
+import embedforge
 import numpy as np
 import pytest
-
-import embedforge
 from embedforge import _w2v as C
 
 N_TOPICS, TOPIC_WORDS = 5, 20
@@ -198,7 +197,7 @@ def test_callbacks_get_words_float64_loss_and_elapsed():
     assert hooks.calls[0] == "begin" and hooks.calls[-1] == "end" and len(hooks.calls) == 6
     # gensim's meaning: summed over the train() call so far (each epoch's figure in epoch_history)
     # (a running float64 sum and sum() may round the last bit apart)
-    assert hooks.calls[1:-1] == pytest.approx([sum(e.loss for e in seen[:i + 1]) for i in range(4)], rel=1e-12)
+    assert hooks.calls[1:-1] == pytest.approx([sum(e.loss for e in seen[: i + 1]) for i in range(4)], rel=1e-12)
     assert m.get_latest_training_loss() == pytest.approx(sum(e.loss for e in seen), rel=1e-12)
 
 
@@ -437,10 +436,16 @@ def test_id_corpus_save_load_resume(tmp_path):
     assert not np.array_equal(back.wv.vectors, model.wv.vectors)
 
 
-@pytest.mark.parametrize("bad,message", [
-    ([np.array([1, 2]), np.array([3, -1, 2])], "sentence 1: token id -1 at position 1 is negative"),
-    ([np.array([1, 2]), np.array([0, 7])], "sentence 1: token id 7 at position 1 is out of range for id_to_key of 5 keys"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ([np.array([1, 2]), np.array([3, -1, 2])], "sentence 1: token id -1 at position 1 is negative"),
+        (
+            [np.array([1, 2]), np.array([0, 7])],
+            "sentence 1: token id 7 at position 1 is out of range for id_to_key of 5 keys",
+        ),
+    ],
+)
 def test_id_corpus_bad_ids_are_named(bad, message):
     with pytest.raises(ValueError, match=message):
         embedforge.Word2Vec(bad, id_to_key=list("abcde"), min_count=1, progress=False)

@@ -29,8 +29,9 @@ def _version_of(root: str) -> str | None:
 
 
 def _usable(root: str) -> bool:
-    return (os.path.isdir(os.path.join(root, "include", "torch", "csrc", "stable"))
-            and os.path.isdir(os.path.join(root, "lib")))
+    return os.path.isdir(os.path.join(root, "include", "torch", "csrc", "stable")) and os.path.isdir(
+        os.path.join(root, "lib")
+    )
 
 
 def _candidates(explicit: str):
@@ -63,22 +64,31 @@ def main(argv: list[str]) -> int:
         version = _version_of(root)
         if version is None or not _usable(root):
             if how == "EMBEDFORGE_TORCH_ROOT":
-                print(f"EMBEDFORGE_TORCH_ROOT={explicit} is not a torch package directory "
-                      "(no version.py, include/torch/csrc/stable or lib/)", file=sys.stderr)
+                print(
+                    f"EMBEDFORGE_TORCH_ROOT={explicit} is not a torch package directory "
+                    "(no version.py, include/torch/csrc/stable or lib/)",
+                    file=sys.stderr,
+                )
                 return 1
             continue
         if _tuple(version) < _tuple(floor):
-            print(f"torch {version} at {root} is older than the stable-ABI floor {floor}: "
-                  f"pip install 'torch>={floor}' first", file=sys.stderr)
+            print(
+                f"torch {version} at {root} is older than the stable-ABI floor {floor}: "
+                f"pip install 'torch>={floor}' first",
+                file=sys.stderr,
+            )
             return 1
         print(root)
         print(version)
         print(how)
         return 0
-    print(f"torch>={floor} is needed to build embedforge and none was found for {sys.executable}. "
-          f"Install torch into the environment you install embedforge into (pip install 'torch>={floor}'), "
-          "then build again; or pass --no-build-isolation to pip; or set EMBEDFORGE_TORCH_ROOT to a torch "
-          "package directory.", file=sys.stderr)
+    print(
+        f"torch>={floor} is needed to build embedforge and none was found for {sys.executable}. "
+        f"Install torch into the environment you install embedforge into (pip install 'torch>={floor}'), "
+        "then build again; or pass --no-build-isolation to pip; or set EMBEDFORGE_TORCH_ROOT to a torch "
+        "package directory.",
+        file=sys.stderr,
+    )
     return 1
 
 

@@ -10,7 +10,8 @@ void bind_word2vec(py::module_& m);  // bindings/word2vec.cpp
 
 PYBIND11_MODULE(_w2v, m) {
   m.doc() = "embedforge word2vec trainer (torch-free)";
-  m.def("cpu_isa", [] { return embedforge::core::isa_name(embedforge::core::best_isa()); },
-        "The SIMD build the trainer's kernels run on (EMBEDFORGE_ISA caps it).");
+  m.def(
+      "cpu_isa", [] { return embedforge::core::isa_name(embedforge::core::best_isa()); },
+      "The SIMD build the trainer's kernels run on (EMBEDFORGE_ISA caps it).");
   bind_word2vec(m);
 }

@@ -36,9 +36,11 @@ float* table_ptr(const py::object& obj, const char* name, int64_t rows, int64_t 
   if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + " must be C-contiguous");
   if (!a.writeable()) throw py::value_error(std::string(name) + " must be writable");
   if (a.shape(1) != cols)
-    throw py::value_error(std::string(name) + " has " + std::to_string(a.shape(1)) + " columns, expected " + std::to_string(cols));
+    throw py::value_error(std::string(name) + " has " + std::to_string(a.shape(1)) + " columns, expected " +
+                          std::to_string(cols));
   if (rows >= 0 && a.shape(0) != rows)
-    throw py::value_error(std::string(name) + " has " + std::to_string(a.shape(0)) + " rows, expected " + std::to_string(rows));
+    throw py::value_error(std::string(name) + " has " + std::to_string(a.shape(0)) + " rows, expected " +
+                          std::to_string(rows));
   return static_cast<float*>(a.mutable_data());
 }
 
@@ -49,7 +51,8 @@ class PyTrainer {
     if (cfg.dim <= 0) throw py::value_error("vector_size must be positive, got " + std::to_string(cfg.dim));
     if (cfg.window <= 0) throw py::value_error("window must be positive, got " + std::to_string(cfg.window));
     if (cfg.negative < 0) throw py::value_error("negative must be >= 0, got " + std::to_string(cfg.negative));
-    if (cfg.negative == 0 && !cfg.hs) throw py::value_error("negative=0 and hs=0 leave nothing to train; set one of them");
+    if (cfg.negative == 0 && !cfg.hs)
+      throw py::value_error("negative=0 and hs=0 leave nothing to train; set one of them");
     if (cfg.workers <= 0) throw py::value_error("workers must be >= 1, got " + std::to_string(cfg.workers));
 
     counts_ = counts;
@@ -64,14 +67,17 @@ class PyTrainer {
     if (!sub_offsets.is_none()) {
       offs_ = sub_offsets.cast<I64Array>();
       rows_ = sub_rows.cast<I32Array>();
-      if (offs_.ndim() != 1 || offs_.shape(0) != t.vocab + 1) throw py::value_error("sub_offsets must have vocab+1 entries");
+      if (offs_.ndim() != 1 || offs_.shape(0) != t.vocab + 1)
+        throw py::value_error("sub_offsets must have vocab+1 entries");
       const int64_t* o = offs_.data();
       const int64_t nr = rows_.shape(0);
       for (int64_t w = 0; w < t.vocab; ++w)
-        if (o[w] < 0 || o[w + 1] <= o[w] || o[w + 1] > nr) throw py::value_error("sub_offsets must be increasing and within sub_rows");
+        if (o[w] < 0 || o[w + 1] <= o[w] || o[w + 1] > nr)
+          throw py::value_error("sub_offsets must be increasing and within sub_rows");
       const int32_t* r = rows_.data();
       for (int64_t k = 0; k < nr; ++k)
-        if (r[k] < 0 || r[k] >= t.in_rows) throw py::value_error("sub_rows[" + std::to_string(k) + "]=" + std::to_string(r[k]) + " is out of range");
+        if (r[k] < 0 || r[k] >= t.in_rows)
+          throw py::value_error("sub_rows[" + std::to_string(k) + "]=" + std::to_string(r[k]) + " is out of range");
       t.sub_offsets = o;
       t.sub_rows = r;
     } else if (t.in_rows < t.vocab) {
@@ -104,7 +110,8 @@ class PyTrainer {
     if (ns > 0 && prev != n) throw py::value_error("ends[-1] must equal len(ids)");
     for (int64_t k = 0; k < n; ++k)
       if (id[k] < -1 || id[k] >= V)
-        throw py::value_error("ids[" + std::to_string(k) + "]=" + std::to_string(id[k]) + " is out of range for a vocabulary of " + std::to_string(V));
+        throw py::value_error("ids[" + std::to_string(k) + "]=" + std::to_string(id[k]) +
+                              " is out of range for a vocabulary of " + std::to_string(V));
     {
       py::gil_scoped_release r;
       trainer_->add_sentences(id, e, ns);
@@ -128,7 +135,10 @@ class PyTrainer {
   void abort() {
     trainer_->abort();
     py::gil_scoped_release r;
-    try { trainer_->join(); } catch (...) {}
+    try {
+      trainer_->join();
+    } catch (...) {
+    }
   }
 
   int64_t words_done() const { return trainer_->words_done(); }
@@ -253,14 +263,16 @@ py::tuple ngram_rows(const py::list& words, int min_n, int max_n, int64_t bucket
 void block_step(py::object in_table, py::object out_table, const std::vector<std::vector<int32_t>>& inputs,
                 I32Array outputs, py::array_t<float, py::array::c_style | py::array::forcecast> labels, float lr) {
   py::array in = py::reinterpret_borrow<py::array>(in_table);
-  if (!py::isinstance<py::array>(in_table) || in.ndim() != 2) throw py::type_error("in_table must be a 2-D numpy array");
+  if (!py::isinstance<py::array>(in_table) || in.ndim() != 2)
+    throw py::type_error("in_table must be a 2-D numpy array");
   const int64_t D = in.shape(1);
   float* I = table_ptr(in_table, "in_table", -1, D);
   float* O = table_ptr(out_table, "out_table", -1, D);
   const int64_t rin = in.shape(0), rout = py::reinterpret_borrow<py::array>(out_table).shape(0);
   const int B = static_cast<int>(inputs.size()), M = static_cast<int>(outputs.size());
   if (labels.size() != M) throw py::value_error("labels and outputs differ in length");
-  std::vector<float> means(static_cast<size_t>(B) * D, 0.f), grad(static_cast<size_t>(B) * D, 0.f), g(static_cast<size_t>(B) * M);
+  std::vector<float> means(static_cast<size_t>(B) * D, 0.f), grad(static_cast<size_t>(B) * D, 0.f),
+      g(static_cast<size_t>(B) * M);
   std::vector<const float*> h(B);
   std::vector<float*> outs(M);
   for (int j = 0; j < M; ++j) {
@@ -271,8 +283,12 @@ void block_step(py::object in_table, py::object out_table, const std::vector<std
   for (int i = 0; i < B; ++i) {
     if (inputs[i].empty()) throw py::value_error("inputs[" + std::to_string(i) + "] is empty");
     for (int32_t r : inputs[i])
-      if (r < 0 || r >= rin) throw py::value_error("inputs[" + std::to_string(i) + "] has row " + std::to_string(r) + " out of range");
-    if (inputs[i].size() == 1) { h[i] = I + inputs[i][0] * D; continue; }
+      if (r < 0 || r >= rin)
+        throw py::value_error("inputs[" + std::to_string(i) + "] has row " + std::to_string(r) + " out of range");
+    if (inputs[i].size() == 1) {
+      h[i] = I + inputs[i][0] * D;
+      continue;
+    }
     float* m = means.data() + i * D;
     for (int32_t r : inputs[i])
       for (int64_t d = 0; d < D; ++d) m[d] += I[r * D + d];
@@ -307,14 +323,17 @@ void bind_word2vec(py::module_& m) {
       .def_readwrite("deterministic", &w2v::TrainConfig::deterministic)
       .def_readwrite("schedule_words", &w2v::TrainConfig::schedule_words)
       .def_readwrite("fail_at_job", &w2v::TrainConfig::fail_at_job);
-  py::class_<PyTrainer>(m, "Word2VecTrainer", "Native word2vec trainer over numpy tables (internal; use embedforge.Word2Vec).")
-      .def(py::init<py::object, py::object, py::object, I64Array, py::object, py::object, py::object, const w2v::TrainConfig&>(),
+  py::class_<PyTrainer>(m, "Word2VecTrainer",
+                        "Native word2vec trainer over numpy tables (internal; use embedforge.Word2Vec).")
+      .def(py::init<py::object, py::object, py::object, I64Array, py::object, py::object, py::object,
+                    const w2v::TrainConfig&>(),
            py::arg("in_table"), py::arg("out_neg"), py::arg("out_hs"), py::arg("counts"), py::arg("words"),
            py::arg("sub_offsets"), py::arg("sub_rows"), py::arg("config"))
       .def("begin_epoch", &PyTrainer::begin_epoch)
       .def("push", &PyTrainer::push, py::arg("ids"), py::arg("ends"))
       .def("end_epoch", &PyTrainer::end_epoch, py::arg("progress") = py::none())
-      .def("train_file_epoch", &PyTrainer::train_file_epoch, py::arg("epoch"), py::arg("path"), py::arg("progress") = py::none())
+      .def("train_file_epoch", &PyTrainer::train_file_epoch, py::arg("epoch"), py::arg("path"),
+           py::arg("progress") = py::none())
       .def("abort", &PyTrainer::abort)
       .def_property_readonly("words_done", &PyTrainer::words_done)
       .def_property_readonly("lr", &PyTrainer::lr)
@@ -322,7 +341,8 @@ void bind_word2vec(py::module_& m) {
   m.def("w2v_count_file", &count_file, py::arg("path"), py::arg("max_vocab_size") = 0,
         "Stream a text file once: (words, counts, tokens, sentences, pruned_below).");
   m.def("w2v_ngram_rows", &ngram_rows, py::arg("words"), py::arg("min_n"), py::arg("max_n"), py::arg("bucket"),
-        py::arg("row_base"), "FastText input rows per word (CSR): the word's row (when row_base > 0), then n-gram buckets + row_base.");
+        py::arg("row_base"),
+        "FastText input rows per word (CSR): the word's row (when row_base > 0), then n-gram buckets + row_base.");
   m.def("w2v_block_step", &block_step, py::arg("in_table"), py::arg("out_table"), py::arg("inputs"), py::arg("outputs"),
         py::arg("labels"), py::arg("lr"), "One deterministic update block (for tests against a reference).");
 }

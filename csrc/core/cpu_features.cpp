@@ -14,14 +14,17 @@ static Isa detect() {
 #if defined(EMBEDFORGE_X86)
   __builtin_cpu_init();
   Isa isa = Isa::kBaseline;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) isa = Isa::kAvx2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    isa = Isa::kAvx2;
   if (isa == Isa::kAvx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
     isa = Isa::kAvx512;
   const char* cap = std::getenv("EMBEDFORGE_ISA");
   if (cap) {
-    if (std::strcmp(cap, "baseline") == 0) isa = Isa::kBaseline;
-    else if (std::strcmp(cap, "avx2") == 0 && isa > Isa::kAvx2) isa = Isa::kAvx2;
+    if (std::strcmp(cap, "baseline") == 0)
+      isa = Isa::kBaseline;
+    else if (std::strcmp(cap, "avx2") == 0 && isa > Isa::kAvx2)
+      isa = Isa::kAvx2;
   }
   return isa;
 #else

@@ -11,7 +11,9 @@ const char* dtype_name(DType d);
 
 // Storage types. bfloat16 is the top half of a float32; float16 uses the compiler's _Float16,
 // which becomes F16C instructions in the AVX2/AVX-512 builds and a libgcc routine otherwise.
-struct bf16 { uint16_t bits; };
+struct bf16 {
+  uint16_t bits;
+};
 #ifndef __CUDACC__  // nvcc's front end has no _Float16; CUDA code uses __half instead
 using f16 = _Float16;
 #endif
@@ -27,9 +29,14 @@ inline float to_float(bf16 x) {
 inline float to_float(f16 x) { return static_cast<float>(x); }
 #endif
 
-template <typename T> inline T from_float(float x);
-template <> inline float from_float<float>(float x) { return x; }
-template <> inline bf16 from_float<bf16>(float x) {
+template <typename T>
+inline T from_float(float x);
+template <>
+inline float from_float<float>(float x) {
+  return x;
+}
+template <>
+inline bf16 from_float<bf16>(float x) {
   uint32_t u;
   std::memcpy(&u, &x, sizeof u);
   if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return bf16{static_cast<uint16_t>((u >> 16) | 0x40)};
@@ -37,7 +44,10 @@ template <> inline bf16 from_float<bf16>(float x) {
   return bf16{static_cast<uint16_t>(u >> 16)};
 }
 #ifndef __CUDACC__
-template <> inline f16 from_float<f16>(float x) { return static_cast<f16>(x); }
+template <>
+inline f16 from_float<f16>(float x) {
+  return static_cast<f16>(x);
+}
 #endif
 
 }  // namespace embedforge::core

@@ -9,23 +9,23 @@
 
 namespace embedforge::core {
 
-#define EF_DECLARE_ISA(ns)                                                                          \
-  namespace ns {                                                                                    \
-  bool forward(const ForwardArgs&, void*, int64_t*, const Parallel&);                               \
-  void backward_dense(const BackwardArgs&, const RowGroups&, void*, bool, const Parallel&);         \
-  void backward_rows(const BackwardArgs&, const RowGroups&, void*, const Parallel&);                \
-  void backward_psw(const BackwardArgs&, const void*, float*, const Parallel&);                     \
+#define EF_DECLARE_ISA(ns)                                                                  \
+  namespace ns {                                                                            \
+  bool forward(const ForwardArgs&, void*, int64_t*, const Parallel&);                       \
+  void backward_dense(const BackwardArgs&, const RowGroups&, void*, bool, const Parallel&); \
+  void backward_rows(const BackwardArgs&, const RowGroups&, void*, const Parallel&);        \
+  void backward_psw(const BackwardArgs&, const void*, float*, const Parallel&);             \
   }
 EF_DECLARE_ISA(isa_base)
 EF_DECLARE_ISA(isa_avx2)
 EF_DECLARE_ISA(isa_avx512)
 #undef EF_DECLARE_ISA
 
-#define EF_DISPATCH(fn, ...)                                       \
-  switch (best_isa()) {                                            \
-    case Isa::kAvx512: isa_avx512::fn(__VA_ARGS__); break;         \
-    case Isa::kAvx2: isa_avx2::fn(__VA_ARGS__); break;             \
-    default: isa_base::fn(__VA_ARGS__); break;                     \
+#define EF_DISPATCH(fn, ...)                               \
+  switch (best_isa()) {                                    \
+    case Isa::kAvx512: isa_avx512::fn(__VA_ARGS__); break; \
+    case Isa::kAvx2: isa_avx2::fn(__VA_ARGS__); break;     \
+    default: isa_base::fn(__VA_ARGS__); break;             \
   }
 
 const char* embedding_bag_isa() { return isa_name(best_isa()); }
@@ -35,7 +35,8 @@ std::string check_offsets(const BagLayout& bags, int64_t num_offsets, bool inclu
   std::ostringstream msg;
   const int64_t n = bags.num_indices;
   if (num_offsets == 0) {
-    if (include_last_offset) return "offsets must hold at least one entry (the end of the last bag) when include_last_offset=True";
+    if (include_last_offset)
+      return "offsets must hold at least one entry (the end of the last bag) when include_last_offset=True";
     return "";
   }
   if (bags.offset(0) != 0) {
@@ -92,8 +93,10 @@ std::string check_indices(const BagLayout& bags, int64_t num_rows, const Paralle
   std::ostringstream msg;
   const int64_t r = bags.id(j);
   msg << "indices[" << j << "]=" << r;
-  if (r < 0) msg << " is negative; ids must lie in [0, " << num_rows << ")";
-  else msg << " is out of range for a table of " << num_rows << " rows";
+  if (r < 0)
+    msg << " is negative; ids must lie in [0, " << num_rows << ")";
+  else
+    msg << " is out of range for a table of " << num_rows << " rows";
   return msg.str();
 }
 
@@ -118,7 +121,10 @@ std::vector<int64_t> balance_bags(const BagLayout& bags, int64_t parts) {
     int64_t lo = bounds[p - 1], hi = B;
     while (lo < hi) {
       const int64_t mid = (lo + hi) / 2;
-      if (work(mid) < target) lo = mid + 1; else hi = mid;
+      if (work(mid) < target)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     bounds[p] = lo;
   }

@@ -21,9 +21,9 @@ struct BagLayout {
   int64_t num_indices = 0;
   const void* offsets = nullptr;  // same integer type as indices; nullptr means fixed-length bags
   int64_t num_bags = 0;
-  int64_t bag_size = 0;           // fixed-length bags only
-  int64_t end = 0;                // end of the last bag (offsets only)
-  int64_t padding_idx = -1;       // ids equal to this are skipped; -1 for none
+  int64_t bag_size = 0;      // fixed-length bags only
+  int64_t end = 0;           // end of the last bag (offsets only)
+  int64_t padding_idx = -1;  // ids equal to this are skipped; -1 for none
 
   int64_t id(int64_t j) const {
     return int64_ids ? static_cast<const int64_t*>(indices)[j] : static_cast<const int32_t*>(indices)[j];
@@ -71,11 +71,11 @@ std::vector<int64_t> balance_bags(const BagLayout& bags, int64_t parts);
 // stable radix sort, and each touched row is reduced once, in position order, by one thread, so
 // the result is deterministic and identical for any thread count.
 struct RowGroups {
-  std::vector<uint32_t> pos;       // index positions, grouped by row, ascending within a row
-  std::vector<int64_t> rows;       // the distinct touched rows, ascending
-  std::vector<int64_t> seg;        // rows.size()+1 bounds into pos
-  std::vector<int32_t> bag_of;     // bag of each index position (offsets layout only)
-  std::vector<float> bag_scale;    // 1/count for Pool::kMean, per bag
+  std::vector<uint32_t> pos;     // index positions, grouped by row, ascending within a row
+  std::vector<int64_t> rows;     // the distinct touched rows, ascending
+  std::vector<int64_t> seg;      // rows.size()+1 bounds into pos
+  std::vector<int32_t> bag_of;   // bag of each index position (offsets layout only)
+  std::vector<float> bag_scale;  // 1/count for Pool::kMean, per bag
   // group_by_row's working memory, kept so that a reused RowGroups allocates nothing per batch.
   std::vector<uint64_t> scratch_packed;
   std::vector<uint32_t> scratch_hist;
@@ -120,8 +120,7 @@ void embedding_bag_backward_rows(const BackwardArgs& args, const RowGroups& grou
                                  const Parallel& par);
 // Gradient w.r.t. per-sample weights: grad_psw[j] = <grad_out[bag(j)], weight[id j]> (· 1/count for
 // mean); zero at padding positions.
-void embedding_bag_backward_psw(const BackwardArgs& args, const void* weight, float* grad_psw,
-                                const Parallel& par);
+void embedding_bag_backward_psw(const BackwardArgs& args, const void* weight, float* grad_psw, const Parallel& par);
 
 // Which vectorised build the dispatcher picked: "avx512", "avx2" or "baseline".
 const char* embedding_bag_isa();

@@ -41,7 +41,8 @@ std::string check_collection(const CollectionArgs& a, int64_t num_offsets, const
         const int64_t r = a.value(j);
         if (r < 0 || r >= rows) {
           int64_t cur = first_bad.load();
-          while (j < cur && !first_bad.compare_exchange_weak(cur, j)) {}
+          while (j < cur && !first_bad.compare_exchange_weak(cur, j)) {
+          }
           break;
         }
       }
@@ -53,8 +54,10 @@ std::string check_collection(const CollectionArgs& a, int64_t num_offsets, const
   while (f + 1 < F && a.offset((f + 1) * a.batch) <= j) ++f;
   const int64_t rows = a.tables[a.features[f].table].num_rows;
   msg << "values[" << j << "]=" << a.value(j) << " (feature " << f << ") ";
-  if (a.value(j) < 0) msg << "is negative; ids must lie in [0, " << rows << ")";
-  else msg << "is out of range for its table of " << rows << " rows";
+  if (a.value(j) < 0)
+    msg << "is negative; ids must lie in [0, " << rows << ")";
+  else
+    msg << "is out of range for its table of " << rows << " rows";
   return msg.str();
 }
 
@@ -105,7 +108,10 @@ void forward_typed(const CollectionArgs& a, void* out, const Parallel& par) {
     int64_t lo = bounds[p - 1], hi = items;
     while (lo < hi) {
       const int64_t mid = (lo + hi) / 2;
-      if (work(mid) < target) lo = mid + 1; else hi = mid;
+      if (work(mid) < target)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     bounds[p] = lo;
   }

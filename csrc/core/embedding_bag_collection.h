@@ -24,22 +24,22 @@ struct CollectionTable {
 };
 
 struct CollectionFeature {
-  int64_t table = 0;        // index into CollectionArgs::tables
-  Pool pool = Pool::kSum;   // kSum or kMean
-  int64_t padding_idx = -1; // ids equal to it are skipped (and not counted by mean); -1 for none
-  int64_t col_offset = 0;   // first output column
+  int64_t table = 0;         // index into CollectionArgs::tables
+  Pool pool = Pool::kSum;    // kSum or kMean
+  int64_t padding_idx = -1;  // ids equal to it are skipped (and not counted by mean); -1 for none
+  int64_t col_offset = 0;    // first output column
 };
 
 struct CollectionArgs {
   std::vector<CollectionTable> tables;
   std::vector<CollectionFeature> features;
   DType dtype = DType::kFloat32;
-  const void* values = nullptr;  // int32 or int64
-  const void* offsets = nullptr; // same type, F*B+1 entries
+  const void* values = nullptr;   // int32 or int64
+  const void* offsets = nullptr;  // same type, F*B+1 entries
   bool int64_ids = true;
   int64_t num_values = 0;
-  int64_t batch = 0;             // B
-  int64_t out_dim = 0;           // sum of the features' dims
+  int64_t batch = 0;                          // B
+  int64_t out_dim = 0;                        // sum of the features' dims
   const float* per_sample_weights = nullptr;  // [num_values] or nullptr
 
   int64_t value(int64_t j) const {

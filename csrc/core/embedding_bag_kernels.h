@@ -80,7 +80,10 @@ inline void pool_block(const T* __restrict W, int64_t D, const Idx* __restrict i
                        T* __restrict out, int64_t* __restrict am_out) {
   float acc[BLK];
   int64_t am[BLK];
-  for (int k = 0; k < BLK; ++k) { acc[k] = 0.f; am[k] = -1; }
+  for (int k = 0; k < BLK; ++k) {
+    acc[k] = 0.f;
+    am[k] = -1;
+  }
   int64_t count = 0;
   const int64_t stop = std::min(e, pf_stop);
   for (int64_t j = s; j < e; ++j) {
@@ -92,7 +95,10 @@ inline void pool_block(const T* __restrict W, int64_t D, const Idx* __restrict i
     const T* __restrict row = W + r * D + c0;
     if constexpr (P == Pool::kMax) {
       if (count == 0) {
-        for (int k = 0; k < BLK; ++k) { acc[k] = to_float(row[k]); am[k] = r; }
+        for (int k = 0; k < BLK; ++k) {
+          acc[k] = to_float(row[k]);
+          am[k] = r;
+        }
       } else {
         for (int k = 0; k < BLK; ++k) {
           const float v = to_float(row[k]);
@@ -127,8 +133,8 @@ constexpr int64_t kWideDim = 128;
 
 template <Pool P, bool kPsw, bool kPad, typename T, typename Idx>
 inline void pool_wide(const T* __restrict W, int64_t D, const Idx* __restrict ids, int64_t s, int64_t e,
-                      int64_t pf_stop, int64_t ahead, const float* __restrict psw, int64_t pad,
-                      float* __restrict acc, int64_t* __restrict am, T* __restrict out, int64_t* __restrict am_out) {
+                      int64_t pf_stop, int64_t ahead, const float* __restrict psw, int64_t pad, float* __restrict acc,
+                      int64_t* __restrict am, T* __restrict out, int64_t* __restrict am_out) {
   for (int64_t k = 0; k < D; ++k) acc[k] = 0.f;
   if constexpr (P == Pool::kMax) {
     for (int64_t k = 0; k < D; ++k) am[k] = -1;
@@ -144,7 +150,10 @@ inline void pool_wide(const T* __restrict W, int64_t D, const Idx* __restrict id
     const T* __restrict row = W + r * D;
     if constexpr (P == Pool::kMax) {
       if (count == 0) {
-        for (int64_t k = 0; k < D; ++k) { acc[k] = to_float(row[k]); am[k] = r; }
+        for (int64_t k = 0; k < D; ++k) {
+          acc[k] = to_float(row[k]);
+          am[k] = r;
+        }
       } else {
         for (int64_t k = 0; k < D; ++k) {
           const float v = to_float(row[k]);
@@ -234,9 +243,10 @@ inline void store_vec(T* dst, typename VecOps::V v) {
 // row is read (false at the first bad one: the caller abandons the forward). Ids j < pf_stop
 // prefetch (into L1) the same columns of the row of id j + ahead, clamped into the table.
 template <int NV, bool kPsw, typename T, typename Idx>
-__attribute__((always_inline)) inline bool pool_regs(const T* __restrict W, int64_t D, uint64_t num_rows, const Idx* __restrict ids, int64_t s, int64_t e,
-               int64_t pf_stop, int64_t ahead, const float* __restrict psw, int64_t pad, bool mean, int64_t c0,
-               T* __restrict out) {
+__attribute__((always_inline)) inline bool pool_regs(const T* __restrict W, int64_t D, uint64_t num_rows,
+                                                     const Idx* __restrict ids, int64_t s, int64_t e, int64_t pf_stop,
+                                                     int64_t ahead, const float* __restrict psw, int64_t pad, bool mean,
+                                                     int64_t c0, T* __restrict out) {
   using V = typename VecOps::V;
   constexpr int L = VecOps::kLanes;
   constexpr int kLines = static_cast<int>((NV * L * sizeof(T) + 63) / 64);
@@ -244,21 +254,21 @@ __attribute__((always_inline)) inline bool pool_regs(const T* __restrict W, int6
   for (int v = 0; v < NV; ++v) acc[v] = VecOps::zero();
   int64_t skipped = 0;
   const T* __restrict base = W + c0;
-#define EF_POOL_ROW(j)                                                                              \
-  {                                                                                                 \
-    const int64_t r = static_cast<int64_t>(ids[j]);                                                 \
-    if (__builtin_expect(static_cast<uint64_t>(r) >= num_rows, 0)) return false;                    \
-    if (r == pad) { /* pad is -1 without padding: never equal to a checked id */                  \
-      ++skipped;                                                                                    \
-    } else {                                                                                        \
-      const T* __restrict row = base + r * D;                                                       \
-      if constexpr (kPsw) {                                                                         \
-        const V w = VecOps::set1(psw[j]);                                                           \
-        for (int v = 0; v < NV; ++v) acc[v] = VecOps::fma(w, VecOps::load(row + v * L), acc[v]);    \
-      } else {                                                                                      \
-        for (int v = 0; v < NV; ++v) acc[v] = VecOps::add(acc[v], VecOps::load(row + v * L));       \
-      }                                                                                             \
-    }                                                                                               \
+#define EF_POOL_ROW(j)                                                                           \
+  {                                                                                              \
+    const int64_t r = static_cast<int64_t>(ids[j]);                                              \
+    if (__builtin_expect(static_cast<uint64_t>(r) >= num_rows, 0)) return false;                 \
+    if (r == pad) { /* pad is -1 without padding: never equal to a checked id */                 \
+      ++skipped;                                                                                 \
+    } else {                                                                                     \
+      const T* __restrict row = base + r * D;                                                    \
+      if constexpr (kPsw) {                                                                      \
+        const V w = VecOps::set1(psw[j]);                                                        \
+        for (int v = 0; v < NV; ++v) acc[v] = VecOps::fma(w, VecOps::load(row + v * L), acc[v]); \
+      } else {                                                                                   \
+        for (int v = 0; v < NV; ++v) acc[v] = VecOps::add(acc[v], VecOps::load(row + v * L));    \
+      }                                                                                          \
+    }                                                                                            \
   }
   int64_t j = s;
   for (const int64_t stop = std::min(e, pf_stop); j < stop; ++j) {
@@ -305,8 +315,7 @@ bool pool_bags_regs(const ForwardArgs& a, T* __restrict out, int64_t b0, int64_t
       s = b * L;
       e = s + L;
     }
-    if (!pool_regs<NV, kPsw, T, Idx>(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, 0, out + b * D))
-      return false;
+    if (!pool_regs<NV, kPsw, T, Idx>(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, 0, out + b * D)) return false;
   }
   return true;
 }
@@ -409,10 +418,10 @@ bool forward_range_impl(const ForwardArgs& a, T* out, int64_t* max_rows, int64_t
         const int64_t s = a.bags.bag_begin(b), e = a.bags.bag_end(b);
         T* o = out + b * D;
         int64_t c = 0;
-#define EF_PIECE(NV)                                                                                         \
-  {                                                                                                          \
+#define EF_PIECE(NV)                                                                                                \
+  {                                                                                                                 \
     if (!pool_regs_piece<NV, kPsw, T, Idx>(W, D, V, ids, s, e, pf_stop, ahead, psw, pad, mean, c, o)) return false; \
-    c += (NV) * L;                                                                                           \
+    c += (NV) * L;                                                                                                  \
   }
         for (int64_t k = 0; k < full; ++k) EF_PIECE(M)
         if constexpr (M > 8) {
@@ -501,8 +510,10 @@ bool forward_typed(const ForwardArgs& a, void* out, int64_t* max_rows, const Par
       }
     }
   };
-  if (parts <= 1) work(0, 1);
-  else par.for_each(threads, work);
+  if (parts <= 1)
+    work(0, 1);
+  else
+    par.for_each(threads, work);
   return !bad.load();
 }
 
@@ -588,7 +599,8 @@ void backward_dense_typed(const BackwardArgs& a, const RowGroups& g, void* grad_
     const int64_t U = g.num_rows_touched();
     while (r < r1) {
       const int64_t next = (u < U && g.rows[u] < r1) ? g.rows[u] : r1;
-      if (next > r && !zeroed) std::memset(static_cast<void*>(gw + r * D), 0, static_cast<size_t>((next - r) * D) * sizeof(T));
+      if (next > r && !zeroed)
+        std::memset(static_cast<void*>(gw + r * D), 0, static_cast<size_t>((next - r) * D) * sizeof(T));
       if (next == r1) break;
       reduce_row<T>(a, g, u, acc.data());
       T* dst = gw + next * D;
@@ -638,7 +650,10 @@ void backward_psw_typed(const BackwardArgs& a, const void* weight, float* grad_p
       const T* __restrict gr = go + b * D;
       for (int64_t j = s; j < e; ++j) {
         const int64_t r = bags.id(j);
-        if (r == bags.padding_idx) { grad_psw[j] = 0.f; continue; }
+        if (r == bags.padding_idx) {
+          grad_psw[j] = 0.f;
+          continue;
+        }
         const T* __restrict row = W + r * D;
         float dot = 0.f;
         for (int64_t k = 0; k < D; ++k) dot += to_float(gr[k]) * to_float(row[k]);

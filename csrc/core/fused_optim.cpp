@@ -8,9 +8,15 @@
 
 namespace embedforge::core {
 
-namespace isa_base { void fused_step(const BackwardArgs&, const RowGroups&, void*, const OptimArgs&, const Parallel&); }
-namespace isa_avx2 { void fused_step(const BackwardArgs&, const RowGroups&, void*, const OptimArgs&, const Parallel&); }
-namespace isa_avx512 { void fused_step(const BackwardArgs&, const RowGroups&, void*, const OptimArgs&, const Parallel&); }
+namespace isa_base {
+void fused_step(const BackwardArgs&, const RowGroups&, void*, const OptimArgs&, const Parallel&);
+}
+namespace isa_avx2 {
+void fused_step(const BackwardArgs&, const RowGroups&, void*, const OptimArgs&, const Parallel&);
+}
+namespace isa_avx512 {
+void fused_step(const BackwardArgs&, const RowGroups&, void*, const OptimArgs&, const Parallel&);
+}
 
 std::string check_optim_args(const OptimArgs& o) {
   std::ostringstream msg;

@@ -77,8 +77,10 @@ inline f16 f16_round_stochastic(float x, uint32_t random) {
   // The other neighbour is one ulp further from nearest, towards x (sign-magnitude bits).
   const bool up = hf < x;  // the other neighbour lies above
   uint16_t ob;
-  if ((hb & 0x7fffu) == 0) ob = up ? 0x0001u : 0x8001u;
-  else ob = static_cast<uint16_t>(((hb & 0x8000u) != 0) == up ? hb - 1 : hb + 1);
+  if ((hb & 0x7fffu) == 0)
+    ob = up ? 0x0001u : 0x8001u;
+  else
+    ob = static_cast<uint16_t>(((hb & 0x8000u) != 0) == up ? hb - 1 : hb + 1);
   f16 o;
   std::memcpy(&o, &ob, sizeof o);
   const float of = static_cast<float>(o);

@@ -24,8 +24,10 @@ inline void store_row(T* __restrict dst, const float* __restrict src, int64_t D,
   if (o.stochastic_rounding) {
     for (int64_t k = 0; k < D; ++k) {
       const uint32_t bits = rounding_bits(o.seed, static_cast<uint64_t>(r), static_cast<uint64_t>(k));
-      if constexpr (std::is_same_v<T, bf16>) dst[k] = bf16_round_stochastic(src[k], bits);
-      else dst[k] = f16_round_stochastic(src[k], bits);
+      if constexpr (std::is_same_v<T, bf16>)
+        dst[k] = bf16_round_stochastic(src[k], bits);
+      else
+        dst[k] = f16_round_stochastic(src[k], bits);
     }
   } else {
     for (int64_t k = 0; k < D; ++k) dst[k] = from_float<T>(src[k]);
@@ -34,8 +36,8 @@ inline void store_row(T* __restrict dst, const float* __restrict src, int64_t D,
 
 // Bias corrections 1 - beta^t, in double so long runs do not lose them to float rounding.
 struct AdamScale {
-  float step_size = 0.f;      // lr / (1 - beta1^t)
-  float inv_sqrt_bc2 = 0.f;   // 1 / sqrt(1 - beta2^t)
+  float step_size = 0.f;     // lr / (1 - beta1^t)
+  float inv_sqrt_bc2 = 0.f;  // 1 / sqrt(1 - beta2^t)
 };
 inline AdamScale adam_scale(const OptimArgs& o, int64_t t) {
   const double bc1 = 1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(t));
@@ -131,9 +133,8 @@ inline void update_row_avx512(float* __restrict w, const float* __restrict g_in,
 
 // One touched row r: g[0, D) is its reduced gradient (overwritten), nw[0, D) scratch.
 template <OptimKind K, typename T>
-inline void update_row(T* __restrict w, float* __restrict g, float* __restrict scratch, const OptimArgs& o,
-                       int64_t r, int64_t D, const AdamScale& global_scale,
-                       const AdamScaleTable& row_scales) {
+inline void update_row(T* __restrict w, float* __restrict g, float* __restrict scratch, const OptimArgs& o, int64_t r,
+                       int64_t D, const AdamScale& global_scale, const AdamScaleTable& row_scales) {
   // float32 rows are updated in place; narrower rows are widened into scratch and rounded back.
   float* __restrict nw;
   if constexpr (std::is_same_v<T, float>) {
@@ -203,8 +204,8 @@ inline void prefetch_state(const T* W, const OptimArgs& o, int64_t r, int64_t D)
 // over the row is unrolled. Sum and mean pooling only (max goes through reduce_row). The
 // accumulation is the expression of reduce_row, in the same order, so the bits are the same.
 template <int DK, OptimKind K, bool kPsw, bool kMean>
-void fused_rows_fixed(const BackwardArgs& a, const RowGroups& g, float* W, const OptimArgs& o, int64_t u0,
-                      int64_t u1, const AdamScale& global_scale, const AdamScaleTable& row_scales) {
+void fused_rows_fixed(const BackwardArgs& a, const RowGroups& g, float* W, const OptimArgs& o, int64_t u0, int64_t u1,
+                      const AdamScale& global_scale, const AdamScaleTable& row_scales) {
   const float* __restrict go = static_cast<const float*>(a.grad_out);
   const uint32_t* __restrict pos = g.pos.data();
   const int64_t* __restrict seg = g.seg.data();
@@ -292,10 +293,14 @@ bool fused_rows_fast(const BackwardArgs& a, const RowGroups& g, T* W, const Opti
     const bool psw = a.per_sample_weights != nullptr, mean = a.pool == Pool::kMean;
     auto run = [&](auto dk) {
       constexpr int DK = decltype(dk)::value;
-      if (psw && mean) fused_rows_fixed<DK, K, true, true>(a, g, W, o, u0, u1, gs, rs);
-      else if (psw) fused_rows_fixed<DK, K, true, false>(a, g, W, o, u0, u1, gs, rs);
-      else if (mean) fused_rows_fixed<DK, K, false, true>(a, g, W, o, u0, u1, gs, rs);
-      else fused_rows_fixed<DK, K, false, false>(a, g, W, o, u0, u1, gs, rs);
+      if (psw && mean)
+        fused_rows_fixed<DK, K, true, true>(a, g, W, o, u0, u1, gs, rs);
+      else if (psw)
+        fused_rows_fixed<DK, K, true, false>(a, g, W, o, u0, u1, gs, rs);
+      else if (mean)
+        fused_rows_fixed<DK, K, false, true>(a, g, W, o, u0, u1, gs, rs);
+      else
+        fused_rows_fixed<DK, K, false, false>(a, g, W, o, u0, u1, gs, rs);
       return true;
     };
     switch (a.dim) {
@@ -327,7 +332,10 @@ void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, c
     int64_t lo = bounds[p - 1], hi = U;
     while (lo < hi) {
       const int64_t mid = (lo + hi) / 2;
-      if (work(mid) < target) lo = mid + 1; else hi = mid;
+      if (work(mid) < target)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     bounds[p] = lo;
   }
@@ -351,8 +359,7 @@ void fused_step_typed(const BackwardArgs& a, const RowGroups& g, void* weight, c
 }
 
 template <typename T>
-void fused_step_kind(const BackwardArgs& a, const RowGroups& g, void* weight, const OptimArgs& o,
-                     const Parallel& par) {
+void fused_step_kind(const BackwardArgs& a, const RowGroups& g, void* weight, const OptimArgs& o, const Parallel& par) {
   switch (o.kind) {
     case OptimKind::kSgd: fused_step_typed<OptimKind::kSgd, T>(a, g, weight, o, par); break;
     case OptimKind::kAdagrad: fused_step_typed<OptimKind::kAdagrad, T>(a, g, weight, o, par); break;

@@ -14,7 +14,10 @@ struct Parallel {
 
   void for_each(int64_t n, const std::function<void(int64_t, int64_t)>& fn) const {
     if (n <= 0) return;
-    if (threads <= 1 || n == 1 || !run) { fn(0, n); return; }
+    if (threads <= 1 || n == 1 || !run) {
+      fn(0, n);
+      return;
+    }
     run(n, fn);
   }
 };

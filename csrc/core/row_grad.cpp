@@ -63,10 +63,14 @@ void group_typed(const BagLayout& bags, int64_t num_rows, Pool pool, const Paral
 
   // Buffers are resized, not cleared: every entry read later is written below (bag_of outside the
   // bags' positions is never read), and a reused RowGroups keeps its memory.
-  if (bags.offsets) g.bag_of.resize(static_cast<size_t>(bags.num_indices));
-  else g.bag_of.clear();
-  if (pool == Pool::kMean) g.bag_scale.resize(static_cast<size_t>(B));
-  else g.bag_scale.clear();
+  if (bags.offsets)
+    g.bag_of.resize(static_cast<size_t>(bags.num_indices));
+  else
+    g.bag_of.clear();
+  if (pool == Pool::kMean)
+    g.bag_scale.resize(static_cast<size_t>(B));
+  else
+    g.bag_scale.clear();
   std::vector<uint32_t>& hist = g.scratch_hist;
   hist.assign(static_cast<size_t>(std::max<int64_t>(P0, threads) * R), 0u);
   int32_t* bag_of = bags.offsets ? g.bag_of.data() : nullptr;
@@ -128,7 +132,8 @@ void group_typed(const BagLayout& bags, int64_t num_rows, Pool pool, const Paral
     par.for_each(P, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         uint32_t* next = hist.data() + p * R;
-        for (int64_t i = part_begin(p), i1 = part_begin(p + 1); i < i1; ++i) dst[next[(src[i] >> sh) & mask]++] = src[i];
+        for (int64_t i = part_begin(p), i1 = part_begin(p + 1); i < i1; ++i)
+          dst[next[(src[i] >> sh) & mask]++] = src[i];
       }
     });
     std::swap(src, dst);
@@ -140,7 +145,8 @@ void group_typed(const BagLayout& bags, int64_t num_rows, Pool pool, const Paral
   par.for_each(P, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       int64_t d = 0;
-      for (int64_t i = part_begin(p), i1 = part_begin(p + 1); i < i1; ++i) d += i == 0 || (src[i] >> 32) != (src[i - 1] >> 32);
+      for (int64_t i = part_begin(p), i1 = part_begin(p + 1); i < i1; ++i)
+        d += i == 0 || (src[i] >> 32) != (src[i - 1] >> 32);
       starts[p + 1] = d;
     }
   });
@@ -175,8 +181,10 @@ void group_by_row(const BagLayout& bags, int64_t num_rows, Pool pool, const Para
   const int64_t n = bags.num_indices;
   if (n > static_cast<int64_t>(UINT32_MAX) || num_rows > static_cast<int64_t>(UINT32_MAX))
     throw std::length_error("embedding_bag backward supports at most 2^32-1 ids per batch and rows per table");
-  if (bags.int64_ids) group_typed<int64_t>(bags, num_rows, pool, par, g);
-  else group_typed<int32_t>(bags, num_rows, pool, par, g);
+  if (bags.int64_ids)
+    group_typed<int64_t>(bags, num_rows, pool, par, g);
+  else
+    group_typed<int32_t>(bags, num_rows, pool, par, g);
 }
 
 RowGroups group_by_row(const BagLayout& bags, int64_t num_rows, Pool pool, const Parallel& par) {

@@ -23,10 +23,20 @@ using ops::Tensor;
 __device__ __forceinline__ float ld(float x) { return x; }
 __device__ __forceinline__ float ld(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ float ld(__half x) { return __half2float(x); }
-template <typename T> __device__ __forceinline__ T st(float x);
-template <> __device__ __forceinline__ float st<float>(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 st<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
-template <> __device__ __forceinline__ __half st<__half>(float x) { return __float2half(x); }
+template <typename T>
+__device__ __forceinline__ T st(float x);
+template <>
+__device__ __forceinline__ float st<float>(float x) {
+  return x;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 st<__nv_bfloat16>(float x) {
+  return __float2bfloat16(x);
+}
+template <>
+__device__ __forceinline__ __half st<__half>(float x) {
+  return __float2half(x);
+}
 
 template <typename Idx>
 struct DevBags {
@@ -72,7 +82,10 @@ __global__ void forward_kernel(DevBags<Idx> bg, const T* __restrict__ W, int64_t
         if (r == bg.pad) continue;
         const float v = ld(W[r * D + k]);
         if (P == 2) {
-          if (count == 0 || v > acc) { acc = v; am = r; }
+          if (count == 0 || v > acc) {
+            acc = v;
+            am = r;
+          }
         } else {
           acc += (psw ? psw[j] : 1.f) * v;
         }
@@ -151,7 +164,10 @@ __global__ void psw_grad_kernel(DevBags<Idx> bg, const T* __restrict__ W, const 
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < bg.n; j += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = bg.ids[j];
     const int64_t b = bag_of ? bag_of[j] : j / bg.L;
-    if (r == bg.pad || b < 0) { out[j] = 0.f; continue; }
+    if (r == bg.pad || b < 0) {
+      out[j] = 0.f;
+      continue;
+    }
     float dot = 0.f;
     for (int64_t k = 0; k < D; ++k) dot += ld(go[b * D + k]) * ld(W[r * D + k]);
     out[j] = scale ? dot * scale[b] : dot;
@@ -167,19 +183,28 @@ struct Batch {
   cudaStream_t stream = nullptr;
 };
 
-Tensor bytes_on(const Tensor& like, int64_t n) { return torch::stable::new_empty(like, {n > 0 ? n : 1}, ScalarType::Byte); }
+Tensor bytes_on(const Tensor& like, int64_t n) {
+  return torch::stable::new_empty(like, {n > 0 ? n : 1}, ScalarType::Byte);
+}
 
 template <typename Idx>
 DevBags<Idx> dev_bags(const Batch& bt) {
   const core::BagLayout& b = bt.p.bags;
-  return DevBags<Idx>{static_cast<const Idx*>(b.indices), static_cast<const Idx*>(b.offsets), b.num_indices,
-                      b.num_bags, b.bag_size, b.end, b.padding_idx};
+  return DevBags<Idx>{static_cast<const Idx*>(b.indices),
+                      static_cast<const Idx*>(b.offsets),
+                      b.num_indices,
+                      b.num_bags,
+                      b.bag_size,
+                      b.end,
+                      b.padding_idx};
 }
 
 template <typename F>
 void with_ids(const Batch& bt, F&& f) {
-  if (bt.p.bags.int64_ids) f(dev_bags<int64_t>(bt));
-  else f(dev_bags<int32_t>(bt));
+  if (bt.p.bags.int64_ids)
+    f(dev_bags<int64_t>(bt));
+  else
+    f(dev_bags<int32_t>(bt));
 }
 
 template <typename F>
@@ -209,7 +234,8 @@ Batch prepare(const Tensor& indices, const std::optional<Tensor>& offsets, int64
     check(cudaMemcpyAsync(raw.data(), b.offsets, raw.size(), cudaMemcpyDeviceToHost, bt.stream), "copy offsets");
     check(cudaStreamSynchronize(bt.stream), "sync");
     for (size_t i = 0; i < bt.host_offsets.size(); ++i)
-      bt.host_offsets[i] = b.int64_ids ? reinterpret_cast<int64_t*>(raw.data())[i] : reinterpret_cast<int32_t*>(raw.data())[i];
+      bt.host_offsets[i] =
+          b.int64_ids ? reinterpret_cast<int64_t*>(raw.data())[i] : reinterpret_cast<int32_t*>(raw.data())[i];
     core::BagLayout host = b;
     host.indices = nullptr;
     host.int64_ids = true;
@@ -239,18 +265,20 @@ Batch prepare(const Tensor& indices, const std::optional<Tensor>& offsets, int64
       const size_t es = b.int64_ids ? 8 : 4;
       int32_t v32 = 0;
       check(cudaMemcpy(b.int64_ids ? static_cast<void*>(&value) : static_cast<void*>(&v32),
-                       static_cast<const char*>(b.indices) + bad * es, es, cudaMemcpyDeviceToHost), "copy id");
+                       static_cast<const char*>(b.indices) + bad * es, es, cudaMemcpyDeviceToHost),
+            "copy id");
       if (!b.int64_ids) value = v32;
-      if (value < 0) ops::raise("IndexError", "indices[", bad, "]=", value, " is negative; ids must lie in [0, ", num_rows, ")");
+      if (value < 0)
+        ops::raise("IndexError", "indices[", bad, "]=", value, " is negative; ids must lie in [0, ", num_rows, ")");
       ops::raise("IndexError", "indices[", bad, "]=", value, " is out of range for a table of ", num_rows, " rows");
     }
   }
   return bt;
 }
 
-std::tuple<Tensor, Tensor> embedding_bag_cuda(Tensor weight, Tensor indices, std::optional<Tensor> offsets, int64_t mode,
-                                              std::optional<Tensor> per_sample_weights, int64_t padding_idx,
-                                              bool include_last_offset, bool /*sparse*/) {
+std::tuple<Tensor, Tensor> embedding_bag_cuda(Tensor weight, Tensor indices, std::optional<Tensor> offsets,
+                                              int64_t mode, std::optional<Tensor> per_sample_weights,
+                                              int64_t padding_idx, bool include_last_offset, bool /*sparse*/) {
   ops::check_dim(weight, "weight", 2);
   ops::table_dtype(weight, "weight");
   ops::check_same_device(weight, "weight", indices, "indices");
@@ -271,9 +299,12 @@ std::tuple<Tensor, Tensor> embedding_bag_cuda(Tensor weight, Tensor indices, std
       int64_t* am = is_max ? static_cast<int64_t*>(max_rows.data_ptr()) : nullptr;
       using Idx = std::remove_const_t<std::remove_pointer_t<decltype(bg.ids)>>;
       const int blocks = blocks_for(B, 1), threads = threads_for_dim(D);
-      if (mode == 0) forward_kernel<T, Idx, 0><<<blocks, threads, 0, bt.stream>>>(bg, W, D, psw, o, am);
-      else if (mode == 1) forward_kernel<T, Idx, 1><<<blocks, threads, 0, bt.stream>>>(bg, W, D, psw, o, am);
-      else forward_kernel<T, Idx, 2><<<blocks, threads, 0, bt.stream>>>(bg, W, D, psw, o, am);
+      if (mode == 0)
+        forward_kernel<T, Idx, 0><<<blocks, threads, 0, bt.stream>>>(bg, W, D, psw, o, am);
+      else if (mode == 1)
+        forward_kernel<T, Idx, 1><<<blocks, threads, 0, bt.stream>>>(bg, W, D, psw, o, am);
+      else
+        forward_kernel<T, Idx, 2><<<blocks, threads, 0, bt.stream>>>(bg, W, D, psw, o, am);
     });
   });
   check(cudaGetLastError(), "embedding_bag forward");
@@ -325,11 +356,13 @@ Groups group_rows(const Batch& bt, const Tensor& like, int64_t num_rows, int mod
   auto* runs = static_cast<int32_t*>(g.num_runs.data_ptr());
   auto* starts = static_cast<int64_t*>(g.starts.data_ptr());
   const int num = static_cast<int>(n);
-  check(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, k_in, k_out, v_in, v_out, num, 0, bits, bt.stream), "sort size");
+  check(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, k_in, k_out, v_in, v_out, num, 0, bits, bt.stream),
+        "sort size");
   check(cub::DeviceRunLengthEncode::Encode(nullptr, rle_bytes, k_out, uniq, cnt, runs, num, bt.stream), "rle size");
   check(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, cnt, starts, num, bt.stream), "scan size");
   Tensor tmp = bytes_on(like, static_cast<int64_t>(std::max(sort_bytes, std::max(rle_bytes, scan_bytes))));
-  check(cub::DeviceRadixSort::SortPairs(tmp.data_ptr(), sort_bytes, k_in, k_out, v_in, v_out, num, 0, bits, bt.stream), "sort");
+  check(cub::DeviceRadixSort::SortPairs(tmp.data_ptr(), sort_bytes, k_in, k_out, v_in, v_out, num, 0, bits, bt.stream),
+        "sort");
   check(cub::DeviceRunLengthEncode::Encode(tmp.data_ptr(), rle_bytes, k_out, uniq, cnt, runs, num, bt.stream), "rle");
   int32_t host_runs = 0;
   check(cudaMemcpyAsync(&host_runs, runs, sizeof host_runs, cudaMemcpyDeviceToHost, bt.stream), "copy runs");
@@ -386,7 +419,8 @@ Tensor embedding_bag_backward_dense_cuda(Tensor grad, Tensor indices, std::optio
   const Tensor mr = ops::contig(max_rows);
   ops::checked_size(num_rows, g.size(1), static_cast<int64_t>(g.element_size()), "the gradient (num_rows x dim)");
   Tensor gw = torch::stable::new_empty(g, {num_rows, g.size(1)});
-  check(cudaMemsetAsync(gw.data_ptr(), 0, static_cast<size_t>(num_rows * g.size(1)) * gw.element_size(), bt.stream), "zero");
+  check(cudaMemsetAsync(gw.data_ptr(), 0, static_cast<size_t>(num_rows * g.size(1)) * gw.element_size(), bt.stream),
+        "zero");
   const Groups groups = group_rows(bt, g, num_rows, static_cast<int>(mode));
   with_table_type(g.scalar_type(), [&](auto tag) { launch_reduce<decltype(tag)>(bt, groups, g, mr, mode, gw, true); });
   return gw;
@@ -408,7 +442,8 @@ std::tuple<Tensor, Tensor> embedding_bag_backward_rows_cuda(Tensor grad, Tensor 
     check(cudaGetLastError(), "widen rows");
   }
   Tensor row_grads = torch::stable::new_empty(g, {groups.U, g.size(1)});
-  with_table_type(g.scalar_type(), [&](auto tag) { launch_reduce<decltype(tag)>(bt, groups, g, mr, mode, row_grads, false); });
+  with_table_type(g.scalar_type(),
+                  [&](auto tag) { launch_reduce<decltype(tag)>(bt, groups, g, mr, mode, row_grads, false); });
   return {rows, row_grads};
 }
 

@@ -37,23 +37,31 @@ __device__ __forceinline__ uint32_t rounding_bits(uint64_t seed, uint64_t row, u
   return static_cast<uint32_t>(z >> 32);
 }
 
-template <typename T> __device__ __forceinline__ T store(float x, bool sr, uint32_t bits);
-template <> __device__ __forceinline__ float store<float>(float x, bool, uint32_t) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 store<__nv_bfloat16>(float x, bool sr, uint32_t bits) {
+template <typename T>
+__device__ __forceinline__ T store(float x, bool sr, uint32_t bits);
+template <>
+__device__ __forceinline__ float store<float>(float x, bool, uint32_t) {
+  return x;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 store<__nv_bfloat16>(float x, bool sr, uint32_t bits) {
   uint32_t u = __float_as_uint(x);
   if (!sr || (u & 0x7f800000u) == 0x7f800000u) return __float2bfloat16(x);
   u += bits >> 16;  // carries into the kept half with probability (dropped half) / 2^16
   return __ushort_as_bfloat16(static_cast<unsigned short>(u >> 16));
 }
-template <> __device__ __forceinline__ __half store<__half>(float x, bool sr, uint32_t bits) {
+template <>
+__device__ __forceinline__ __half store<__half>(float x, bool sr, uint32_t bits) {
   const __half h = __float2half_rn(x);
   const float hf = __half2float(h);
   if (!sr || hf == x || isinf(hf) || isnan(x)) return h;
   const unsigned short hb = __half_as_ushort(h);
   const bool up = hf < x;
   unsigned short ob;
-  if ((hb & 0x7fffu) == 0) ob = up ? 0x0001u : 0x8001u;
-  else ob = static_cast<unsigned short>(((hb & 0x8000u) != 0) == up ? hb - 1 : hb + 1);
+  if ((hb & 0x7fffu) == 0)
+    ob = up ? 0x0001u : 0x8001u;
+  else
+    ob = static_cast<unsigned short>(((hb & 0x8000u) != 0) == up ? hb - 1 : hb + 1);
   const __half o = __ushort_as_half(ob);
   const float of = __half2float(o);
   if (isinf(of)) return h;
@@ -148,12 +156,15 @@ __global__ void update_rows_kernel(T* __restrict__ W, const int64_t* __restrict_
 std::array<Tensor, 2> row_gradients(const Tensor& grad, const Tensor& indices, const std::optional<Tensor>& offsets,
                                     int64_t num_rows, int64_t pool, const std::optional<Tensor>& psw,
                                     const Tensor& max_rows, int64_t padding_idx, bool include_last_offset) {
-  std::array<StableIValue, 9> stack{
-      torch::stable::detail::from(grad),        torch::stable::detail::from(indices),
-      torch::stable::detail::from(offsets),     torch::stable::detail::from(num_rows),
-      torch::stable::detail::from(pool),        torch::stable::detail::from(psw),
-      torch::stable::detail::from(max_rows),    torch::stable::detail::from(padding_idx),
-      torch::stable::detail::from(include_last_offset)};
+  std::array<StableIValue, 9> stack{torch::stable::detail::from(grad),
+                                    torch::stable::detail::from(indices),
+                                    torch::stable::detail::from(offsets),
+                                    torch::stable::detail::from(num_rows),
+                                    torch::stable::detail::from(pool),
+                                    torch::stable::detail::from(psw),
+                                    torch::stable::detail::from(max_rows),
+                                    torch::stable::detail::from(padding_idx),
+                                    torch::stable::detail::from(include_last_offset)};
   TORCH_ERROR_CODE_CHECK(  // header-only: in the 2.11 headers too (the STABLE_ form is 2.13+)
       torch_call_dispatcher("embedforge::embedding_bag_backward_rows", "", stack.data(), TORCH_ABI_VERSION));
   return {torch::stable::detail::to<Tensor>(stack[0]), torch::stable::detail::to<Tensor>(stack[1])};
@@ -175,8 +186,8 @@ void check_state(const Tensor& s, const char* name, const Tensor& weight, int64_
   ops::check_same_device(s, name, weight, "weight");
   EF_CHECK(s.scalar_type() == ScalarType::Float, "TypeError", name, " must be float32, got ",
            ops::scalar_type_name(s.scalar_type()));
-  const bool shape_ok = cols < 0 ? (s.dim() == 1 && s.size(0) == rows)
-                                 : (s.dim() == 2 && s.size(0) == rows && s.size(1) == cols);
+  const bool shape_ok =
+      cols < 0 ? (s.dim() == 1 && s.size(0) == rows) : (s.dim() == 2 && s.size(0) == rows && s.size(1) == cols);
   EF_CHECK(shape_ok, "ValueError", name, " has the wrong shape for a table of ", rows, " rows");
   EF_CHECK(s.is_contiguous(), "ValueError", name, " must be contiguous: a fused step updates it in place");
   EF_CHECK(s.data_ptr() != weight.data_ptr(), "ValueError", name, " shares memory with weight");
@@ -198,8 +209,20 @@ void run(Tensor weight, const Tensor& grad, const Tensor& indices, const std::op
     check(cudaStreamSynchronize(stream), "sync");
     return;
   }
-  DevOptim o{static_cast<int>(args.kind), args.lr, args.eps, args.beta1, args.beta2, args.weight_decay, args.state0,
-             args.state1, args.row_step, args.per_row_step, 0.f, 0.f, args.stochastic_rounding, args.seed};
+  DevOptim o{static_cast<int>(args.kind),
+             args.lr,
+             args.eps,
+             args.beta1,
+             args.beta2,
+             args.weight_decay,
+             args.state0,
+             args.state1,
+             args.row_step,
+             args.per_row_step,
+             0.f,
+             0.f,
+             args.stochastic_rounding,
+             args.seed};
   if (args.kind == core::OptimKind::kAdam && !args.per_row_step) {
     const double bc1 = 1.0 - std::pow(static_cast<double>(args.beta1), static_cast<double>(args.global_step));
     const double bc2 = 1.0 - std::pow(static_cast<double>(args.beta2), static_cast<double>(args.global_step));
@@ -250,8 +273,8 @@ void fused_sgd_step_cuda(Tensor weight, Tensor grad, Tensor indices, std::option
 
 void fused_adagrad_step_cuda(Tensor weight, Tensor state_sum, Tensor grad, Tensor indices,
                              std::optional<Tensor> offsets, int64_t pool, std::optional<Tensor> psw, Tensor max_rows,
-                             int64_t padding_idx, bool include_last_offset, double lr, double eps,
-                             double weight_decay, bool sr, int64_t seed) {
+                             int64_t padding_idx, bool include_last_offset, double lr, double eps, double weight_decay,
+                             bool sr, int64_t seed) {
   check_table(weight, grad);
   check_state(state_sum, "state_sum", weight, weight.size(0), weight.size(1));
   core::OptimArgs o = base(core::OptimKind::kAdagrad, lr, weight_decay, sr, seed);

@@ -37,7 +37,8 @@ inline cudaStream_t current_stream(int32_t device_index) {
 }
 
 inline void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string("embedforge CUDA error in ") + what + ": " + cudaGetErrorString(err));
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("embedforge CUDA error in ") + what + ": " + cudaGetErrorString(err));
 }
 
 }  // namespace embedforge::cuda

@@ -62,7 +62,8 @@ __global__ void sgns_scores(const float* __restrict__ in, const float* __restric
 
 // grad_in[i, :] = sum_j g[i, j] o_j (old outputs).
 __global__ void sgns_grad_in(const float* __restrict__ out, const int64_t* centers, const int64_t* negs,
-                             const float* __restrict__ g, int64_t N, int64_t M, int64_t D, float* __restrict__ grad_in) {
+                             const float* __restrict__ g, int64_t N, int64_t M, int64_t D,
+                             float* __restrict__ grad_in) {
   for (int64_t i = blockIdx.x; i < N; i += gridDim.x)
     for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
       float s = 0.f;
@@ -72,8 +73,9 @@ __global__ void sgns_grad_in(const float* __restrict__ out, const int64_t* cente
 }
 
 // o_j += g[i, j] h_i (inputs not yet updated).
-__global__ void sgns_apply_out(const float* __restrict__ in, float* out, const int64_t* centers, const int64_t* contexts,
-                               const int64_t* negs, const float* __restrict__ g, int64_t N, int64_t M, int64_t D) {
+__global__ void sgns_apply_out(const float* __restrict__ in, float* out, const int64_t* centers,
+                               const int64_t* contexts, const int64_t* negs, const float* __restrict__ g, int64_t N,
+                               int64_t M, int64_t D) {
   for (int64_t i = blockIdx.x; i < N; i += gridDim.x) {
     const float* h = in + contexts[i] * D;
     for (int64_t j = 0; j < M; ++j) {
@@ -84,7 +86,8 @@ __global__ void sgns_apply_out(const float* __restrict__ in, float* out, const i
   }
 }
 
-__global__ void sgns_apply_in(float* in, const int64_t* contexts, const float* __restrict__ grad_in, int64_t N, int64_t D) {
+__global__ void sgns_apply_in(float* in, const int64_t* contexts, const float* __restrict__ grad_in, int64_t N,
+                              int64_t D) {
   for (int64_t i = blockIdx.x; i < N; i += gridDim.x) {
     float* h = in + contexts[i] * D;
     for (int64_t d = threadIdx.x; d < D; d += blockDim.x) atomicAdd(h + d, grad_in[i * D + d]);
@@ -95,7 +98,8 @@ int grid_for(int64_t n) { return static_cast<int>(n < 65535 ? (n > 0 ? n : 1) : 
 
 void check_table(const Tensor& t, const char* name) {
   EF_CHECK(t.is_cuda(), "ValueError", name, " must be a CUDA tensor here (this kernel is the CUDA one)");
-  EF_CHECK(t.scalar_type() == ScalarType::Float, "TypeError", name, " must be float32, got ", ops::scalar_type_name(t.scalar_type()));
+  EF_CHECK(t.scalar_type() == ScalarType::Float, "TypeError", name, " must be float32, got ",
+           ops::scalar_type_name(t.scalar_type()));
   ops::check_dim(t, name, 2);
   EF_CHECK(t.is_contiguous(), "ValueError", name, " must be contiguous (it is updated in place)");
 }
@@ -103,7 +107,8 @@ void check_table(const Tensor& t, const char* name) {
 const int64_t* checked_ids(const Tensor& t, const char* name, int64_t rows, const char* table, cudaStream_t stream,
                            const Tensor& like) {
   EF_CHECK(t.is_cuda(), "ValueError", name, " must be a CUDA tensor on the device of the tables");
-  EF_CHECK(t.scalar_type() == ScalarType::Long, "TypeError", name, " must be int64, got ", ops::scalar_type_name(t.scalar_type()));
+  EF_CHECK(t.scalar_type() == ScalarType::Long, "TypeError", name, " must be int64, got ",
+           ops::scalar_type_name(t.scalar_type()));
   ops::check_dim(t, name, 1);
   EF_CHECK(t.is_contiguous(), "ValueError", name, " must be contiguous");
   const int64_t* p = static_cast<const int64_t*>(t.data_ptr());

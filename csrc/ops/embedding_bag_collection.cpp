@@ -14,8 +14,8 @@ namespace {
 
 Tensor embedding_bag_collection_cpu(std::vector<Tensor> weights, Tensor values, Tensor offsets,
                                     std::vector<int64_t> feature_table, std::vector<int64_t> feature_pool,
-                                    std::vector<int64_t> feature_padding_idx,
-                                    std::optional<Tensor> per_sample_weights, int64_t batch_size) {
+                                    std::vector<int64_t> feature_padding_idx, std::optional<Tensor> per_sample_weights,
+                                    int64_t batch_size) {
   EF_CHECK(!weights.empty(), "ValueError", "weights must hold at least one table");
   const int64_t F = static_cast<int64_t>(feature_table.size());
   EF_CHECK(static_cast<int64_t>(feature_pool.size()) == F && static_cast<int64_t>(feature_padding_idx.size()) == F,
@@ -83,8 +83,10 @@ Tensor embedding_bag_collection_cpu(std::vector<Tensor> weights, Tensor values, 
   checked_size(batch_size, col, static_cast<int64_t>(keep[0].element_size()), "the output (batch_size x total dim)");
   const core::Parallel par = torch_parallel();
   const std::string err = core::check_collection(a, offsets.numel(), par);
-  EF_CHECK(err.empty(), err.find("out of range") != std::string::npos || err.find("negative") != std::string::npos
-                            ? "IndexError" : "ValueError", err);
+  EF_CHECK(err.empty(),
+           err.find("out of range") != std::string::npos || err.find("negative") != std::string::npos ? "IndexError"
+                                                                                                      : "ValueError",
+           err);
   Tensor out = torch::stable::new_empty(keep[0], {batch_size, col});
   core::embedding_bag_collection_forward(a, out.data_ptr(), par);
   return out;

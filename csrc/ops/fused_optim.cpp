@@ -27,8 +27,7 @@ FusedBatch prepare_batch(const Tensor& weight, const Tensor& grad, const Tensor&
   check_dim(weight, "weight", 2);
   check_cpu(weight, "weight");
   const core::DType dt = table_dtype(weight, "weight");
-  EF_CHECK(weight.is_contiguous(), "ValueError",
-           "weight must be contiguous: a fused step updates the table in place");
+  EF_CHECK(weight.is_contiguous(), "ValueError", "weight must be contiguous: a fused step updates the table in place");
   const int64_t V = weight.size(0), D = weight.size(1);
   check_cpu(indices, "indices");
   FusedBatch f;
@@ -49,7 +48,8 @@ FusedBatch prepare_batch(const Tensor& weight, const Tensor& grad, const Tensor&
   a.num_rows = V;
   a.dim = D;
   a.bags = f.p.bags;
-  a.per_sample_weights = f.p.per_sample_weights ? static_cast<const float*>(f.p.per_sample_weights->data_ptr()) : nullptr;
+  a.per_sample_weights =
+      f.p.per_sample_weights ? static_cast<const float*>(f.p.per_sample_weights->data_ptr()) : nullptr;
   a.pool = f.p.pool;
   if (f.p.pool == core::Pool::kMax) {
     check_cpu(max_rows, "max_rows");
@@ -83,14 +83,16 @@ void check_distinct(const Tensor& a, const char* an, const Tensor& b, const char
 // memory with the weight or another state (an in-place update through two names would corrupt both).
 void check_state(const Tensor& s, const char* name, const Tensor& weight, std::initializer_list<int64_t> shape) {
   check_cpu(s, name);
-  EF_CHECK(s.scalar_type() == ScalarType::Float, "TypeError", name, " must be float32 (optimizer state is kept in "
-           "float32 whatever the table dtype), got ", scalar_type_name(s.scalar_type()));
-  EF_CHECK(s.dim() == static_cast<int64_t>(shape.size()), "ValueError", name, " must be ", shape.size(),
-           "-D, got a ", s.dim(), "-D tensor");
+  EF_CHECK(s.scalar_type() == ScalarType::Float, "TypeError", name,
+           " must be float32 (optimizer state is kept in "
+           "float32 whatever the table dtype), got ",
+           scalar_type_name(s.scalar_type()));
+  EF_CHECK(s.dim() == static_cast<int64_t>(shape.size()), "ValueError", name, " must be ", shape.size(), "-D, got a ",
+           s.dim(), "-D tensor");
   int64_t d = 0;
   for (const int64_t want : shape) {
-    EF_CHECK(s.size(d) == want, "ValueError", name, " has size ", s.size(d), " in dimension ", d, " but the table needs ",
-             want);
+    EF_CHECK(s.size(d) == want, "ValueError", name, " has size ", s.size(d), " in dimension ", d,
+             " but the table needs ", want);
     ++d;
   }
   EF_CHECK(s.is_contiguous(), "ValueError", name, " must be contiguous: a fused step updates it in place");
@@ -141,10 +143,10 @@ void fused_sgd_step_cpu(Tensor weight, Tensor grad, Tensor indices, std::optiona
   run_step(f, weight, o);
 }
 
-void fused_adagrad_step_cpu(Tensor weight, Tensor state_sum, Tensor grad, Tensor indices,
-                            std::optional<Tensor> offsets, int64_t mode, std::optional<Tensor> per_sample_weights,
-                            Tensor max_rows, int64_t padding_idx, bool include_last_offset, double lr, double eps,
-                            double weight_decay, bool stochastic_rounding, int64_t seed) {
+void fused_adagrad_step_cpu(Tensor weight, Tensor state_sum, Tensor grad, Tensor indices, std::optional<Tensor> offsets,
+                            int64_t mode, std::optional<Tensor> per_sample_weights, Tensor max_rows,
+                            int64_t padding_idx, bool include_last_offset, double lr, double eps, double weight_decay,
+                            bool stochastic_rounding, int64_t seed) {
   FusedBatch f = prepare_batch(weight, grad, indices, offsets, mode, per_sample_weights, max_rows, padding_idx,
                                include_last_offset);
   check_state(state_sum, "state_sum", weight, {weight.size(0), weight.size(1)});

@@ -13,19 +13,22 @@ namespace {
 
 void check_table(const Tensor& t, const char* name) {
   check_cpu(t, name);
-  EF_CHECK(t.scalar_type() == ScalarType::Float, "TypeError", name, " must be float32, got ", scalar_type_name(t.scalar_type()));
+  EF_CHECK(t.scalar_type() == ScalarType::Float, "TypeError", name, " must be float32, got ",
+           scalar_type_name(t.scalar_type()));
   check_dim(t, name, 2);
   EF_CHECK(t.is_contiguous(), "ValueError", name, " must be contiguous (it is updated in place)");
 }
 
 const int64_t* checked_ids(const Tensor& t, const char* name, int64_t rows, const char* table) {
   check_cpu(t, name);
-  EF_CHECK(t.scalar_type() == ScalarType::Long, "TypeError", name, " must be int64, got ", scalar_type_name(t.scalar_type()));
+  EF_CHECK(t.scalar_type() == ScalarType::Long, "TypeError", name, " must be int64, got ",
+           scalar_type_name(t.scalar_type()));
   check_dim(t, name, 1);
   EF_CHECK(t.is_contiguous(), "ValueError", name, " must be contiguous");
   const int64_t* p = static_cast<const int64_t*>(t.data_ptr());
   for (int64_t i = 0; i < t.numel(); ++i)
-    EF_CHECK(p[i] >= 0 && p[i] < rows, "IndexError", name, "[", i, "]=", p[i], " is out of range for ", table, " of ", rows, " rows");
+    EF_CHECK(p[i] >= 0 && p[i] < rows, "IndexError", name, "[", i, "]=", p[i], " is out of range for ", table, " of ",
+             rows, " rows");
   return p;
 }
 

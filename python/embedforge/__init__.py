@@ -22,13 +22,25 @@ from . import vectors  # noqa: E402  (numpy only)
 from .vectors import KeyedVectors  # noqa: E402
 
 __all__ = [
-    "build_info", "ops", "optim", "nn", "data", "models", "train", "viz", "vectors", "KeyedVectors",
-    "Word2Vec", "FastText", "__version__",
+    "build_info",
+    "ops",
+    "optim",
+    "nn",
+    "data",
+    "models",
+    "train",
+    "viz",
+    "vectors",
+    "KeyedVectors",
+    "Word2Vec",
+    "FastText",
+    "__version__",
 ]
 
 # Submodules loaded on first attribute access (each imports torch, or a plotting library).
-_LAZY_MODULES = frozenset({"ops", "optim", "nn", "data", "models", "train", "viz", "word2vec", "benchmark", "cli", "demo",
-                           "distributed"})
+_LAZY_MODULES = frozenset(
+    {"ops", "optim", "nn", "data", "models", "train", "viz", "word2vec", "benchmark", "cli", "demo", "distributed"}
+)
 _LAZY_NAMES = {"Word2Vec": "word2vec", "FastText": "word2vec", "build_info": "_native"}
 
 
@@ -40,7 +52,9 @@ def _load(module: str):
             raise
         raise ModuleNotFoundError(
             f"embedforge.{module} needs PyTorch, which is not installed (word vectors work without it): "
-            "pip install 'torch>=2.11'", name="torch") from exc
+            "pip install 'torch>=2.11'",
+            name="torch",
+        ) from exc
 
 
 def __getattr__(name: str):

@@ -111,7 +111,7 @@ def translated_error(exc: RuntimeError) -> Exception:
     if m is None:
         return exc
     kind = _KINDS.get(m.group(1), ValueError)
-    return kind(msg[m.end():].split("\n", 1)[0])
+    return kind(msg[m.end() :].split("\n", 1)[0])
 
 
 @contextlib.contextmanager

@@ -10,15 +10,24 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .ops.embedding_bag import embedding_bag
 
-__all__ = ["Workload", "WORKLOADS", "make_inputs", "median_ms", "compare_embedding_bag", "format_table",
-           "table_memory", "dict_of_vectors", "lookup_vs_dict"]
+__all__ = [
+    "Workload",
+    "WORKLOADS",
+    "make_inputs",
+    "median_ms",
+    "compare_embedding_bag",
+    "format_table",
+    "table_memory",
+    "dict_of_vectors",
+    "lookup_vs_dict",
+]
 
 
 @dataclass(frozen=True)
@@ -87,13 +96,19 @@ def _runners(inp: dict, impl: str, what: str) -> Callable[[], None]:
 
     def call(weight):
         if impl == "ours":
-            return embedding_bag(weight, inp["indices"], inp["offsets"], per_sample_weights=inp["psw"], sparse=sparse, **kw)
-        return F.embedding_bag(inp["indices"], weight, inp["offsets"], per_sample_weights=inp["psw"], sparse=sparse, **kw)
+            return embedding_bag(
+                weight, inp["indices"], inp["offsets"], per_sample_weights=inp["psw"], sparse=sparse, **kw
+            )
+        return F.embedding_bag(
+            inp["indices"], weight, inp["offsets"], per_sample_weights=inp["psw"], sparse=sparse, **kw
+        )
 
     if what == "forward":
+
         def fwd():
             with torch.no_grad():
                 call(w)
+
         return fwd
     wg = w.clone().requires_grad_()
     grad = torch.ones(inp["offsets"].numel(), w.shape[1])
@@ -101,6 +116,7 @@ def _runners(inp: dict, impl: str, what: str) -> Callable[[], None]:
     def fwd_bwd():
         wg.grad = None
         call(wg).backward(grad)
+
     return fwd_bwd
 
 
@@ -128,8 +144,9 @@ def compare_embedding_bag(
                     for _ in range(repeats):
                         a.append(median_ms(ours, iters))
                         b.append(median_ms(theirs, iters))
-                    row = dict(workload=name, threads=t, what=kind, ours_ms=statistics.median(a),
-                               torch_ms=statistics.median(b))
+                    row = dict(
+                        workload=name, threads=t, what=kind, ours_ms=statistics.median(a), torch_ms=statistics.median(b)
+                    )
                     row["ratio"] = row["torch_ms"] / row["ours_ms"]
                     rows.append(row)
                     if progress:
@@ -152,21 +169,31 @@ def format_table(rows: list[dict], header: bool = True) -> str:
 
 
 # ------------------------------------------------------------------ the slide deck's two checks, done properly
-def table_memory(rows: Sequence[int] = (1_000, 10_000, 100_000), dim: int = 64,
-                 dtypes: Sequence[torch.dtype] = (torch.float32, torch.float16, torch.bfloat16)) -> list[dict]:
+def table_memory(
+    rows: Sequence[int] = (1_000, 10_000, 100_000),
+    dim: int = 64,
+    dtypes: Sequence[torch.dtype] = (torch.float32, torch.float16, torch.bfloat16),
+) -> list[dict]:
     """Bytes of a rows×dim table per dtype, read from each allocated tensor's storage (not computed)."""
     out = []
     for n in rows:
         for dtype in dtypes:
             table = torch.empty(int(n), dim, dtype=dtype).normal_()
             nbytes = table.untyped_storage().nbytes()
-            out.append(dict(rows=int(n), dim=dim, dtype=str(dtype).replace("torch.", ""), bytes=nbytes,
-                            bytes_per_row=nbytes / int(n)))
+            out.append(
+                dict(
+                    rows=int(n),
+                    dim=dim,
+                    dtype=str(dtype).replace("torch.", ""),
+                    bytes=nbytes,
+                    bytes_per_row=nbytes / int(n),
+                )
+            )
             del table
     return out
 
 
-def dict_of_vectors(table: torch.Tensor) -> tuple[dict[int, "np.ndarray"], int]:
+def dict_of_vectors(table: torch.Tensor) -> tuple[dict[int, Any], int]:
     """The table as a Python dict {id: numpy row} (the slide deck's alternative) and the bytes it took.
 
     The bytes are measured with ``tracemalloc`` while the dict is built (numpy reports its buffers to it):
@@ -185,8 +212,9 @@ def dict_of_vectors(table: torch.Tensor) -> tuple[dict[int, "np.ndarray"], int]:
     return vectors, used
 
 
-def lookup_vs_dict(rows: int = 100_000, dim: int = 64, batch: int = 4096, iters: int = 20, seed: int = 0,
-                   threads: int = 1) -> dict:
+def lookup_vs_dict(
+    rows: int = 100_000, dim: int = 64, batch: int = 4096, iters: int = 20, seed: int = 0, threads: int = 1
+) -> dict:
     """Median ms to fetch ``batch`` random rows: embedforge's Embedding, torch indexing, a dict of numpy rows.
 
     Timed on ``threads`` intra-op threads (default one, as the dict's Python loop has; restored after).
@@ -211,5 +239,13 @@ def lookup_vs_dict(rows: int = 100_000, dim: int = 64, batch: int = 4096, iters:
     finally:
         torch.set_num_threads(before)
     t_dict = median_ms(lambda: np.stack([vectors[i] for i in ids_list]), iters)
-    return dict(rows=rows, dim=dim, batch=batch, threads=threads, embedforge_ms=t_ours, torch_index_ms=t_torch, dict_ms=t_dict,
-                same_rows=bool(same))
+    return dict(
+        rows=rows,
+        dim=dim,
+        batch=batch,
+        threads=threads,
+        embedforge_ms=t_ours,
+        torch_index_ms=t_torch,
+        dict_ms=t_dict,
+        same_rows=bool(same),
+    )

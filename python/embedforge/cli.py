@@ -163,10 +163,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CLIError(f"{PROG} train: error: --min-n {args.min_n} is larger than --max-n {args.max_n}")
     from . import word2vec as w2v
 
-    params: dict[str, Any] = dict(vector_size=args.vector_size, window=args.window, min_count=args.min_count,
-                                  sg=1 if args.sg else 0, hs=1 if args.hs else 0, negative=args.negative,
-                                  sample=args.sample, epochs=args.epochs, seed=args.seed,
-                                  progress=not args.no_progress)
+    params: dict[str, Any] = dict(
+        vector_size=args.vector_size,
+        window=args.window,
+        min_count=args.min_count,
+        sg=1 if args.sg else 0,
+        hs=1 if args.hs else 0,
+        negative=args.negative,
+        sample=args.sample,
+        epochs=args.epochs,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
     if args.workers is not None:
         params["workers"] = args.workers
     if args.model == "fasttext":
@@ -233,20 +241,35 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             acc, sections = kv.evaluate_word_analogies(args.analogies, restrict_vocab=args.restrict_vocab)
             total = sections[-1] if sections else {"correct": [], "incorrect": []}
             n_ok, n_bad = len(total["correct"]), len(total["incorrect"])
-            report["analogies"] = {"file": args.analogies, "accuracy": acc, "correct": n_ok, "questions": n_ok + n_bad,
-                                   "sections": {s["section"]: [len(s["correct"]), len(s["correct"]) + len(s["incorrect"])]
-                                                for s in sections[:-1]}}
+            report["analogies"] = {
+                "file": args.analogies,
+                "accuracy": acc,
+                "correct": n_ok,
+                "questions": n_ok + n_bad,
+                "sections": {
+                    s["section"]: [len(s["correct"]), len(s["correct"]) + len(s["incorrect"])] for s in sections[:-1]
+                },
+            }
             print(f"analogies  {args.analogies}: accuracy {acc:.4f} ({n_ok}/{n_ok + n_bad} answered questions)")
             for name, (ok, n) in report["analogies"]["sections"].items():
                 if n:  # sections whose questions all have unknown words are left out
                     print(f"  {name}: {ok}/{n}")
         if args.pairs:
-            (pr, pp), (sr, sp), oov = kv.evaluate_word_pairs(args.pairs, restrict_vocab=args.restrict_vocab,
-                                                            delimiter=args.delimiter)
-            report["pairs"] = {"file": args.pairs, "pearson": pr, "pearson_p": pp, "spearman": sr, "spearman_p": sp,
-                               "oov_percent": oov}
-            print(f"word pairs {args.pairs}: spearman {sr:.4f} (p={sp:.2g}), pearson {pr:.4f} (p={pp:.2g}), "
-                  f"OOV {oov:.1f}%")
+            (pr, pp), (sr, sp), oov = kv.evaluate_word_pairs(
+                args.pairs, restrict_vocab=args.restrict_vocab, delimiter=args.delimiter
+            )
+            report["pairs"] = {
+                "file": args.pairs,
+                "pearson": pr,
+                "pearson_p": pp,
+                "spearman": sr,
+                "spearman_p": sp,
+                "oov_percent": oov,
+            }
+            print(
+                f"word pairs {args.pairs}: spearman {sr:.4f} (p={sp:.2g}), pearson {pr:.4f} (p={pp:.2g}), "
+                f"OOV {oov:.1f}%"
+            )
     except ValueError as exc:
         raise CLIError(f"{PROG} evaluate: error: {_one_line(exc)}") from exc
     if args.json:
@@ -276,8 +299,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     out = args.output
     suffix = Path(out).suffix.lower()
     if not args.projector and suffix not in (".png", ".svg", ".pdf", ".html", ".htm"):
-        raise CLIError(f"{PROG} plot: error: cannot tell what to write from {out!r}: use a .png, .svg, .pdf or "
-                       ".html name, or --projector DIR")
+        raise CLIError(
+            f"{PROG} plot: error: cannot tell what to write from {out!r}: use a .png, .svg, .pdf or "
+            ".html name, or --projector DIR"
+        )
     if len(kv) < (4 if args.method == "tsne" else 2):
         raise CLIError(f"{PROG} plot: error: {len(kv)} vector(s) are too few to plot with {args.method}")
     try:
@@ -292,8 +317,16 @@ def cmd_plot(args: argparse.Namespace) -> int:
         else:
             from .viz import scatter
 
-            scatter(kv, method=args.method, dims=args.dims, max_labels=args.labels, title=args.title, path=out,
-                    figsize=(args.width / args.dpi, args.height / args.dpi), dpi=args.dpi)
+            scatter(
+                kv,
+                method=args.method,
+                dims=args.dims,
+                max_labels=args.labels,
+                title=args.title,
+                path=out,
+                figsize=(args.width / args.dpi, args.height / args.dpi),
+                dpi=args.dpi,
+            )
     except ImportError as exc:
         raise CLIError(f"{PROG} plot: error: {_one_line(exc)}") from exc
     _info(f"wrote {out}")
@@ -319,11 +352,17 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     rows = [
         ("embedforge", f"{info['embedforge']} on Python {info['python']}"),
-        ("built", f"against torch {info['torch_version']} headers, stable-ABI floor {info['stable_abi_floor']} "
-                  f"(runs on any torch >= {info['stable_abi_floor']}), compiler {info.get('compiler', '?')}"),
+        (
+            "built",
+            f"against torch {info['torch_version']} headers, stable-ABI floor {info['stable_abi_floor']} "
+            f"(runs on any torch >= {info['stable_abi_floor']}), compiler {info.get('compiler', '?')}",
+        ),
         ("torch", f"{info['torch_runtime']} (running now)"),
-        ("cpu kernels", f"{info['cpu_isa']} (ops), {info['trainer_isa']} (word2vec trainer); "
-                        "EMBEDFORGE_ISA=baseline|avx2 caps them"),
+        (
+            "cpu kernels",
+            f"{info['cpu_isa']} (ops), {info['trainer_isa']} (word2vec trainer); "
+            "EMBEDFORGE_ISA=baseline|avx2 caps them",
+        ),
         ("cuda kernels", cuda_line),
         ("extras", ", ".join(f"{n} {'yes' if ok else 'no'}" for n, ok in info["extras"].items())),
     ]
@@ -342,8 +381,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {}
     if args.workloads:
         kwargs["workloads"] = tuple(args.workloads)
-    rows = compare_embedding_bag(threads=tuple(args.threads), repeats=args.repeats, iters=args.iters,
-                                 scale=args.scale, progress=None if args.quiet else _info, **kwargs)
+    rows = compare_embedding_bag(
+        threads=tuple(args.threads),
+        repeats=args.repeats,
+        iters=args.iters,
+        scale=args.scale,
+        progress=None if args.quiet else _info,
+        **kwargs,
+    )
     print(format_table(rows))
     if args.json:
         _write_text_atomic(args.json, json.dumps(rows, indent=2, default=str) + "\n")
@@ -357,8 +402,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         run(out=args.out, quick=args.quick, progress=not args.no_progress, workers=args.workers, seed=args.seed)
     except ImportError as exc:  # the plotting extra is missing
-        raise CLIError(f"{PROG} demo: {_one_line(exc)}; install the plotting extra: pip install 'embedforge[viz]'",
-                       1) from exc
+        raise CLIError(
+            f"{PROG} demo: {_one_line(exc)}; install the plotting extra: pip install 'embedforge[viz]'", 1
+        ) from exc
     return 0
 
 
@@ -377,17 +423,25 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def vectors_arg(p: argparse.ArgumentParser, name: str = "vectors") -> None:
-        p.add_argument(name, help="vectors file (word2vec text/binary, GloVe, fastText .vec or .bin model, "
-                                  "native .efv)")
+        p.add_argument(
+            name, help="vectors file (word2vec text/binary, GloVe, fastText .vec or .bin model, native .efv)"
+        )
         p.add_argument("--format", choices=_INPUT_FORMATS, default=None, help="input format (default: detected)")
 
     p = add("train", cmd_train, "Train word2vec or fastText vectors on a corpus.")
-    p.add_argument("corpus", help=f"text file, one sentence per line, whitespace-separated tokens; "
-                                  f"or {BUILTIN_CORPUS} for the built-in corpus")
+    p.add_argument(
+        "corpus",
+        help=f"text file, one sentence per line, whitespace-separated tokens; "
+        f"or {BUILTIN_CORPUS} for the built-in corpus",
+    )
     p.add_argument("-o", "--output", required=True, help="where to write the vectors")
-    p.add_argument("--to", choices=_FORMATS, default=None,
-                   help="output format (default: from the suffix: .bin binary, .vec fastText, .efv native, "
-                        ".glove GloVe, otherwise word2vec text)")
+    p.add_argument(
+        "--to",
+        choices=_FORMATS,
+        default=None,
+        help="output format (default: from the suffix: .bin binary, .vec fastText, .efv native, "
+        ".glove GloVe, otherwise word2vec text)",
+    )
     p.add_argument("--model", choices=("word2vec", "fasttext"), default="word2vec")
     arch = p.add_mutually_exclusive_group()
     arch.add_argument("--sg", action="store_true", help="skip-gram (default: CBOW)")
@@ -425,8 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--analogies", default=None, help="questions-words file (': section' headers, 'a b c d' lines)")
     p.add_argument("--pairs", default=None, help="word-pair file: word1<TAB>word2<TAB>score (e.g. wordsim353)")
     p.add_argument("--delimiter", default="\t", help="field separator of the pairs file (default: tab)")
-    p.add_argument("--restrict-vocab", type=_positive_int, default=300_000,
-                   help="only the most frequent N words take part (default: 300000)")
+    p.add_argument(
+        "--restrict-vocab",
+        type=_positive_int,
+        default=300_000,
+        help="only the most frequent N words take part (default: 300000)",
+    )
     p.add_argument("--json", default=None, help="also write the scores to this JSON file")
 
     p = add("convert", cmd_convert, "Convert vectors between formats.")

@@ -22,12 +22,21 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["DemoConfig", "run", "write_word_outputs", "write_letter_outputs", "write_report",
-           "QUERY_WORDS", "ANALOGIES", "PICTURE_NEEDS", "missing_for_pictures", "skipped_line"]
+__all__ = [
+    "DemoConfig",
+    "run",
+    "write_word_outputs",
+    "write_letter_outputs",
+    "write_report",
+    "QUERY_WORDS",
+    "ANALOGIES",
+    "PICTURE_NEEDS",
+    "missing_for_pictures",
+    "skipped_line",
+]
 
 #: Words whose neighbours the demo prints (the first few found in the vocabulary).
-QUERY_WORDS = ("file", "thread", "string", "socket", "error", "directory", "integer", "encoding", "list",
-               "server")
+QUERY_WORDS = ("file", "thread", "string", "socket", "error", "directory", "integer", "encoding", "list", "server")
 
 #: Analogies a − b + c tried in order; the first whose words are all known is shown.
 ANALOGIES = (
@@ -69,15 +78,17 @@ def _importable(module: str) -> bool:
 def missing_for_pictures() -> dict[str, tuple[str, ...]]:
     """For each picture that cannot be drawn here, the modules it lacks ({} when the viz extra is installed)."""
     absent = {m for needs in PICTURE_NEEDS.values() for m in needs if not _importable(m)}
-    return {name: tuple(m for m in needs if m in absent) for name, needs in PICTURE_NEEDS.items()
-            if any(m in absent for m in needs)}
+    return {
+        name: tuple(m for m in needs if m in absent)
+        for name, needs in PICTURE_NEEDS.items()
+        if any(m in absent for m in needs)
+    }
 
 
 def skipped_line(missing: dict[str, tuple[str, ...]]) -> str:
     """The one line that says which pictures were skipped, for want of what, and the extra that brings them."""
     mods = sorted({_DISTRIBUTIONS.get(m, m) for needs in missing.values() for m in needs})
-    return (f"skipped {', '.join(missing)} (no {', '.join(mods)} installed): "
-            "pip install 'embedforge[viz]' to draw them")
+    return f"skipped {', '.join(missing)} (no {', '.join(mods)} installed): pip install 'embedforge[viz]' to draw them"
 
 
 @dataclass(frozen=True)
@@ -105,18 +116,48 @@ class DemoConfig:
     @classmethod
     def full(cls) -> DemoConfig:
         """The whole corpus and pictures worth looking at (about a minute on 2 cores after the build)."""
-        return cls(max_sentences=None, vector_size=100, window=5, min_count=5, epochs=10, map_words=300,
-                   map_labels=120, map_method="tsne", explorer_words=3000, projector_words=5000, clusters=10,
-                   letters_chars=100_000, letters_epochs=2, letters_snapshot_every=10, letters_batch=1024,
-                   letters_lr=0.05, max_frames=40)
+        return cls(
+            max_sentences=None,
+            vector_size=100,
+            window=5,
+            min_count=5,
+            epochs=10,
+            map_words=300,
+            map_labels=120,
+            map_method="tsne",
+            explorer_words=3000,
+            projector_words=5000,
+            clusters=10,
+            letters_chars=100_000,
+            letters_epochs=2,
+            letters_snapshot_every=10,
+            letters_batch=1024,
+            letters_lr=0.05,
+            max_frames=40,
+        )
 
     @classmethod
     def quick(cls) -> DemoConfig:
         """A small corpus and few epochs: every output, in seconds."""
-        return cls(max_sentences=5000, vector_size=32, window=4, min_count=5, epochs=10, map_words=80,
-                   map_labels=30, map_method="pca", explorer_words=400, projector_words=400, clusters=5,
-                   letters_chars=20_000, letters_epochs=1, letters_snapshot_every=5, letters_batch=1024,
-                   letters_lr=0.05, max_frames=10)
+        return cls(
+            max_sentences=5000,
+            vector_size=32,
+            window=4,
+            min_count=5,
+            epochs=10,
+            map_words=80,
+            map_labels=30,
+            map_method="pca",
+            explorer_words=400,
+            projector_words=400,
+            clusters=5,
+            letters_chars=20_000,
+            letters_epochs=1,
+            letters_snapshot_every=5,
+            letters_batch=1024,
+            letters_lr=0.05,
+            max_frames=10,
+        )
 
 
 class _Clock:
@@ -168,9 +209,9 @@ def pick_analogy(kv: Any, candidates: Sequence[tuple[str, str, str]] = ANALOGIES
     return None
 
 
-def write_word_outputs(kv: Any, out: Path, cfg: DemoConfig, seed: int = 1,
-                       echo: Callable[[str], None] = print,
-                       skip: Sequence[str] = ()) -> dict[str, Any]:
+def write_word_outputs(
+    kv: Any, out: Path, cfg: DemoConfig, seed: int = 1, echo: Callable[[str], None] = print, skip: Sequence[str] = ()
+) -> dict[str, Any]:
     """Neighbours, analogy, word map, explorer, projector and vectors for trained word vectors.
 
     Pictures named in ``skip`` (file names, see ``PICTURE_NEEDS``) are not drawn.
@@ -197,25 +238,37 @@ def write_word_outputs(kv: Any, out: Path, cfg: DemoConfig, seed: int = 1,
         words = _content_words(kv, cfg.map_words)
         sub = kv.subset(words)
         groups = _clusters(np.asarray(sub.vectors, dtype=np.float64), words, cfg.clusters, seed)
-        scatter(sub, groups=groups, method=cfg.map_method, max_labels=cfg.map_labels, seed=seed,
-                projection_kwargs={"max_iter": 500} if cfg.map_method == "tsne" else None,
-                title=f"{len(words)} most frequent content words "
-                      f"({ {'tsne': 't-SNE', 'pca': 'PCA', 'umap': 'UMAP'}[cfg.map_method]}, k-means colours)",
-                path=out / "word_map.png", figsize=(12, 9), dpi=100)
+        scatter(
+            sub,
+            groups=groups,
+            method=cfg.map_method,
+            max_labels=cfg.map_labels,
+            seed=seed,
+            projection_kwargs={"max_iter": 500} if cfg.map_method == "tsne" else None,
+            title=f"{len(words)} most frequent content words "
+            f"({ {'tsne': 't-SNE', 'pca': 'PCA', 'umap': 'UMAP'}[cfg.map_method] }, k-means colours)",
+            path=out / "word_map.png",
+            figsize=(12, 9),
+            dpi=100,
+        )
         result["word_map"] = out / "word_map.png"
 
     if "explorer.html" not in skip:
         explorer_keys = list(kv.index_to_key[: cfg.explorer_words])
         explorer = kv.subset(explorer_keys)
-        to_html(explorer, out / "explorer.html",
-                groups=_clusters(np.asarray(explorer.vectors, dtype=np.float64), explorer_keys, cfg.clusters, seed),
-                title="embedforge: word2vec on the Python standard library's docstrings")
+        to_html(
+            explorer,
+            out / "explorer.html",
+            groups=_clusters(np.asarray(explorer.vectors, dtype=np.float64), explorer_keys, cfg.clusters, seed),
+            title="embedforge: word2vec on the Python standard library's docstrings",
+        )
         result["explorer"] = out / "explorer.html"
 
     proj_keys = list(kv.index_to_key[: cfg.projector_words])
     proj = kv.subset(proj_keys)
-    export_projector(proj, out / "projector", metadata={"rank": list(range(1, len(proj_keys) + 1))},
-                     tensor_name="stdlib word2vec")
+    export_projector(
+        proj, out / "projector", metadata={"rank": list(range(1, len(proj_keys) + 1))}, tensor_name="stdlib word2vec"
+    )
     result["projector"] = out / "projector"
 
     from .vectors import save
@@ -238,9 +291,15 @@ def write_letter_outputs(text: str, out: Path, cfg: DemoConfig, seed: int = 1) -
     from .models.letters import train_letter_embeddings
     from .viz import animate, scatter
 
-    vocab, snaps = train_letter_embeddings(text, dim=2, epochs=cfg.letters_epochs,
-                                           snapshot_every=cfg.letters_snapshot_every,
-                                           batch_size=cfg.letters_batch, lr=cfg.letters_lr, seed=seed)
+    vocab, snaps = train_letter_embeddings(
+        text,
+        dim=2,
+        epochs=cfg.letters_epochs,
+        snapshot_every=cfg.letters_snapshot_every,
+        batch_size=cfg.letters_batch,
+        lr=cfg.letters_lr,
+        seed=seed,
+    )
     itos = list(vocab.itos)
     labels = ["␣" if ch == " " else ch for ch in itos[2:]]
     kinds = ["space" if ch == " " else "vowel" if ch in "aeiou" else "consonant" for ch in itos[2:]]
@@ -249,10 +308,22 @@ def write_letter_outputs(text: str, out: Path, cfg: DemoConfig, seed: int = 1) -
     titles = ["initial" if i == 0 else f"after {i * cfg.letters_snapshot_every} steps" for i in keep]
     titles[-1] = "trained"
     animate(frames, labels, out / "letters.gif", fps=5, titles=titles, groups=kinds, figsize=(6, 6), dpi=80)
-    scatter(frames[-1], labels, groups=kinds, max_labels=None, title="2-D letter embeddings after training",
-            path=out / "letters.png", figsize=(6, 6), dpi=100)
-    return {"letters_gif": out / "letters.gif", "letters_png": out / "letters.png", "letters": len(labels),
-            "letter_snapshots": len(snaps)}
+    scatter(
+        frames[-1],
+        labels,
+        groups=kinds,
+        max_labels=None,
+        title="2-D letter embeddings after training",
+        path=out / "letters.png",
+        figsize=(6, 6),
+        dpi=100,
+    )
+    return {
+        "letters_gif": out / "letters.gif",
+        "letters_png": out / "letters.png",
+        "letters": len(labels),
+        "letter_snapshots": len(snaps),
+    }
 
 
 def write_report(out: Path, facts: dict[str, Any]) -> Path:
@@ -279,9 +350,13 @@ def write_report(out: Path, facts: dict[str, Any]) -> Path:
     ]
     if "analogy" in facts:
         a, b, c, answers = facts["analogy"]
-        lines += ["## Analogy", "", f"`{a} − {b} + {c}` ≈ " + ", ".join(f"**{w}** ({s:.2f})" if k == 0 else
-                                                                     f"{w} ({s:.2f})" for k, (w, s) in
-                                                                     enumerate(answers)), ""]
+        lines += [
+            "## Analogy",
+            "",
+            f"`{a} − {b} + {c}` ≈ "
+            + ", ".join(f"**{w}** ({s:.2f})" if k == 0 else f"{w} ({s:.2f})" for k, (w, s) in enumerate(answers)),
+            "",
+        ]
         if "analogy_png" in facts:
             lines += [f"![analogy arrows]({rel(facts['analogy_png'])})", ""]
     if "word_map" in facts:
@@ -302,8 +377,10 @@ def write_report(out: Path, facts: dict[str, Any]) -> Path:
         lines += ["## Pictures not drawn", "", facts["skipped"] + ".", ""]
     lines += ["## Explore", ""]
     if "explorer" in facts:
-        lines += [f"- [{rel(facts['explorer'])}]({rel(facts['explorer'])}): open in a browser (no server needed); "
-                  "search a word to see its neighbours, or open it with `#q=file`."]
+        lines += [
+            f"- [{rel(facts['explorer'])}]({rel(facts['explorer'])}): open in a browser (no server needed); "
+            "search a word to see its neighbours, or open it with `#q=file`."
+        ]
     lines += [
         f"- [{rel(facts['projector'])}/]({rel(facts['projector'])}/): TensorBoard projector files "
         "(tensors.tsv, metadata.tsv, projector_config.pbtxt): `tensorboard --logdir "
@@ -320,12 +397,19 @@ def write_report(out: Path, facts: dict[str, Any]) -> Path:
     return path
 
 
-def run(out: str | os.PathLike[str] = "out", quick: bool = False, progress: bool = True, workers: int | None = None,
-        seed: int = 1, echo: Callable[[str], None] = print, config: DemoConfig | None = None) -> dict[str, Any]:
+def run(
+    out: str | os.PathLike[str] = "out",
+    quick: bool = False,
+    progress: bool = True,
+    workers: int | None = None,
+    seed: int = 1,
+    echo: Callable[[str], None] = print,
+    config: DemoConfig | None = None,
+) -> dict[str, Any]:
     """Run the demo, writing everything into `out`; returns the facts and paths that went into the report."""
     from .data.corpus import stdlib_sentences, stdlib_text
-
     from .word2vec import Word2Vec
+
     cfg = config or (DemoConfig.quick() if quick else DemoConfig.full())
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -339,8 +423,18 @@ def run(out: str | os.PathLike[str] = "out", quick: bool = False, progress: bool
     clock.step(f"training word2vec (skip-gram, negative sampling, {cfg.epochs} epochs)")
     t = time.perf_counter()
     kwargs: dict[str, Any] = {} if workers is None else {"workers": workers}
-    model = Word2Vec(sentences=sentences, vector_size=cfg.vector_size, window=cfg.window, min_count=cfg.min_count,
-                     sg=1, negative=5, epochs=cfg.epochs, seed=seed, progress=progress, **kwargs)
+    model = Word2Vec(
+        sentences=sentences,
+        vector_size=cfg.vector_size,
+        window=cfg.window,
+        min_count=cfg.min_count,
+        sg=1,
+        negative=5,
+        epochs=cfg.epochs,
+        seed=seed,
+        progress=progress,
+        **kwargs,
+    )
     train_seconds = time.perf_counter() - t
     kv = model.wv
     echo(f"  {len(kv):,} words x {kv.vector_size} dimensions in {train_seconds:.1f} s")
@@ -360,9 +454,18 @@ def run(out: str | os.PathLike[str] = "out", quick: bool = False, progress: bool
         facts["skipped"] = skipped_line(missing)
 
     clock.step("writing report.md")
-    facts.update(arch="skip-gram", vector_size=kv.vector_size, window=cfg.window, epochs=cfg.epochs,
-                 min_count=cfg.min_count, sentences=len(sentences), tokens=tokens, vocab=len(kv),
-                 train_seconds=train_seconds, config=asdict(cfg))
+    facts.update(
+        arch="skip-gram",
+        vector_size=kv.vector_size,
+        window=cfg.window,
+        epochs=cfg.epochs,
+        min_count=cfg.min_count,
+        sentences=len(sentences),
+        tokens=tokens,
+        vocab=len(kv),
+        train_seconds=train_seconds,
+        config=asdict(cfg),
+    )
     facts["total_seconds"] = clock.elapsed
     facts["report"] = write_report(outdir, facts)
 

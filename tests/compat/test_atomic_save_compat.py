@@ -9,7 +9,6 @@ import textwrap
 
 import numpy as np
 import pytest
-
 from embedforge.vectors import KeyedVectors, formats
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -32,8 +31,7 @@ KILLED_SAVE = textwrap.dedent("""
 
 
 def _killed_save(target):
-    proc = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(target)], timeout=120,
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(target)], timeout=120, capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     return proc
 
@@ -55,9 +53,17 @@ def test_killed_save_leaves_target_and_next_save_removes_its_temp(tmp_path):
     # Neighbours that must survive: other targets' temps, other patterns, a live writer's temp.
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        keep = [".w.txt.999999.0.tmp", ".v.txt.abc.0.tmp", ".v.txt.123.0.tmp.bak", "v.txt.123.0.tmp",
-                ".v.txt.123.0.tmpx", ".v.txt.12.3.4.tmp", "..v.txt.123.0.tmp", f".v.txt.{sleeper.pid}.0.tmp",
-                ".v.txtx.999999.0.tmp"]
+        keep = [
+            ".w.txt.999999.0.tmp",
+            ".v.txt.abc.0.tmp",
+            ".v.txt.123.0.tmp.bak",
+            "v.txt.123.0.tmp",
+            ".v.txt.123.0.tmpx",
+            ".v.txt.12.3.4.tmp",
+            "..v.txt.123.0.tmp",
+            f".v.txt.{sleeper.pid}.0.tmp",
+            ".v.txtx.999999.0.tmp",
+        ]
         for name in keep:
             (tmp_path / name).write_bytes(b"not ours")
         (tmp_path / ".v.txt.999998.0.tmp").mkdir()  # the pattern, but a directory: left alone

@@ -4,11 +4,10 @@ The lookup is linear in the table and in the per-sample weights, so double backw
 exact; every figure is compared against torch's own functions or a float64 pure-torch reference.
 """
 
+import embedforge
 import pytest
 import torch
 import torch.autograd.forward_ad as fwAD
-
-import embedforge
 from embedforge.ops import embedding, embedding_bag
 
 F = torch.nn.functional
@@ -65,11 +64,11 @@ def test_double_backward_embedding_matches_torch_and_gradgradcheck():
     pad = int(ids[1, 1])
     a = w.clone().requires_grad_()
     b = w.clone().requires_grad_()
-    ga, = torch.autograd.grad(embedding(a, ids, padding_idx=pad).pow(3).sum(), a, create_graph=True)
-    gb, = torch.autograd.grad(F.embedding(ids, b, padding_idx=pad).pow(3).sum(), b, create_graph=True)
+    (ga,) = torch.autograd.grad(embedding(a, ids, padding_idx=pad).pow(3).sum(), a, create_graph=True)
+    (gb,) = torch.autograd.grad(F.embedding(ids, b, padding_idx=pad).pow(3).sum(), b, create_graph=True)
     torch.testing.assert_close(ga, gb)
-    gga, = torch.autograd.grad(ga.sin().sum(), a)
-    ggb, = torch.autograd.grad(gb.sin().sum(), b)
+    (gga,) = torch.autograd.grad(ga.sin().sum(), a)
+    (ggb,) = torch.autograd.grad(gb.sin().sum(), b)
     assert ggb.abs().max() > 0
     torch.testing.assert_close(gga, ggb)
     # nn.Embedding likewise, and torch's own checker (float32 table: central differences of a
@@ -77,8 +76,13 @@ def test_double_backward_embedding_matches_torch_and_gradgradcheck():
     m = embedforge.nn.Embedding(7, 4, padding_idx=pad)
     with torch.no_grad():
         m.weight.copy_(w)
-    torch.autograd.gradgradcheck(lambda t: torch.func.functional_call(m, {"weight": t}, (ids,)).pow(2), (m.weight,),
-                                 eps=1e-2, atol=2e-2, rtol=2e-3)
+    torch.autograd.gradgradcheck(
+        lambda t: torch.func.functional_call(m, {"weight": t}, (ids,)).pow(2),
+        (m.weight,),
+        eps=1e-2,
+        atol=2e-2,
+        rtol=2e-3,
+    )
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
@@ -99,11 +103,12 @@ def test_double_backward_max_mode_matches_torch_first_order_structure():
     w, ids, _ = _inputs(5)
     a = w.double().clone().requires_grad_()
     b = w.double().clone().requires_grad_()
-    ga, = torch.autograd.grad(embedding_bag(a.float(), ids, mode="max").double().pow(2).sum(), a, create_graph=True)
-    gb, = torch.autograd.grad(_ref_bag(b, ids, "max").pow(2).sum(), b, create_graph=True)
+    (ga,) = torch.autograd.grad(embedding_bag(a.float(), ids, mode="max").double().pow(2).sum(), a, create_graph=True)
+    (gb,) = torch.autograd.grad(_ref_bag(b, ids, "max").pow(2).sum(), b, create_graph=True)
     torch.testing.assert_close(ga, gb, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(torch.autograd.grad(ga.sum(), a)[0], torch.autograd.grad(gb.sum(), b)[0],
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        torch.autograd.grad(ga.sum(), a)[0], torch.autograd.grad(gb.sum(), b)[0], rtol=1e-5, atol=1e-5
+    )
 
 
 def test_double_backward_sparse_raises_not_implemented():
@@ -203,8 +208,9 @@ def test_float64_tables_pass_gradcheck_and_match_torch(mode):
     offsets = torch.tensor([0, 2, 2, 6])
     fn = lambda t: embedding_bag(t, ids, offsets, mode=mode, padding_idx=0, include_last_offset=True)  # noqa: E731
     torch.autograd.gradcheck(fn, (w,))
-    torch.testing.assert_close(fn(w), F.embedding_bag(ids, w, offsets, mode=mode, padding_idx=0,
-                                                      include_last_offset=True))
+    torch.testing.assert_close(
+        fn(w), F.embedding_bag(ids, w, offsets, mode=mode, padding_idx=0, include_last_offset=True)
+    )
     torch.autograd.gradgradcheck(lambda t: embedding(t, ids.reshape(3, 2)).pow(2), (w,))
     m = embedforge.nn.EmbeddingBag(8, 3, mode=mode, dtype=torch.float64)
     assert m(ids, offsets[:-1]).dtype == torch.float64

@@ -13,8 +13,21 @@ def _corpus(path: Path) -> Path:
 def test_train_with_unwritable_model_path_leaves_no_vectors(tmp_path: Path, capsys) -> None:
     corpus = _corpus(tmp_path / "c.txt")
     out = tmp_path / "out.txt"
-    common = ["train", str(corpus), "-o", str(out), "--vector-size", "8", "--epochs", "1", "--min-count", "1",
-              "--workers", "1", "--no-progress"]
+    common = [
+        "train",
+        str(corpus),
+        "-o",
+        str(out),
+        "--vector-size",
+        "8",
+        "--epochs",
+        "1",
+        "--min-count",
+        "1",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     code = main(common + ["--save-model", str(tmp_path / "nodir" / "m")])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "no such directory" in err

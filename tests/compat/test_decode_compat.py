@@ -20,8 +20,9 @@ def _rows(n, dim=3):
 
 def _text_file(path, bad=b"b\xffd"):
     rows = _rows(3)
-    lines = [b"3 3"] + [w + b" " + " ".join("%.9g" % v for v in row).encode() for w, row in
-                        zip([b"alpha", bad, b"gamma"], rows)]
+    lines = [b"3 3"] + [
+        w + b" " + " ".join("%.9g" % v for v in row).encode() for w, row in zip([b"alpha", bad, b"gamma"], rows)
+    ]
     path.write_bytes(b"\n".join(lines) + b"\n")
     return rows
 
@@ -35,7 +36,7 @@ def _binary_file(path, bad=b"b\xffd"):
 
 def _check(exc, name, position):
     assert isinstance(exc, UnicodeDecodeError) and isinstance(exc, ValueError)
-    assert exc.encoding == "utf-8" and exc.object[exc.start:exc.end] == b"\xff"
+    assert exc.encoding == "utf-8" and exc.object[exc.start : exc.end] == b"\xff"
     assert exc.reason == "invalid start byte"
     text = str(exc)
     assert name in text and position in text, text
@@ -69,8 +70,11 @@ def test_binary_strict_raises_unicode_decode_error_like_gensim(tmp_path):
     with pytest.raises(VectorsDecodeError) as info:
         KeyedVectors.load_word2vec_format(path, binary=True, unicode_errors="strict")
     word_offset = 4 + len(b"alpha ") + 12 + 1
-    _check(info.value, str(path), f"byte {word_offset}: word b'b\\xffd' cannot be decoded as utf8 at byte "
-                                  f"{word_offset + 1}")
+    _check(
+        info.value,
+        str(path),
+        f"byte {word_offset}: word b'b\\xffd' cannot be decoded as utf8 at byte {word_offset + 1}",
+    )
 
 
 @pytest.mark.parametrize("binary", [False, True])

@@ -1,19 +1,21 @@
 """Errors users catch the way they already do with torch (issue 14, §3)."""
 
+import embedforge
 import pytest
 import torch
 
-import embedforge
 
-
-@pytest.mark.parametrize("make,match", [
-    (lambda: embedforge.optim.SGD(lr=1e39), "overflows float32"),
-    (lambda: embedforge.optim.Adagrad(lr=0.1, eps=1e-50), "rounds to 0.0 in float32"),
-    (lambda: embedforge.optim.RowWiseAdagrad(lr=0.1, eps=1e-46), "rounds to 0.0 in float32"),
-    (lambda: embedforge.optim.Adam(lr=1e-3, betas=(0.9, 0.9999999999)), r"betas\[1\]=0.9999999999 rounds to 1.0"),
-    (lambda: embedforge.optim.Adam(lr=1e-3, betas=(0.999999999, 0.999)), r"betas\[0\]"),
-    (lambda: embedforge.optim.Adam(lr=1e-3, weight_decay=4e38), "weight_decay=4e\\+38 overflows"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: embedforge.optim.SGD(lr=1e39), "overflows float32"),
+        (lambda: embedforge.optim.Adagrad(lr=0.1, eps=1e-50), "rounds to 0.0 in float32"),
+        (lambda: embedforge.optim.RowWiseAdagrad(lr=0.1, eps=1e-46), "rounds to 0.0 in float32"),
+        (lambda: embedforge.optim.Adam(lr=1e-3, betas=(0.9, 0.9999999999)), r"betas\[1\]=0.9999999999 rounds to 1.0"),
+        (lambda: embedforge.optim.Adam(lr=1e-3, betas=(0.999999999, 0.999)), r"betas\[0\]"),
+        (lambda: embedforge.optim.Adam(lr=1e-3, weight_decay=4e38), "weight_decay=4e\\+38 overflows"),
+    ],
+)
 def test_optimizer_configs_refuse_float32_breaking_values_at_construction(make, match):
     with pytest.raises(ValueError, match=match):
         make()
@@ -38,8 +40,9 @@ def _raised(fn):
     raise AssertionError("no exception")
 
 
-@pytest.mark.parametrize("case", ["id_out_of_range", "negative_id", "offsets_start", "offsets_decreasing",
-                                  "offsets_past_end"])
+@pytest.mark.parametrize(
+    "case", ["id_out_of_range", "negative_id", "offsets_start", "offsets_decreasing", "offsets_past_end"]
+)
 def test_native_errors_are_caught_by_the_class_torch_raises(case):
     w = torch.randn(10, 4)
     ids, offsets = {
@@ -62,7 +65,6 @@ def test_native_errors_are_caught_by_the_class_torch_raises(case):
 def test_truncated_vectors_file_is_also_an_eoferror_like_gensim(tmp_path):
     gensim_models = pytest.importorskip("gensim.models", reason="gensim is the reference here")
     import numpy as np
-
     from embedforge.vectors import KeyedVectors
 
     kv = KeyedVectors([f"w{i}" for i in range(5)], np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32))

@@ -29,8 +29,19 @@ rng = np.random.default_rng(20261202)
 def trained(tmp_path_factory):
     """A small gensim FastText (random corpus, fixed seed) saved in Facebook's format by gensim."""
     sentences = [list(rng.choice(WORDS, size=int(rng.integers(3, 12)))) for _ in range(300)]
-    model = gensim_fasttext.FastText(sentences, vector_size=12, window=3, min_count=1, epochs=3, bucket=2003,
-                                     min_n=2, max_n=5, workers=1, seed=int(rng.integers(1 << 30)), sg=1)
+    model = gensim_fasttext.FastText(
+        sentences,
+        vector_size=12,
+        window=3,
+        min_count=1,
+        epochs=3,
+        bucket=2003,
+        min_n=2,
+        max_n=5,
+        workers=1,
+        seed=int(rng.integers(1 << 30)),
+        sg=1,
+    )
     path = tmp_path_factory.mktemp("ft") / "model.bin"
     gensim_fasttext.save_facebook_model(model, str(path))
     return model, path
@@ -51,11 +62,13 @@ def test_ngram_hashes_are_gensims_and_fasttexts():
     for min_n, max_n, bucket in [(3, 6, 2_000_000), (1, 2, 1000), (2, 5, 7), (4, 4, 10**6)]:
         offsets, buckets = _ngram_buckets(words, min_n, max_n, bucket)
         for i, word in enumerate(words):
-            assert buckets[offsets[i]:offsets[i + 1]].tolist() == gensim_fasttext.ft_ngram_hashes(
-                word, min_n, max_n, bucket), (word, min_n, max_n)
+            assert buckets[offsets[i] : offsets[i + 1]].tolist() == gensim_fasttext.ft_ngram_hashes(
+                word, min_n, max_n, bucket
+            ), (word, min_n, max_n)
         # the scalar reference agrees with the vectorised one
-        assert [ft_hash_bytes(g) % bucket for g in compute_ngrams_bytes(words[4], min_n, max_n)] == \
-            buckets[offsets[4]:offsets[5]].tolist()
+        assert [ft_hash_bytes(g) % bucket for g in compute_ngrams_bytes(words[4], min_n, max_n)] == buckets[
+            offsets[4] : offsets[5]
+        ].tolist()
 
 
 def test_load_what_gensim_writes(trained):
@@ -71,8 +84,15 @@ def test_load_what_gensim_writes(trained):
     np.testing.assert_array_equal(load(path).vectors, ours.vectors)
     full = load_facebook_model(path)
     gfull = gensim_fasttext.load_facebook_model(str(path))
-    assert (full.vector_size, full.window, full.epochs, full.sg, full.min_n, full.max_n, full.bucket) == \
-        (gfull.vector_size, gfull.window, gfull.epochs, gfull.sg, gfull.wv.min_n, gfull.wv.max_n, gfull.wv.bucket)
+    assert (full.vector_size, full.window, full.epochs, full.sg, full.min_n, full.max_n, full.bucket) == (
+        gfull.vector_size,
+        gfull.window,
+        gfull.epochs,
+        gfull.sg,
+        gfull.wv.min_n,
+        gfull.wv.max_n,
+        gfull.wv.bucket,
+    )
     np.testing.assert_array_equal(full.output_vectors, gfull.syn1neg)
     with pytest.raises(NotImplementedError, match="train"):
         full.train([["a"]])
@@ -93,7 +113,7 @@ def _old_format(new: bytes, nwords: int) -> bytes:
     """Rewrite a version-12 file in the pre-2017 layout: no magic/version, pruneidx or quant flags."""
     body = new[8:]
     args_end = 12 * 4 + 8
-    dict_header = body[args_end:args_end + 20]
+    dict_header = body[args_end : args_end + 20]
     pos = args_end + 28  # after size, nwords, nlabels, ntokens, pruneidx_size
     entries_start = pos
     for _ in range(nwords):
@@ -101,8 +121,8 @@ def _old_format(new: bytes, nwords: int) -> bytes:
     entries = body[entries_start:pos]
     rest = body[pos:]
     m, n = struct.unpack_from("<2q", rest, 1)
-    input_part = rest[1:17 + 4 * m * n]
-    output_part = rest[17 + 4 * m * n + 1:]
+    input_part = rest[1 : 17 + 4 * m * n]
+    output_part = rest[17 + 4 * m * n + 1 :]
     return body[:args_end] + dict_header + entries + input_part + output_part
 
 
@@ -121,8 +141,9 @@ def test_old_format_is_recognised_not_taken_for_glove(trained, tmp_path):
 
 def test_end_of_sentence_word_has_no_ngrams_as_in_fasttext(tmp_path):
     sentences = [list(rng.choice(["</s>", "one", "two", "three"], size=6)) for _ in range(50)]
-    model = gensim_fasttext.FastText(sentences, vector_size=4, min_count=1, epochs=1, bucket=101, min_n=2, max_n=3,
-                                     workers=1, seed=3)
+    model = gensim_fasttext.FastText(
+        sentences, vector_size=4, min_count=1, epochs=1, bucket=101, min_n=2, max_n=3, workers=1, seed=3
+    )
     path = tmp_path / "eos.bin"
     gensim_fasttext.save_facebook_model(model, str(path))
     ours = load_facebook_vectors(path)
@@ -134,8 +155,9 @@ def test_end_of_sentence_word_has_no_ngrams_as_in_fasttext(tmp_path):
 
 def test_oov_without_ngrams_as_gensim(tmp_path):
     sentences = [list(rng.choice(["one", "two", "three"], size=5)) for _ in range(30)]
-    model = gensim_fasttext.FastText(sentences, vector_size=4, min_count=1, epochs=1, bucket=101, min_n=3, max_n=4,
-                                     workers=1, seed=5)
+    model = gensim_fasttext.FastText(
+        sentences, vector_size=4, min_count=1, epochs=1, bucket=101, min_n=3, max_n=4, workers=1, seed=5
+    )
     path = tmp_path / "m.bin"
     gensim_fasttext.save_facebook_model(model, str(path))
     ours = load_facebook_vectors(path)
@@ -152,7 +174,7 @@ def test_oov_without_ngrams_as_gensim(tmp_path):
     struct.pack_into("<i", data, 8 + 8 * 4, 0)  # bucket = 0
     m, n = struct.unpack_from("<2q", data, pos + 1)
     struct.pack_into("<q", data, pos + 1, nwords)  # the input matrix: the word rows only
-    cut = bytes(data[:pos + 17 + 4 * nwords * n]) + bytes(data[pos + 17 + 4 * m * n:])
+    cut = bytes(data[: pos + 17 + 4 * nwords * n]) + bytes(data[pos + 17 + 4 * m * n :])
     nobucket = tmp_path / "nobucket.bin"
     nobucket.write_bytes(cut)
     ours = load_facebook_vectors(nobucket)
@@ -181,7 +203,7 @@ def test_truncated_and_corrupt_files_raise_the_loaders_errors(trained, tmp_path)
             assert str(target) in str(info.value)
             if isinstance(info.value, TruncatedFileError):
                 assert isinstance(info.value, EOFError)
-    target.write_bytes(data[:len(data) - 3])
+    target.write_bytes(data[: len(data) - 3])
     with pytest.raises(EOFError):
         load_facebook_model(target)
 

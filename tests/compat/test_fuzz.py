@@ -8,19 +8,22 @@ and reproducible); `make fuzz` runs many more.
 
 import os
 
+import embedforge  # noqa: F401  (registers torch.ops.embedforge)
 import numpy as np
 import pytest
 import torch
+from embedforge.vectors import KeyedVectors, fasttext_bin, formats
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-import embedforge  # noqa: F401  (registers torch.ops.embedforge)
-from embedforge.vectors import KeyedVectors
-from embedforge.vectors import fasttext_bin, formats
-
 EXAMPLES = int(os.environ.get("EMBEDFORGE_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 ops = torch.ops.embedforge
 LOADER_ERRORS = (ValueError, EOFError)  # UnicodeDecodeError is a ValueError
 OP_ERRORS = (ValueError, IndexError, TypeError, RuntimeError)
@@ -33,12 +36,27 @@ def _valid_file(kind: str, tmp_path, rng: np.random.Generator) -> bytes:
     path = tmp_path / f"seed.{kind}"
     if kind == "fasttext-bin":
         bucket, minn, maxn = int(rng.integers(0, 20)), int(rng.integers(1, 3)), int(rng.integers(0, 4))
-        args = dict(dim=d, ws=5, epoch=1, min_count=1, neg=5, word_ngrams=1, loss=2, model=2, bucket=bucket,
-                    minn=minn, maxn=maxn, lr_update_rate=100, t=1e-4)
-        wv = fasttext_bin.FacebookKeyedVectors(list(kv.index_to_key), kv.vectors,
-                                               rng.standard_normal((bucket, d)).astype(np.float32), minn, maxn, bucket)
-        model = fasttext_bin.FacebookModel(args, wv, np.arange(n, 0, -1), 10 * n,
-                                           rng.standard_normal((n, d)).astype(np.float32), 12)
+        args = dict(
+            dim=d,
+            ws=5,
+            epoch=1,
+            min_count=1,
+            neg=5,
+            word_ngrams=1,
+            loss=2,
+            model=2,
+            bucket=bucket,
+            minn=minn,
+            maxn=maxn,
+            lr_update_rate=100,
+            t=1e-4,
+        )
+        wv = fasttext_bin.FacebookKeyedVectors(
+            list(kv.index_to_key), kv.vectors, rng.standard_normal((bucket, d)).astype(np.float32), minn, maxn, bucket
+        )
+        model = fasttext_bin.FacebookModel(
+            args, wv, np.arange(n, 0, -1), 10 * n, rng.standard_normal((n, d)).astype(np.float32), 12
+        )
         fasttext_bin.save_facebook_model(model, path)
     elif kind == "native":
         kv.save(path)
@@ -66,14 +84,19 @@ def _load(kind: str, path):
     return formats.read_vocab_counts(path)
 
 
-_mutation = st.lists(st.tuples(st.sampled_from(["flip", "cut", "insert", "dup"]), st.integers(0, 10 ** 6),
-                               st.binary(min_size=1, max_size=8)), min_size=1, max_size=4)
+_mutation = st.lists(
+    st.tuples(
+        st.sampled_from(["flip", "cut", "insert", "dup"]), st.integers(0, 10**6), st.binary(min_size=1, max_size=8)
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
 @pytest.mark.parametrize("kind", ["text", "binary", "glove", "native", "fvocab", "fasttext-bin"])
 @seed(14)
 @FUZZ
-@given(mutations=_mutation, base_seed=st.integers(0, 2 ** 16))
+@given(mutations=_mutation, base_seed=st.integers(0, 2**16))
 def test_fuzz_loader(tmp_path, kind, mutations, base_seed):
     data = bytearray(_valid_file(kind, tmp_path, np.random.default_rng(base_seed)))
     for op, where, blob in mutations:
@@ -85,7 +108,7 @@ def test_fuzz_loader(tmp_path, kind, mutations, base_seed):
         elif op == "insert":
             data[at:at] = blob
         else:
-            data[at:at] = data[at:at + 32]
+            data[at:at] = data[at : at + 32]
     path = tmp_path / f"fuzz.{kind}"
     path.write_bytes(bytes(data))
     try:
@@ -111,8 +134,11 @@ def _reference(w, ids, offsets, mode, psw, pad, ilo):
     bounds = offsets.tolist() + ([] if ilo else [ids.numel()])
     out = torch.zeros(len(bounds) - 1, w.shape[1], dtype=torch.float64)
     for b in range(len(bounds) - 1):
-        rows = [(int(ids[j]), 1.0 if psw is None else float(psw[j])) for j in range(bounds[b], bounds[b + 1])
-                if int(ids[j]) != pad]
+        rows = [
+            (int(ids[j]), 1.0 if psw is None else float(psw[j]))
+            for j in range(bounds[b], bounds[b + 1])
+            if int(ids[j]) != pad
+        ]
         if not rows:
             continue
         vectors = torch.stack([w[i].double() * s for i, s in rows])
@@ -122,11 +148,23 @@ def _reference(w, ids, offsets, mode, psw, pad, ilo):
 
 @seed(14)
 @FUZZ
-@given(V=st.integers(0, 6), D=st.integers(0, 5), n=st.integers(0, 8), mode=st.integers(-1, 3),
-       ids_lo=st.integers(-3, 0), ids_hi=st.integers(0, 9), n_off=st.integers(0, 5), off_noise=st.integers(-2, 2),
-       use_psw=st.booleans(), pad=st.integers(-2, 7), ilo=st.booleans(), int32=st.booleans(), r=st.randoms())
+@given(
+    V=st.integers(0, 6),
+    D=st.integers(0, 5),
+    n=st.integers(0, 8),
+    mode=st.integers(-1, 3),
+    ids_lo=st.integers(-3, 0),
+    ids_hi=st.integers(0, 9),
+    n_off=st.integers(0, 5),
+    off_noise=st.integers(-2, 2),
+    use_psw=st.booleans(),
+    pad=st.integers(-2, 7),
+    ilo=st.booleans(),
+    int32=st.booleans(),
+    r=st.randoms(),
+)
 def test_fuzz_embedding_bag_op(V, D, n, mode, ids_lo, ids_hi, n_off, off_noise, use_psw, pad, ilo, int32, r):
-    g = torch.Generator().manual_seed(r.randint(0, 2 ** 31))
+    g = torch.Generator().manual_seed(r.randint(0, 2**31))
     w = torch.randn(V, D, generator=g)
     dt = torch.int32 if int32 else torch.int64
     ids = torch.randint(ids_lo, ids_hi + 1, (n,), generator=g).to(dt)
@@ -149,23 +187,33 @@ def test_fuzz_embedding_bag_op(V, D, n, mode, ids_lo, ids_hi, n_off, off_noise, 
 
 @seed(14)
 @FUZZ
-@given(V=st.integers(-2, 6), D=st.integers(0, 4), gD=st.integers(0, 6), B=st.integers(0, 4), gB=st.integers(0, 5),
-       which=st.sampled_from(["dense", "rows", "psw"]), mode=st.integers(0, 2), huge=st.booleans(), r=st.randoms())
+@given(
+    V=st.integers(-2, 6),
+    D=st.integers(0, 4),
+    gD=st.integers(0, 6),
+    B=st.integers(0, 4),
+    gB=st.integers(0, 5),
+    which=st.sampled_from(["dense", "rows", "psw"]),
+    mode=st.integers(0, 2),
+    huge=st.booleans(),
+    r=st.randoms(),
+)
 def test_fuzz_backward_ops(V, D, gD, B, gB, which, mode, huge, r):
-    g = torch.Generator().manual_seed(r.randint(0, 2 ** 31))
+    g = torch.Generator().manual_seed(r.randint(0, 2**31))
     rows = max(V, 1)
     ids = torch.randint(0, rows, (B * 2,), generator=g)
     offsets = torch.arange(0, B * 2, 2)
     grad = torch.randn(gB, gD, generator=g)
     max_rows = torch.randint(-1, rows, (gB, gD), generator=g) if mode == 2 else torch.empty(0, 0, dtype=torch.long)
-    num_rows = 2 ** 61 + V if huge else V
+    num_rows = 2**61 + V if huge else V
     try:
         if which == "dense":
             out = ops.embedding_bag_backward_dense(grad, ids, offsets, num_rows, mode, None, max_rows, -1, False)
             assert out.shape == (num_rows, gD)
         elif which == "rows":
-            r_ids, r_grads = ops.embedding_bag_backward_rows(grad, ids, offsets, num_rows, mode, None, max_rows, -1,
-                                                             False)
+            r_ids, r_grads = ops.embedding_bag_backward_rows(
+                grad, ids, offsets, num_rows, mode, None, max_rows, -1, False
+            )
             assert r_grads.shape == (r_ids.numel(), gD)
         else:
             w = torch.randn(max(V, 0), D, generator=g)
@@ -179,10 +227,16 @@ def test_fuzz_backward_ops(V, D, gD, B, gB, which, mode, huge, r):
 
 @seed(14)
 @FUZZ
-@given(F=st.integers(0, 4), batch=st.one_of(st.integers(-1, 3), st.sampled_from([2 ** 31, 2 ** 62, 2 ** 63 - 1])),
-       n_off=st.integers(0, 9), n_val=st.integers(0, 6), pool=st.integers(-1, 2), r=st.randoms())
+@given(
+    F=st.integers(0, 4),
+    batch=st.one_of(st.integers(-1, 3), st.sampled_from([2**31, 2**62, 2**63 - 1])),
+    n_off=st.integers(0, 9),
+    n_val=st.integers(0, 6),
+    pool=st.integers(-1, 2),
+    r=st.randoms(),
+)
 def test_fuzz_embedding_bag_collection_op(F, batch, n_off, n_val, pool, r):
-    g = torch.Generator().manual_seed(r.randint(0, 2 ** 31))
+    g = torch.Generator().manual_seed(r.randint(0, 2**31))
     tables = [torch.randn(5, 3, generator=g), torch.randn(4, 2, generator=g)]
     values = torch.randint(-1, 6, (n_val,), generator=g)
     offsets = torch.tensor(sorted(r.randint(0, n_val) for _ in range(n_off)), dtype=torch.int64)
@@ -197,10 +251,17 @@ def test_fuzz_embedding_bag_collection_op(F, batch, n_off, n_val, pool, r):
 
 @seed(14)
 @FUZZ
-@given(V=st.integers(1, 6), D=st.integers(1, 4), N=st.integers(0, 5), K=st.integers(0, 3), bad=st.integers(-1, 8),
-       lr=st.one_of(st.floats(0, 1), st.sampled_from([float("nan"), float("inf"), -1.0])), r=st.randoms())
+@given(
+    V=st.integers(1, 6),
+    D=st.integers(1, 4),
+    N=st.integers(0, 5),
+    K=st.integers(0, 3),
+    bad=st.integers(-1, 8),
+    lr=st.one_of(st.floats(0, 1), st.sampled_from([float("nan"), float("inf"), -1.0])),
+    r=st.randoms(),
+)
 def test_fuzz_sgns_step_op(V, D, N, K, bad, lr, r):
-    g = torch.Generator().manual_seed(r.randint(0, 2 ** 31))
+    g = torch.Generator().manual_seed(r.randint(0, 2**31))
     a, b = torch.randn(V, D, generator=g), torch.randn(V, D, generator=g)
     centers = torch.randint(0, V, (N,), generator=g)
     contexts = torch.randint(0, V, (N,), generator=g)

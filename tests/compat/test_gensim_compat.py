@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from embedforge.vectors import KeyedVectors
 
 gensim_models = pytest.importorskip("gensim.models", reason="gensim is the reference these tests compare with")
@@ -46,8 +45,9 @@ def test_counts_without_fvocab_follow_gensim(tmp_path):
     theirs.save_word2vec_format(str(tmp_path / "g.txt"))
     mine = KeyedVectors.load_word2vec_format(tmp_path / "g.txt", limit=10)
     ref = gensim_models.KeyedVectors.load_word2vec_format(str(tmp_path / "g.txt"), limit=10)
-    assert [int(mine.get_vecattr(k, "count")) for k in ref.index_to_key] == \
-           [ref.get_vecattr(k, "count") for k in ref.index_to_key]
+    assert [int(mine.get_vecattr(k, "count")) for k in ref.index_to_key] == [
+        ref.get_vecattr(k, "count") for k in ref.index_to_key
+    ]
 
 
 def test_fvocab_errors_and_unsupported_options(tmp_path):
@@ -111,8 +111,9 @@ def test_add_vectors_extras_positional():
 def test_relative_cosine_similarity_and_unit_normalize_all_match_gensim():
     ours, theirs, keys, _ = _pair(8, n=40)
     for a, b in (("w1", "w2"), ("w5", "w30")):
-        assert ours.relative_cosine_similarity(a, b, 7) == pytest.approx(theirs.relative_cosine_similarity(a, b, 7),
-                                                                         rel=1e-5)
+        assert ours.relative_cosine_similarity(a, b, 7) == pytest.approx(
+            theirs.relative_cosine_similarity(a, b, 7), rel=1e-5
+        )
     ours.unit_normalize_all()
     theirs.unit_normalize_all()
     np.testing.assert_allclose(ours.vectors, theirs.vectors, rtol=1e-6, atol=1e-7)
@@ -124,8 +125,13 @@ def test_gensim_methods_not_offered_raise_not_implemented_naming_them():
 
     ours, theirs, _, _ = _pair(9)
     model = embedforge.Word2Vec([["a", "b", "c"]] * 5, vector_size=4, min_count=1, epochs=1, progress=False)
-    for obj, name in ((ours, "wmdistance"), (ours, "intersect_word2vec_format"), (model, "predict_output_word"),
-                      (model, "build_vocab_from_freq"), (model.wv, "rank_by_centrality")):
+    for obj, name in (
+        (ours, "wmdistance"),
+        (ours, "intersect_word2vec_format"),
+        (model, "predict_output_word"),
+        (model, "build_vocab_from_freq"),
+        (model.wv, "rank_by_centrality"),
+    ):
         with pytest.raises(NotImplementedError, match=name):
             getattr(obj, name)
         assert not hasattr(obj, name)  # hasattr still answers (the error is also an AttributeError)

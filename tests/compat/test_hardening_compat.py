@@ -6,11 +6,10 @@ in the test.
 
 import math
 
+import embedforge  # noqa: F401  (registers torch.ops.embedforge)
 import numpy as np
 import pytest
 import torch
-
-import embedforge  # noqa: F401  (registers torch.ops.embedforge)
 from embedforge.ops import embedding_bag
 from embedforge.ops.word2vec import sgns_step
 from embedforge.vectors import KeyedVectors
@@ -25,14 +24,18 @@ def test_include_last_offset_must_end_at_len_indices():
     # torch silently drops the ids after offsets[-1]; its documentation defines offsets[-1] as
     # len(indices), so we refuse rather than compute a bag the user did not describe.
     torch.nn.functional.embedding_bag(ids, w, offsets, include_last_offset=True)
-    for fn in (lambda: embedding_bag(w, ids, offsets, include_last_offset=True),
-               lambda: ops.embedding_bag(w, ids, offsets, 0, None, -1, True, False),
-               lambda: embedforge.nn.EmbeddingBag(10, 4, include_last_offset=True)(ids, offsets)):
+    for fn in (
+        lambda: embedding_bag(w, ids, offsets, include_last_offset=True),
+        lambda: ops.embedding_bag(w, ids, offsets, 0, None, -1, True, False),
+        lambda: embedforge.nn.EmbeddingBag(10, 4, include_last_offset=True)(ids, offsets),
+    ):
         with pytest.raises((ValueError, RuntimeError), match=r"offsets\[2\]=3 must equal the number of indices"):
             fn()
     good = torch.tensor([0, 2, 4])
-    torch.testing.assert_close(embedding_bag(w, ids, good, mode="mean", include_last_offset=True),
-                               torch.nn.functional.embedding_bag(ids, w, good, mode="mean", include_last_offset=True))
+    torch.testing.assert_close(
+        embedding_bag(w, ids, good, mode="mean", include_last_offset=True),
+        torch.nn.functional.embedding_bag(ids, w, good, mode="mean", include_last_offset=True),
+    )
 
 
 def test_direct_backward_ops_check_shapes_and_sizes():
@@ -41,7 +44,7 @@ def test_direct_backward_ops_check_shapes_and_sizes():
     with pytest.raises(RuntimeError, match=r"grad is \[2, 400\] but weight has 4 columns"):
         ops.embedding_bag_backward_psw(torch.randn(2, 400), w, ids, off, 0, -1, False)
     with pytest.raises(RuntimeError, match="overflows a 64-bit size"):
-        ops.embedding_bag_backward_dense(torch.randn(2, 4), ids, off, 2 ** 62, 0, None, E, -1, False)
+        ops.embedding_bag_backward_dense(torch.randn(2, 4), ids, off, 2**62, 0, None, E, -1, False)
     for op in (ops.embedding_bag_backward_dense, ops.embedding_bag_backward_rows):
         with pytest.raises(RuntimeError, match="num_rows=-5 must be >= 0"):
             op(torch.randn(2, 4), ids, off, -5, 0, None, E, -1, False)
@@ -59,8 +62,9 @@ def test_collection_batch_size_overflow_is_refused(features):
     # features x 2**62 wraps to 0 for 4 features: offsets of length 1 used to pass and segfault.
     for offsets in (torch.tensor([0]), torch.tensor([0, 1, 3])):
         with pytest.raises(RuntimeError, match="overflows a 64-bit size|must hold features x batch_size"):
-            ops.embedding_bag_collection([w], ids, offsets, [0] * features, [0] * features, [-1] * features, None,
-                                         2 ** 62)
+            ops.embedding_bag_collection(
+                [w], ids, offsets, [0] * features, [0] * features, [-1] * features, None, 2**62
+            )
 
 
 @pytest.mark.parametrize("lr", [float("nan"), float("inf"), -float("inf"), -0.5])
@@ -80,7 +84,7 @@ def test_memory_mapped_vectors_are_checked_for_nan(tmp_path):
     KeyedVectors(keys, vectors).save(path)
     raw = bytearray(path.read_bytes())
     offset = len(raw) - 4 * 50 * 6
-    raw[offset + 4 * (37 * 6 + 2): offset + 4 * (37 * 6 + 3)] = np.float32(np.nan).tobytes()
+    raw[offset + 4 * (37 * 6 + 2) : offset + 4 * (37 * 6 + 3)] = np.float32(np.nan).tobytes()
     path.write_bytes(bytes(raw))
     for mmap in ("r", "c", None):
         with pytest.raises(ValueError, match=r"'w37' has a non-finite value"):
@@ -130,8 +134,9 @@ def test_fifo_is_refused_not_waited_on(tmp_path, how):
 
     fifo = tmp_path / "pipe.vec"
     os.mkfifo(fifo)
-    done = subprocess.run([sys.executable, "-c", _LOAD_FIFO, str(fifo), how], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD_FIFO, str(fifo), how], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "refused:" in done.stdout and "not a regular file" in done.stdout
 
@@ -168,7 +173,9 @@ def test_text_line_length_is_bounded(tmp_path, monkeypatch):
 @pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
 @pytest.mark.parametrize("binary", [False, True])
 def test_corrupt_compressed_files_raise_the_loaders_errors(tmp_path, suffix, binary):
-    kv = KeyedVectors([f"w{i}" for i in range(200)], np.random.default_rng(2).standard_normal((200, 8)).astype(np.float32))
+    kv = KeyedVectors(
+        [f"w{i}" for i in range(200)], np.random.default_rng(2).standard_normal((200, 8)).astype(np.float32)
+    )
     good = tmp_path / f"v{suffix}"
     kv.save_word2vec_format(good, binary=binary)
     loaded = KeyedVectors.load_word2vec_format(good, binary=binary)

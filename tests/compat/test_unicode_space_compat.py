@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 
 gensim_models = pytest.importorskip("gensim.models")
-from gensim.models.word2vec import LineSentence  # noqa: E402
-
 from embedforge.data.vocab import Tokenizer, TokenizerConfig  # noqa: E402
 from embedforge.vectors import KeyedVectors  # noqa: E402
 from embedforge.vectors.formats import read_vocab_counts, write_vocab_counts  # noqa: E402
+from gensim.models.word2vec import LineSentence  # noqa: E402
 
 GensimKV = gensim_models.KeyedVectors
 UNICODE_SPACES = [chr(c) for c in range(0x80, sys.maxunicode + 1) if chr(c).isspace()]
@@ -97,15 +96,24 @@ def test_glove_and_vocab_files_with_unicode_spaces(tmp_path):
         GensimKV.load_word2vec_format(str(tmp_path / "t.txt"), fvocab=str(tmp_path / "t.vocab"))
 
 
-@pytest.mark.parametrize("bad", ["two words", "tab\there", "new\nline", "cr\rhere", "vt\x0bx", "ff\x0cx",
-                                 "fs\x1cx", "nul\x00x", "bell\x07x", ""])
+@pytest.mark.parametrize(
+    "bad",
+    ["two words", "tab\there", "new\nline", "cr\rhere", "vt\x0bx", "ff\x0cx", "fs\x1cx", "nul\x00x", "bell\x07x", ""],
+)
 def test_keys_no_reader_can_hold_are_refused_naming_them(tmp_path, bad):
     kv = KeyedVectors(2)
     kv.add_vectors(["ok", bad], np.ones((2, 2), dtype=np.float32))
     target = tmp_path / "v.txt"
-    for save in (lambda: kv.save_word2vec_format(target), lambda: kv.save_word2vec_format(target, binary=True),
-                 lambda: kv.save_glove(target), lambda: write_vocab_counts(target, ["ok", bad], [1, 2])):
-        with pytest.raises(ValueError, match=r"key 1 \(" + re.escape(repr(bad)) + r"\) is empty or "
-                                             r"contains whitespace or a control character"):
+    for save in (
+        lambda: kv.save_word2vec_format(target),
+        lambda: kv.save_word2vec_format(target, binary=True),
+        lambda: kv.save_glove(target),
+        lambda: write_vocab_counts(target, ["ok", bad], [1, 2]),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=r"key 1 \(" + re.escape(repr(bad)) + r"\) is empty or "
+            r"contains whitespace or a control character",
+        ):
             save()
         assert not target.exists()

@@ -3,15 +3,17 @@
 import inspect
 import warnings
 
+import embedforge
 import numpy as np
 import pytest
 
-import embedforge
-
 gensim_models = pytest.importorskip("gensim.models", reason="gensim is the reference these tests compare with")
 
-CORPUS = [["the", "cat", "sat", "on", "the", "mat"], ["a", "dog", "sat", "on", "a", "log"],
-          ["the", "dog", "saw", "a", "cat"]] * 20
+CORPUS = [
+    ["the", "cat", "sat", "on", "the", "mat"],
+    ["a", "dog", "sat", "on", "a", "log"],
+    ["the", "dog", "saw", "a", "cat"],
+] * 20
 FAST = dict(vector_size=16, min_count=1, workers=1, progress=False, seed=3)
 
 
@@ -51,11 +53,25 @@ def test_latest_training_loss_means_what_gensim_means(hs, negative):
     assert m.get_latest_training_loss() == pytest.approx(sum(per_epoch), rel=1e-12)
     m.train(CORPUS, total_examples=len(CORPUS), epochs=1, compute_loss=True)
     assert m.get_latest_training_loss() == pytest.approx(m.epoch_history[-1].loss, rel=1e-12)  # reset per call
-    g = gensim_models.Word2Vec(CORPUS, vector_size=16, min_count=1, workers=1, seed=3, hs=hs, negative=negative,
-                               compute_loss=True, epochs=3, sample=0)
+    g = gensim_models.Word2Vec(
+        CORPUS,
+        vector_size=16,
+        min_count=1,
+        workers=1,
+        seed=3,
+        hs=hs,
+        negative=negative,
+        compute_loss=True,
+        epochs=3,
+        sample=0,
+    )
     # same meaning, so the same order of magnitude (the samplers differ, figures are not equal)
-    ratio = embedforge.Word2Vec(CORPUS, hs=hs, negative=negative, compute_loss=True, epochs=3, sample=0,
-                                **FAST).get_latest_training_loss() / g.get_latest_training_loss()
+    ratio = (
+        embedforge.Word2Vec(
+            CORPUS, hs=hs, negative=negative, compute_loss=True, epochs=3, sample=0, **FAST
+        ).get_latest_training_loss()
+        / g.get_latest_training_loss()
+    )
     assert 0.2 < ratio < 5
 
 
@@ -106,7 +122,7 @@ def test_integer_arguments_are_bounded_before_the_native_trainer(name):
     with pytest.raises(ValueError, match=rf"{name} must be <= 2147483647, got 3000000000"):
         embedforge.Word2Vec(CORPUS, **{**FAST, name: 3_000_000_000})
     with pytest.raises(ValueError, match="bucket must be <="):
-        embedforge.FastText(CORPUS, bucket=2 ** 64, **FAST)
+        embedforge.FastText(CORPUS, bucket=2**64, **FAST)
 
 
 def _rewrite_meta(src, dst, edit):

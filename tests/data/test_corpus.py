@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from embedforge.data.corpus import stdlib_sentences, stdlib_text
 
 

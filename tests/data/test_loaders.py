@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from embedforge.data import PadCollate, SequenceDataset, TensorLoader, make_loader, sequence_loader, tensor_loader
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from embedforge.data import PadCollate, SequenceDataset, TensorLoader, make_loader, sequence_loader, tensor_loader
 
 
 @settings(max_examples=40, deadline=None)

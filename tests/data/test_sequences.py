@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from embedforge.data import block_contexts, next_token_pairs, pad_sequences, sequence_batches, sequence_chunks
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from embedforge.data import block_contexts, next_token_pairs, pad_sequences, sequence_batches, sequence_chunks
 
 ids_lists = st.lists(st.lists(st.integers(1, 50), max_size=9), max_size=7)
 
@@ -19,13 +18,13 @@ def test_pad_sequences_properties(seqs, max_len, padding, truncating):
     length = max_len if max_len is not None else max((len(s) for s in seqs), default=0)
     assert out.shape == (len(seqs), length) and out.dtype == torch.long
     for row, s in zip(out.tolist(), seqs):
-        kept = s[:length] if truncating == "post" else s[len(s) - min(len(s), length):]
+        kept = s[:length] if truncating == "post" else s[len(s) - min(len(s), length) :]
         tokens = [t for t in row if t != 0]
         assert tokens == kept  # ids are >= 1, so non-zero entries are exactly the kept tokens
         if padding == "post":
             assert row[: len(kept)] == kept
         else:
-            assert row[length - len(kept):] == kept
+            assert row[length - len(kept) :] == kept
 
 
 def test_pad_sequences_values_and_errors():
@@ -48,7 +47,7 @@ def test_next_token_pairs_properties(stream, context):
     x, y = next_token_pairs(stream, context)
     assert x.shape == (len(stream) - context, context) and y.shape == (len(stream) - context,)
     for i in range(len(y)):
-        assert x[i].tolist() == stream[i:i + context] and y[i].item() == stream[i + context]
+        assert x[i].tolist() == stream[i : i + context] and y[i].item() == stream[i + context]
 
 
 @settings(max_examples=60, deadline=None)
@@ -64,7 +63,7 @@ def test_block_contexts_properties(seqs, k):
     for s in seqs:
         full = [0] * k + s + [1]
         for j in range(len(s) + 1):
-            assert x[row].tolist() == full[j:j + k] and y[row].item() == full[j + k]
+            assert x[row].tolist() == full[j : j + k] and y[row].item() == full[j + k]
             row += 1
 
 

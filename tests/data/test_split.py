@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from embedforge.data import random_split, stratified_split
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from embedforge.data import random_split, stratified_split
 
 
 @settings(max_examples=50, deadline=None)

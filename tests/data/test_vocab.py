@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from embedforge.data import LabelEncoder, Tokenizer, Vocab
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from embedforge.data import LabelEncoder, Tokenizer, Vocab
 
 
 def test_vocab_orders_by_frequency_then_first_appearance_and_prunes():

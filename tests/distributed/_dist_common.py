@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 import embedforge
+import torch
 from embedforge.nn import EmbeddingBagCollection, EmbeddingBagConfig
 
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -52,8 +51,12 @@ def reference(configs, state, values, lengths, psw, B, G):
     tables through ``embedforge.ops.embedding_bag``. Returns out, {table: weight grad}, psw grad."""
     psw = psw.clone().requires_grad_() if psw is not None else None
     if all(c.pooling != "max" for c in configs):
-        ebc = EmbeddingBagCollection([EmbeddingBagConfig(c.name, c.num_embeddings, c.embedding_dim, c.feature_names,
-                                                         c.pooling, c.padding_idx) for c in configs])
+        ebc = EmbeddingBagCollection(
+            [
+                EmbeddingBagConfig(c.name, c.num_embeddings, c.embedding_dim, c.feature_names, c.pooling, c.padding_idx)
+                for c in configs
+            ]
+        )
         ebc.load_state_dict({k: v for k, v in state.items() if k.endswith("weight")}, strict=False)
         out = ebc(values, lengths=lengths, per_sample_weights=psw)
         (out * G).sum().backward()
@@ -67,8 +70,16 @@ def reference(configs, state, values, lengths, psw, B, G):
         for _ in c.feature_names:
             s, e = int(offs[f * B]), int(offs[(f + 1) * B])
             p = psw[s:e] if psw is not None else None
-            outs.append(embedforge.ops.embedding_bag(w, values[s:e].long(), offs[f * B:(f + 1) * B] - s, mode=c.pooling,
-                                                     per_sample_weights=p, padding_idx=c.padding_idx))
+            outs.append(
+                embedforge.ops.embedding_bag(
+                    w,
+                    values[s:e].long(),
+                    offs[f * B : (f + 1) * B] - s,
+                    mode=c.pooling,
+                    per_sample_weights=p,
+                    padding_idx=c.padding_idx,
+                )
+            )
             f += 1
     out = torch.cat(outs, 1)
     (out * G).sum().backward()

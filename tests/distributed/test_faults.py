@@ -7,7 +7,6 @@ import time
 
 import pytest
 import torch
-
 from embedforge.distributed import RankFailedError, ShardedEmbeddingBagCollection, SpawnError, TableConfig, spawn
 
 TIMEOUT = 4.0  # the process groups' timeout in these tests

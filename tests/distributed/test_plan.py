@@ -1,9 +1,8 @@
 """The greedy planner (no ranks needed): bytes, row-sharding of tables above the fair share, balance."""
 
+import embedforge
 import pytest
 import torch
-
-import embedforge
 from embedforge.distributed import TablePlacement, plan_tables, table_bytes
 from embedforge.nn import EmbeddingBagConfig
 

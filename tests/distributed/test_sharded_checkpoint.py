@@ -3,12 +3,10 @@
 import json
 import os
 
-import torch
-
 import embedforge
-from embedforge.distributed import ShardedEmbeddingBagCollection, TableConfig, spawn
-
+import torch
 from _dist_common import global_batch, split_batch
+from embedforge.distributed import ShardedEmbeddingBagCollection, TableConfig, spawn
 
 
 def _configs():
@@ -60,5 +58,5 @@ def test_checkpoint_reshards_from_two_ranks_to_one_and_three(tmp_path):
     assert saved[0]["embedding_bags.wide.optimizer_state.step"].item() == 3
     for world in (1, 3):
         loaded = spawn(_load, world, args=(d,), timeout=20, join_timeout=60)
-        for r, (sd, plan) in enumerate(loaded):
+        for r, (sd, _plan) in enumerate(loaded):
             _same(saved[0], sd, f"world {world} rank {r}")

@@ -6,9 +6,8 @@ shards' gradients are compared with the single-process collection on the whole b
 
 import pytest
 import torch
-
-from embedforge.distributed import ShardedEmbeddingBagCollection, TableConfig, spawn
 from _dist_common import TOL, global_batch, reference, split_batch
+from embedforge.distributed import ShardedEmbeddingBagCollection, TableConfig, spawn
 
 B = 7  # bags per feature in the global batch
 
@@ -16,8 +15,9 @@ B = 7  # bags per feature in the global batch
 def _configs(pooling, padding):
     return [
         TableConfig("small", 11, 4, pooling=pooling, padding_idx=2 if padding else None),
-        TableConfig("big", 40, 8, feature_names=["big_a", "big_b"], pooling=pooling,
-                    padding_idx=5 if padding else None),
+        TableConfig(
+            "big", 40, 8, feature_names=["big_a", "big_b"], pooling=pooling, padding_idx=5 if padding else None
+        ),
         TableConfig("odd", 9, 3, pooling="sum"),
     ]
 
@@ -40,10 +40,14 @@ def _run_cases(rank, world):
         pads = [c.padding_idx for c in configs for _ in c.feature_names]
         torch.manual_seed(100 + i)
         state = {f"embedding_bags.{c.name}.weight": torch.randn(c.num_embeddings, c.embedding_dim) for c in configs}
-        values, lengths, psw = global_batch(rows, B, seed=i, padding=pads if padding else None, dtype=dtype,
-                                            psw=use_psw)
-        G = torch.randn(B, sum(c.embedding_dim * len(c.feature_names) for c in configs),
-                        generator=torch.Generator().manual_seed(7 + i))
+        values, lengths, psw = global_batch(
+            rows, B, seed=i, padding=pads if padding else None, dtype=dtype, psw=use_psw
+        )
+        G = torch.randn(
+            B,
+            sum(c.embedding_dim * len(c.feature_names) for c in configs),
+            generator=torch.Generator().manual_seed(7 + i),
+        )
         ref_out, ref_grads, ref_psw_grad = reference(configs, state, values, lengths, psw, B, G)
 
         sharded = ShardedEmbeddingBagCollection(configs, plan=plan)
@@ -55,8 +59,12 @@ def _run_cases(rank, world):
         torch.testing.assert_close(out, ref_out[a:b], **TOL, msg=lambda m: f"case {i} forward: {m}")
         (out * G[a:b]).sum().backward()
         for name, shard in sharded.embedding_bags.items():
-            torch.testing.assert_close(shard.weight.grad, ref_grads[name][shard.row_start:shard.row_end], **TOL,
-                                       msg=lambda m: f"case {i} grad of {name}: {m}")
+            torch.testing.assert_close(
+                shard.weight.grad,
+                ref_grads[name][shard.row_start : shard.row_end],
+                **TOL,
+                msg=lambda m: f"case {i} grad of {name}: {m}",
+            )
         if p is not None:
             _, _, ref_p, _ = split_batch(values, lengths, ref_psw_grad, len(rows), B, world)[rank]
             torch.testing.assert_close(p.grad, ref_p, **TOL, msg=lambda m: f"case {i} psw grad: {m}")

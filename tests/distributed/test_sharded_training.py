@@ -6,13 +6,12 @@ tables with ``average_gradients=True``. Every row of every table, its optimizer 
 must agree within float32 tolerance.
 """
 
+import embedforge
 import pytest
 import torch
-
-import embedforge
+from _dist_common import global_batch, split_batch
 from embedforge.distributed import ShardedEmbeddingBagCollection, data_parallel, spawn
 from embedforge.nn import EmbeddingBagCollection, EmbeddingBagConfig
-from _dist_common import global_batch, split_batch
 
 B = 12  # global bags per feature (divisible by 2 and 3: DDP's average is then the global mean)
 STEPS = 20
@@ -39,8 +38,9 @@ class Model(torch.nn.Module):
 def _configs(opt):
     return [
         EmbeddingBagConfig("user", 30, 4, optimizer=opt()),
-        EmbeddingBagConfig("item", 60, 8, feature_names=["item", "last_item"], pooling="mean", padding_idx=0,
-                           optimizer=opt()),
+        EmbeddingBagConfig(
+            "item", 60, 8, feature_names=["item", "last_item"], pooling="mean", padding_idx=0, optimizer=opt()
+        ),
         EmbeddingBagConfig("site", 7, 2, optimizer=opt()),
     ]
 
@@ -88,7 +88,10 @@ def _train(rank, world, opt_names, plan):
             dense_opt.zero_grad()
             loss.backward()
             dense_opt.step()
-        results[opt_name] = (sharded.unsharded_state_dict(), {k: v.detach().clone() for k, v in model.mlp.state_dict().items()})
+        results[opt_name] = (
+            sharded.unsharded_state_dict(),
+            {k: v.detach().clone() for k, v in model.mlp.state_dict().items()},
+        )
     return results
 
 
@@ -103,17 +106,20 @@ def _check(results, opt_names):
                 if k.endswith("_extra_state"):
                     assert tables[k] == v, f"{opt_name} rank {rank} {k}: {tables[k]} != {v}"
                 else:
-                    torch.testing.assert_close(tables[k], v, rtol=1e-4, atol=2e-5,
-                                               msg=lambda m: f"{opt_name} rank {rank} {k}: {m}")
+                    torch.testing.assert_close(
+                        tables[k], v, rtol=1e-4, atol=2e-5, msg=lambda m: f"{opt_name} rank {rank} {k}: {m}"
+                    )
             for k, v in ref.mlp.state_dict().items():
-                torch.testing.assert_close(mlp[k], v, rtol=1e-4, atol=2e-5,
-                                           msg=lambda m: f"{opt_name} rank {rank} mlp {k}: {m}")
+                torch.testing.assert_close(
+                    mlp[k], v, rtol=1e-4, atol=2e-5, msg=lambda m: f"{opt_name} rank {rank} mlp {k}: {m}"
+                )
 
 
 def test_twenty_steps_each_fused_optimizer_two_ranks():
     names = list(OPTIMIZERS)
-    results = spawn(_train, 2, args=(names, {"user": "row", "item": "row", "site": "table"}), timeout=20,
-                    join_timeout=120)
+    results = spawn(
+        _train, 2, args=(names, {"user": "row", "item": "row", "site": "table"}), timeout=20, join_timeout=120
+    )
     _check(results, names)
 
 

@@ -1,10 +1,9 @@
 """Trainer(distributed=True): DistributedSampler shares, losses and metrics averaged over ranks, bar on rank 0."""
 
 import torch
-from torch.utils.data import DataLoader, TensorDataset
-
 from embedforge.distributed import data_parallel, spawn
 from embedforge.train import Trainer
+from torch.utils.data import DataLoader, TensorDataset
 
 
 def _fit(rank, world):
@@ -17,8 +16,14 @@ def _fit(rank, world):
     model = data_parallel(net)
     seen = []
     net.register_forward_hook(lambda m, i, o: seen.append(len(i[0])) if m.training else None)
-    t = Trainer(model, torch.nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1),
-                distributed=True, metrics=["mse"], progress=True)
+    t = Trainer(
+        model,
+        torch.nn.functional.mse_loss,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        distributed=True,
+        metrics=["mse"],
+        progress=True,
+    )
     hist = t.fit(DataLoader(data, batch_size=8, shuffle=True), val=DataLoader(data, batch_size=8), epochs=3)
     full = Trainer(net, torch.nn.functional.mse_loss).evaluate(DataLoader(data, batch_size=48))
     return hist.epochs, full, sum(seen), t.config.progress, {k: v.clone() for k, v in net.state_dict().items()}

@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-
 from embedforge.data import Vocab, block_contexts, next_token_pairs, sequence_chunks, stdlib_text, tensor_loader
 from embedforge.models import BengioMLP, Char3Model, LoopRNN, SequenceRNN, TorchRNNModel
 from embedforge.train import Trainer, flat_cross_entropy

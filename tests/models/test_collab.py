@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from embedforge.data import RatingsDataset, random_split, synthetic_ratings, tensor_loader
 from embedforge.models import EmbeddingDotBias, EmbeddingNet, pca, predict_ratings, rank_by_bias
 from embedforge.train import EarlyStopping, Trainer
@@ -34,8 +33,7 @@ def trained_dot(planted):
     with torch.no_grad():
         model.global_bias.fill_(float(train.ratings.mean()))
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    trainer = Trainer(model, torch.nn.functional.mse_loss, opt, metrics=["rmse"],
-                      callbacks=[EarlyStopping(patience=2)])
+    trainer = Trainer(model, torch.nn.functional.mse_loss, opt, metrics=["rmse"], callbacks=[EarlyStopping(patience=2)])
     trainer.fit(_loader(train, True), _loader(val, False), epochs=25)
     return model, trainer
 
@@ -89,7 +87,9 @@ def test_embedding_net_learns_and_respects_y_range(planted):
     torch.manual_seed(0)
     lo, hi = ds.rating_range
     model = EmbeddingNet(ds.n_users, ds.n_items, n_factors=8, hidden=(32,), dropout=0.0, y_range=(lo - 0.5, hi + 0.5))
-    trainer = Trainer(model, torch.nn.functional.mse_loss, torch.optim.Adam(model.parameters(), lr=0.01), metrics=["rmse"])
+    trainer = Trainer(
+        model, torch.nn.functional.mse_loss, torch.optim.Adam(model.parameters(), lr=0.01), metrics=["rmse"]
+    )
     baseline = float((val.ratings - train.ratings.mean()).pow(2).mean().sqrt())
     trainer.fit(_loader(train, True), _loader(val, False), epochs=4)
     pred = trainer.predict(_loader(val, False))
@@ -110,7 +110,9 @@ def test_ratings_dataset_errors(tmp_path):
     with pytest.raises(ValueError, match="finite"):
         RatingsDataset.from_arrays([1], [2], [float("nan")])
     path = tmp_path / "ratings.csv"
-    df.rename(columns={"user": "userId", "movie": "movieId", "stars": "rating"}).assign(timestamp=0).to_csv(path, index=False)
+    df.rename(columns={"user": "userId", "movie": "movieId", "stars": "rating"}).assign(timestamp=0).to_csv(
+        path, index=False
+    )
     from embedforge.data import load_movielens_ratings
 
     loaded = load_movielens_ratings(path)

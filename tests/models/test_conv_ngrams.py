@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from embedforge.data import Vocab
 from embedforge.models import TextCNN, conv_ngrams
 
@@ -34,7 +33,7 @@ def trained() -> tuple[TextCNN, Vocab, torch.Tensor, torch.Tensor]:
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(15):
         for i in range(0, len(x), 50):
-            loss = torch.nn.functional.cross_entropy(model(x[i:i + 50]), y[i:i + 50])
+            loss = torch.nn.functional.cross_entropy(model(x[i : i + 50]), y[i : i + 50])
             opt.zero_grad()
             loss.backward()
             opt.step()

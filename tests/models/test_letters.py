@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from embedforge.data import next_token_pairs, stdlib_text
 from embedforge.models import NextTokenModel, letter_stream, train_letter_embeddings
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from embedforge.models.linear import fit_line_numpy, fit_line_torch, least_squares_line, noisy_line
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import embedforge
 import pytest
 import torch
-
-import embedforge
 from embedforge.models.lookup_grad import backward_memory, one_hot, one_hot_nbytes, one_hot_table_grad
 
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 import inspect
 import sys
 
+import embedforge.models as models
 import pytest
 import torch
-
-import embedforge.models as models
 from embedforge.models.summary import MODEL_ZOO, summary, summary_rows, with_torch_modules, zoo
 
 torchinfo = pytest.importorskip("torchinfo", reason="model summaries need torchinfo (the summary extra)")
 
 
 def test_the_zoo_covers_every_model_class() -> None:
-    classes = {name for name in models.__all__
-               if inspect.isclass(getattr(models, name)) and issubclass(getattr(models, name), torch.nn.Module)}
+    classes = {
+        name
+        for name in models.__all__
+        if inspect.isclass(getattr(models, name)) and issubclass(getattr(models, name), torch.nn.Module)
+    }
     classes.discard("CharLM")  # the abstract base of the character models
     assert classes == set(MODEL_ZOO)
 

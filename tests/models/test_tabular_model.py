@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from embedforge.data import DAYS, TabularDataset, TabularProcessor, random_split, synthetic_store_sales, tensor_loader
 from embedforge.models import TabularConfig, TabularModel, default_embedding_size, partial_dependence
 from embedforge.train import Trainer
@@ -22,8 +21,9 @@ def test_tabular_model_recovers_planted_day_of_week_ordering():
     val = TabularDataset.from_dataframe(df.iloc[va], CATS, CONTS, "log_sales", processor=train.processor)
     torch.manual_seed(0)
     y_range = (float(train.target.min()) - 0.3, float(train.target.max()) + 0.3)
-    model = TabularModel(TabularConfig(train.processor.cardinalities, n_cont=1, hidden=(32,), dropout=0.0,
-                                       y_range=y_range))
+    model = TabularModel(
+        TabularConfig(train.processor.cardinalities, n_cont=1, hidden=(32,), dropout=0.0, y_range=y_range)
+    )
     trainer = Trainer(model, torch.nn.functional.mse_loss, torch.optim.Adam(model.parameters(), lr=0.03))
     trainer.fit(tensor_loader(train.cats, train.conts, train.target, batch_size=256, shuffle=True), epochs=6)
     codes = [train.processor.category_code("day_of_week", d) for d in DAYS]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from embedforge.data import Vocab, sequence_loader
 from embedforge.models import BagOfEmbeddingsClassifier, TextCNN, pretrained_matrix
 from embedforge.train import Trainer

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
 from embedforge.nn import EmbeddingBagCollection, EmbeddingBagConfig
 from embedforge.optim import SGD, RowWiseAdagrad
 
@@ -31,15 +30,16 @@ def feature_slices(ebc, values, offsets, B):
     out = []
     for f in range(len(ebc.feature_names)):
         s, e = int(offsets[f * B]), int(offsets[(f + 1) * B])
-        out.append((values[s:e], offsets[f * B:(f + 1) * B] - s, slice(s, e)))
+        out.append((values[s:e], offsets[f * B : (f + 1) * B] - s, slice(s, e)))
     return out
 
 
 def configs(optimizers=(None, None, None)):
     return [
         EmbeddingBagConfig("user", 50, 8, pooling="sum", optimizer=optimizers[0]),
-        EmbeddingBagConfig("item", 80, 12, feature_names=["item", "last_item"], pooling="mean", padding_idx=0,
-                           optimizer=optimizers[1]),
+        EmbeddingBagConfig(
+            "item", 80, 12, feature_names=["item", "last_item"], pooling="mean", padding_idx=0, optimizer=optimizers[1]
+        ),
         EmbeddingBagConfig("tag", 7, 4, pooling="sum", optimizer=optimizers[2]),
     ]
 
@@ -50,8 +50,16 @@ def reference(ebc, values, offsets, B, psw=None):
     outs = []
     for (v, o, sl), f in zip(feature_slices(ebc, values, offsets, B), ebc.feature_names):
         cfg = ebc.configs[ebc._feature_table[ebc.feature_names.index(f)]]
-        outs.append(F.embedding_bag(v, tables[cfg.name], o, mode=cfg.pooling, padding_idx=cfg.padding_idx,
-                                    per_sample_weights=None if psw is None else psw[sl]))
+        outs.append(
+            F.embedding_bag(
+                v,
+                tables[cfg.name],
+                o,
+                mode=cfg.pooling,
+                padding_idx=cfg.padding_idx,
+                per_sample_weights=None if psw is None else psw[sl],
+            )
+        )
     return torch.cat(outs, 1), tables
 
 
@@ -101,8 +109,9 @@ def test_fused_tables_update_themselves_and_plain_tables_get_grads():
     ref.backward(g.double())
     bags = ebc.embedding_bags
     assert bags["user"].weight.grad is None and bags["item"].weight.grad is None
-    torch.testing.assert_close(bags["user"].weight.detach().double(), before["user"] - 0.5 * tables["user"].grad,
-                               rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        bags["user"].weight.detach().double(), before["user"] - 0.5 * tables["user"].grad, rtol=1e-6, atol=1e-6
+    )
     # Row-wise Adagrad on the item table: both of its features' gradients summed into one step.
     G = tables["item"].grad
     touched = G.abs().sum(1) > 0

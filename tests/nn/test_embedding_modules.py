@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import embedforge
 import pytest
 import torch
-
-import embedforge
 from ef_devices import device_params
 
 DEVICES = device_params()

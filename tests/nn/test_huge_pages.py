@@ -3,10 +3,9 @@
 import re
 import sys
 
+import embedforge
 import pytest
 import torch
-
-import embedforge
 from embedforge import _huge_pages
 
 

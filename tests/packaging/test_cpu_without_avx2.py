@@ -55,7 +55,13 @@ _CHECK = textwrap.dedent("""
 def test_extension_on_a_cpu_without_avx2_picks_baseline_and_agrees_with_torch():
     env = {k: v for k, v in os.environ.items() if k != "EMBEDFORGE_ISA"}
     env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run([QEMU, "-cpu", "SandyBridge", sys.executable, "-c", _CHECK], env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [QEMU, "-cpu", "SandyBridge", sys.executable, "-c", _CHECK],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0 and proc.stdout.strip().endswith("baseline ok"), (
-        f"exit {proc.returncode}:\n{proc.stderr[-3000:]}")
+        f"exit {proc.returncode}:\n{proc.stderr[-3000:]}"
+    )

@@ -17,8 +17,13 @@ TORCH_DIR = os.path.dirname(torch.__file__)
 
 
 def _locate(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_the_importable_torch_is_found():
@@ -60,10 +65,17 @@ def test_a_torch_below_the_floor_is_refused():
 def test_no_torch_anywhere_says_what_to_do(tmp_path):
     """A Python that has no torch at all (here: site-packages switched off, import blocked)."""
     (tmp_path / "torch.py").write_text("raise ImportError('absent')\n")
-    code = ("import sys, runpy, sysconfig; sysconfig.get_paths = lambda: {}; "
-            f"sys.argv = [{str(SCRIPT)!r}, '', '2.11']; runpy.run_path({str(SCRIPT)!r}, run_name='__main__')")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    code = (
+        "import sys, runpy, sysconfig; sysconfig.get_paths = lambda: {}; "
+        f"sys.argv = [{str(SCRIPT)!r}, '', '2.11']; runpy.run_path({str(SCRIPT)!r}, run_name='__main__')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
     assert proc.returncode == 1
     assert "torch>=2.11 is needed to build embedforge" in proc.stderr and "--no-build-isolation" in proc.stderr
 

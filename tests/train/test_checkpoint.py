@@ -6,11 +6,10 @@ import os
 
 import pytest
 import torch
-from torch import nn
-
 from embedforge.data import tensor_loader
 from embedforge.nn import Embedding
 from embedforge.train import Checkpoint, EarlyStopping, Trainer
+from torch import nn
 
 
 class _Model(nn.Module):
@@ -54,7 +53,8 @@ def test_resumed_training_matches_uninterrupted_training(tmp_path):
     resumed.fit(tensor_loader(ids, y, batch_size=16, shuffle=True, seed=5), epochs=4, resume=path)
     assert resumed.epoch == 4 and len(resumed.history.epochs) == 4
     assert [e["train_loss"] for e in resumed.history.epochs] == pytest.approx(
-        [e["train_loss"] for e in straight.history.epochs], rel=1e-5)
+        [e["train_loss"] for e in straight.history.epochs], rel=1e-5
+    )
     for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         torch.testing.assert_close(a, b, msg=k)
 

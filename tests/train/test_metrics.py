@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from embedforge.train import accuracy, get_metric, mse, precision_recall_f1, rmse
 
 
@@ -32,7 +31,7 @@ def test_weighted_precision_recall_f1_by_hand():
 
 def test_regression_metrics_and_errors():
     assert mse(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 0.0])) == pytest.approx(5.0)
-    assert rmse(torch.tensor([[3.0], [4.0]]), torch.tensor([0.0, 0.0])) == pytest.approx(12.5 ** 0.5)
+    assert rmse(torch.tensor([[3.0], [4.0]]), torch.tensor([0.0, 0.0])) == pytest.approx(12.5**0.5)
     with pytest.raises(ValueError, match="2 rows but targets have 3"):
         mse(torch.zeros(2), torch.zeros(3))
     with pytest.raises(ValueError, match="at least one"):

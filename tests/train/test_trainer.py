@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
-
 from embedforge.data import tensor_loader
 from embedforge.nn import Embedding
 from embedforge.train import Callback, EarlyStopping, Trainer, flat_cross_entropy, one_cycle, reduce_on_plateau
+from torch import nn
 
 
 def _regression(n=256, seed=0):
@@ -31,7 +30,9 @@ def test_fit_records_history_and_lowers_loss():
     torch.manual_seed(0)
     x, y = _regression()
     model = _Linear()
-    trainer = Trainer(model, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.05), metrics=["rmse", "mse"])
+    trainer = Trainer(
+        model, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.05), metrics=["rmse", "mse"]
+    )
     hist = trainer.fit(tensor_loader(x, y, batch_size=32, shuffle=True), tensor_loader(x, y, batch_size=128), epochs=3)
     assert len(hist.steps) == 3 * 8 and [s["step"] for s in hist.steps] == list(range(1, 25))
     assert [e["epoch"] for e in hist.epochs] == [1, 2, 3]
@@ -123,7 +124,9 @@ def test_early_stopping_restores_best_weights():
 
     # a far too large learning rate makes validation loss blow up after the first steps
     stopper = EarlyStopping(patience=1)
-    trainer = Trainer(model, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.9), callbacks=[stopper, Spy()])
+    trainer = Trainer(
+        model, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.9), callbacks=[stopper, Spy()]
+    )
     trainer.fit(tensor_loader(x, y, batch_size=64), tensor_loader(x, y, batch_size=64), epochs=30)
     assert stopper.stopped_epoch is not None and trainer.epoch == stopper.stopped_epoch < 30
     best = min(trainer.history.epochs, key=lambda e: e["val_loss"])["epoch"]
@@ -163,7 +166,9 @@ def test_flat_cross_entropy_matches_manual_flattening():
 def test_progress_bar_can_be_turned_on_and_off(capsys):
     x, y = _regression(32)
     for progress in (False, True):
-        trainer = Trainer(_Linear(), nn.functional.mse_loss, torch.optim.SGD(_Linear().parameters(), lr=0.0), progress=progress)
+        trainer = Trainer(
+            _Linear(), nn.functional.mse_loss, torch.optim.SGD(_Linear().parameters(), lr=0.0), progress=progress
+        )
         trainer.fit(tensor_loader(x, y, batch_size=8), epochs=1)
         err = capsys.readouterr().err
         assert ("epoch 1" in err) == progress

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from embedforge.vectors import KeyedVectors
 from embedforge.vectors.evaluation import betainc, correlation_pvalue, pearson, rankdata, spearman
 
@@ -163,10 +162,12 @@ def test_analogies_match_reference_and_gensim(tmp_path, case_insensitive, restri
     assert score == pytest.approx(n_correct / n_all)
     assert 0 < n_correct < n_all  # the planted structure makes a non-trivial test
     g_score, g_sections = gensim_kv(kv).evaluate_word_analogies(
-        str(path), restrict_vocab=restrict, case_insensitive=case_insensitive)
+        str(path), restrict_vocab=restrict, case_insensitive=case_insensitive
+    )
     assert score == pytest.approx(g_score)
-    assert [(s["section"], s["correct"], s["incorrect"]) for s in sections] == \
-           [(s["section"], s["correct"], s["incorrect"]) for s in g_sections]
+    assert [(s["section"], s["correct"], s["incorrect"]) for s in sections] == [
+        (s["section"], s["correct"], s["incorrect"]) for s in g_sections
+    ]
 
 
 def test_analogy_options_match_gensim(tmp_path):
@@ -231,10 +232,10 @@ def test_batched_analogies_equal_one_by_one(tmp_path, monkeypatch, function, bat
             assert kv.evaluate_word_analogies(path, restrict_vocab=restrict, similarity_function=function) == expected
             # the candidate lists themselves (not only the first acceptable one) agree
             rng = np.random.default_rng(restrict)
-            questions = [tuple(int(i) for i in rng.choice(min(restrict, len(kv)), 3, replace=False))
-                         for _ in range(40)]
-            assert evaluation._candidates_batched(kv, function, restrict, questions) == \
-                evaluation._candidates_one_by_one(kv, function, restrict, questions)
+            questions = [tuple(int(i) for i in rng.choice(min(restrict, len(kv)), 3, replace=False)) for _ in range(40)]
+            assert evaluation._candidates_batched(
+                kv, function, restrict, questions
+            ) == evaluation._candidates_one_by_one(kv, function, restrict, questions)
 
 
 def test_analogy_errors(tmp_path):
@@ -261,8 +262,13 @@ def write_pairs(path, kv: KeyedVectors, seed: int = 0, delimiter: str = "\t") ->
         score = 5 + 4 * kv.similarity(keys[a], keys[b]) + rng.normal(0, 0.8)
         word_a = keys[a].upper() if rng.random() < 0.3 else keys[a]
         lines.append(f"{word_a}{delimiter}{keys[b]}{delimiter}{score:.2f}")
-    lines += [f"unknown{delimiter}{keys[0]}{delimiter}3.0", f"{keys[0]}{delimiter}nope{delimiter}7.5",
-              f"{keys[1]}{delimiter}{keys[2]}", f"{keys[1]}{delimiter}{keys[2]}{delimiter}high", ""]
+    lines += [
+        f"unknown{delimiter}{keys[0]}{delimiter}3.0",
+        f"{keys[0]}{delimiter}nope{delimiter}7.5",
+        f"{keys[1]}{delimiter}{keys[2]}",
+        f"{keys[1]}{delimiter}{keys[2]}{delimiter}high",
+        "",
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf8")
 
 

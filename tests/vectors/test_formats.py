@@ -8,10 +8,9 @@ import struct
 
 import numpy as np
 import pytest
+from embedforge.vectors import KeyedVectors, formats, guess_format, load, save
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from embedforge.vectors import KeyedVectors, formats, guess_format, load, save
 
 
 def random_kv(n: int = 30, d: int = 7, seed: int = 0) -> KeyedVectors:
@@ -46,10 +45,19 @@ def w2v_binary(keys, array, dim=None, count=None, newline=True) -> bytes:
 
 
 # ----------------------------------------------------------------------------- round trips
-@pytest.mark.parametrize("name, fmt", [
-    ("v.txt", "word2vec"), ("v.vec", "fasttext"), ("v.bin", "word2vec-binary"), ("g.txt", "glove"),
-    ("v.efv", "native"), ("v.txt.gz", "word2vec"), ("v.bin.bz2", "word2vec-binary"), ("g.txt.xz", "glove"),
-])
+@pytest.mark.parametrize(
+    "name, fmt",
+    [
+        ("v.txt", "word2vec"),
+        ("v.vec", "fasttext"),
+        ("v.bin", "word2vec-binary"),
+        ("g.txt", "glove"),
+        ("v.efv", "native"),
+        ("v.txt.gz", "word2vec"),
+        ("v.bin.bz2", "word2vec-binary"),
+        ("g.txt.xz", "glove"),
+    ],
+)
 def test_round_trip_every_format(tmp_path, name, fmt):
     kv = random_kv(seed=len(name))
     path = tmp_path / name
@@ -122,10 +130,19 @@ def test_round_trip_property(tmp_path, data):
     n = data.draw(st.integers(0, 6), label="n")
     d = data.draw(st.integers(1, 5), label="d")
     alphabet = st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc"))
-    keys = data.draw(st.lists(st.text(alphabet, min_size=1, max_size=6).filter(lambda k: not any(c.isspace() for c in k)),
-                              min_size=n, max_size=n, unique=True), label="keys")
-    values = data.draw(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False),
-                                min_size=n * d, max_size=n * d), label="values")
+    keys = data.draw(
+        st.lists(
+            st.text(alphabet, min_size=1, max_size=6).filter(lambda k: not any(c.isspace() for c in k)),
+            min_size=n,
+            max_size=n,
+            unique=True,
+        ),
+        label="keys",
+    )
+    values = data.draw(
+        st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=n * d, max_size=n * d),
+        label="values",
+    )
     kv = KeyedVectors(keys, np.array(values, dtype=np.float32).reshape(n, d))
     for name, fmt in (("p.txt", "word2vec"), ("p.bin", "word2vec-binary"), ("p.efv", "native")):
         save(kv, tmp_path / name, format=fmt)
@@ -140,10 +157,12 @@ def test_limit(tmp_path):
     kv.save_word2vec_format(tmp_path / "v.txt")
     kv.save_word2vec_format(tmp_path / "v.bin", binary=True)
     kv.save_glove(tmp_path / "g.txt")
-    for loaded in (KeyedVectors.load_word2vec_format(tmp_path / "v.txt", limit=5),
-                   KeyedVectors.load_word2vec_format(tmp_path / "v.bin", binary=True, limit=5),
-                   KeyedVectors.load_glove(tmp_path / "g.txt", limit=5),
-                   load(tmp_path / "v.txt", limit=5)):
+    for loaded in (
+        KeyedVectors.load_word2vec_format(tmp_path / "v.txt", limit=5),
+        KeyedVectors.load_word2vec_format(tmp_path / "v.bin", binary=True, limit=5),
+        KeyedVectors.load_glove(tmp_path / "g.txt", limit=5),
+        load(tmp_path / "v.txt", limit=5),
+    ):
         assert_same(loaded, kv.subset(kv.index_to_key[:5]))
     assert len(KeyedVectors.load_word2vec_format(tmp_path / "v.txt", limit=100)) == 20
     assert len(KeyedVectors.load_word2vec_format(tmp_path / "v.txt", limit=None)) == 20
@@ -174,7 +193,8 @@ def test_no_header_and_tolerated_whitespace(tmp_path):
     # binary without newlines after vectors (as gensim writes it) reads the same
     array = np.arange(6, dtype=np.float32).reshape(2, 3)
     tight = KeyedVectors.load_word2vec_format(
-        write_bytes(tmp_path / "t.bin", w2v_binary(["x", "y"], array, newline=False)), binary=True)
+        write_bytes(tmp_path / "t.bin", w2v_binary(["x", "y"], array, newline=False)), binary=True
+    )
     np.testing.assert_array_equal(tight.vectors, array)
     latin = "1 2\ncaf\xe9 1 2\n".encode("latin-1")
     with pytest.raises(ValueError, match="line 2: cannot decode as utf8"):
@@ -199,8 +219,10 @@ def test_gensim_interop(tmp_path, binary):
     assert_same(load(back), kv)
     assert guess_format(back) == ("word2vec-binary" if binary else "word2vec")
     limited = gensim_models.KeyedVectors.load_word2vec_format(str(ours), binary=binary, limit=7)
-    assert_same(KeyedVectors.load_word2vec_format(ours, binary=binary, limit=7),
-                KeyedVectors(list(limited.index_to_key), limited.vectors))
+    assert_same(
+        KeyedVectors.load_word2vec_format(ours, binary=binary, limit=7),
+        KeyedVectors(list(limited.index_to_key), limited.vectors),
+    )
 
 
 # ----------------------------------------------------------------------------- text error paths
@@ -245,8 +267,10 @@ def test_glove_errors(tmp_path):
 def test_binary_errors(tmp_path):
     array = np.arange(12, dtype=np.float32).reshape(3, 4) + 0.5
     good = w2v_binary(["cat", "dog", "emu"], array)
-    assert_same(KeyedVectors.load_word2vec_format(write_bytes(tmp_path / "ok.bin", good), binary=True),
-                KeyedVectors(["cat", "dog", "emu"], array))
+    assert_same(
+        KeyedVectors.load_word2vec_format(write_bytes(tmp_path / "ok.bin", good), binary=True),
+        KeyedVectors(["cat", "dog", "emu"], array),
+    )
     record = 4 + 16 + 1  # "dog " + 4 floats + newline
     header = len(b"3 4\n")
 
@@ -264,12 +288,21 @@ def test_binary_errors(tmp_path):
     fails(good[:-10], rf"vectors\.bin byte {vector_start}: file ends inside the vector of 'emu' \(7 of 16 bytes\)")
     fails(good[: header + 2 * record + 2], rf"byte {header + 2 * record}: file ends inside a word, after 2 of the 3")
     fails(good[: header + 2 * record], rf"byte {header + 2 * record}: file ends after 2 of the 3 vectors")
-    fails(w2v_binary(["cat", "dog", "cat"], array), rf"byte {header + 2 * record}: duplicate word 'cat' \(first at byte {header}\)")
+    fails(
+        w2v_binary(["cat", "dog", "cat"], array),
+        rf"byte {header + 2 * record}: duplicate word 'cat' \(first at byte {header}\)",
+    )
     bad = array.copy()
     bad[1, 2] = np.inf
-    fails(w2v_binary(["cat", "dog", "emu"], bad), rf"byte {header + record + 4}: the vector of 'dog' has a non-finite value")
+    fails(
+        w2v_binary(["cat", "dog", "emu"], bad),
+        rf"byte {header + record + 4}: the vector of 'dog' has a non-finite value",
+    )
     fails(good + b"extra stuff", rf"byte {len(good)}: unexpected data after the 3 vectors")
-    fails(w2v_binary(["cat", "dog", "emu"], array, count=2), rf"byte {header + 2 * record}: unexpected data after the 2 vectors")
+    fails(
+        w2v_binary(["cat", "dog", "emu"], array, count=2),
+        rf"byte {header + 2 * record}: unexpected data after the 2 vectors",
+    )
     # a header whose dimension is wrong is caught (here: 3 instead of 4)
     fails(w2v_binary(["cat", "dog", "emu"], array, dim=3), r"vectors\.bin byte \d+: ")
     fails(w2v_binary(["cat", "dog", "emu"], array, dim=5), r"vectors\.bin byte \d+: ")
@@ -302,18 +335,22 @@ def test_native_errors(tmp_path):
     fails(corrupt, r"byte 16: bad header")
     patched = good.replace(b'"count": 10', b'"count": 11')
     fails(patched, r"byte 16: header has 11 as count but a key list that does not match")
+
     # a header rewritten with a wrong attribute column (length and padding recomputed)
     def with_counts(values) -> bytes:
-        meta = json.loads(good[16:16 + header_length])
+        meta = json.loads(good[16 : 16 + header_length])
         meta["attrs"] = {"count": {"dtype": "<i8", "values": values}}
         raw = json.dumps(meta).encode()
         prefix = good[:8] + struct.pack("<Q", len(raw)) + raw
-        return prefix + b"\0" * (-len(prefix) % 64) + good[-4 * 30:]
+        return prefix + b"\0" * (-len(prefix) % 64) + good[-4 * 30 :]
 
     rebuilt = KeyedVectors.load(write_bytes(tmp_path / "ok.efv", with_counts(list(range(10)))))
     assert rebuilt.expandos["count"].tolist() == list(range(10))
     assert_same(rebuilt, kv)
-    fails(with_counts(list(range(9))), r"byte 16: bad attributes in the header: attribute 'count' has 9 values for 10 keys")
+    fails(
+        with_counts(list(range(9))),
+        r"byte 16: bad attributes in the header: attribute 'count' has 9 values for 10 keys",
+    )
     dup = good.replace(b'"w0"', b'"w4"')
     fails(dup, r"byte 16: duplicate key 'w4'")
     assert len(dup) == len(good) and header_length > 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from embedforge.vectors import KeyedVectors
 
 # gensim calls its own deprecated init_sims() inside most_similar_cosmul
@@ -112,9 +111,15 @@ def test_lookup_and_unknown_keys():
     np.testing.assert_array_equal(kv[["w3", "w1"]], kv.vectors[[3, 1]])
     assert kv[[]].shape == (0, D)
     np.testing.assert_allclose(kv.get_vector("w3", norm=True), unit64(kv.vectors[3]), atol=1e-6)
-    for call in (lambda: kv["foo"], lambda: kv.get_vector("foo"), lambda: kv.similarity("w1", "foo"),
-                 lambda: kv.most_similar("foo"), lambda: kv.most_similar("w1", negative="foo"),
-                 lambda: kv[["w1", "foo"]], lambda: kv.rank("w1", "foo")):
+    for call in (
+        lambda: kv["foo"],
+        lambda: kv.get_vector("foo"),
+        lambda: kv.similarity("w1", "foo"),
+        lambda: kv.most_similar("foo"),
+        lambda: kv.most_similar("w1", negative="foo"),
+        lambda: kv[["w1", "foo"]],
+        lambda: kv.rank("w1", "foo"),
+    ):
         with pytest.raises(KeyError, match="word 'foo' not in vocabulary"):
             call()
 
@@ -126,14 +131,15 @@ def test_most_similar_matches_float64_reference(seed):
     rng = np.random.default_rng(100 + seed)
     a, b, c = (f"w{i}" for i in rng.choice(N, 3, replace=False))
     assert_ranking(kv.most_similar(a, topn=10), ref_most_similar(kv, [a], []), 10)
-    assert_ranking(kv.most_similar(positive=[b, c], negative=[a], topn=7),
-                   ref_most_similar(kv, [b, c], [a]), 7)
-    assert_ranking(kv.most_similar(positive=[b], negative=[a, c], topn=5, restrict_vocab=50),
-                   ref_most_similar(kv, [b], [a, c], restrict=50), 5)
+    assert_ranking(kv.most_similar(positive=[b, c], negative=[a], topn=7), ref_most_similar(kv, [b, c], [a]), 7)
+    assert_ranking(
+        kv.most_similar(positive=[b], negative=[a, c], topn=5, restrict_vocab=50),
+        ref_most_similar(kv, [b], [a, c], restrict=50),
+        5,
+    )
     raw = rng.standard_normal(D).astype(np.float32)
     assert_ranking(kv.similar_by_vector(raw, topn=12), ref_most_similar(kv, [raw], []), 12)
-    assert_ranking(kv.most_similar_cosmul(positive=[b, c], negative=[a], topn=8),
-                   ref_cosmul(kv, [b, c], [a]), 8)
+    assert_ranking(kv.most_similar_cosmul(positive=[b, c], negative=[a], topn=8), ref_cosmul(kv, [b, c], [a]), 8)
     assert kv.similarity(a, b) == pytest.approx(float(unit64(kv[a]) @ unit64(kv[b])), abs=1e-6)
     assert kv.distance(a, b) == pytest.approx(1 - float(unit64(kv[a]) @ unit64(kv[b])), abs=1e-6)
     all_sims = kv.most_similar(a, topn=None)
@@ -170,8 +176,9 @@ def test_input_keys_excluded_and_weights():
 
 def test_n_similarity_doesnt_match_rank_distances():
     kv = make_kv(4)
-    ref = float(unit64(kv[["w1", "w2"]].astype(np.float64).mean(0))
-                @ unit64(kv[["w3", "w4", "w5"]].astype(np.float64).mean(0)))
+    ref = float(
+        unit64(kv[["w1", "w2"]].astype(np.float64).mean(0)) @ unit64(kv[["w3", "w4", "w5"]].astype(np.float64).mean(0))
+    )
     assert kv.n_similarity(["w1", "w2"], ["w3", "w4", "w5"]) == pytest.approx(ref, abs=1e-6)
     with pytest.raises(ValueError):
         kv.n_similarity([], ["w1"])
@@ -191,8 +198,9 @@ def test_n_similarity_doesnt_match_rank_distances():
     assert kv.rank("w1", kv.index_to_key[order[9]]) == 10
     assert set(kv.closer_than("w1", kv.index_to_key[order[3]])) == {kv.index_to_key[i] for i in order[:3]}
     assert kv.most_similar_to_given("w1", ["w2", "w3", kv.index_to_key[order[0]]]) == kv.index_to_key[order[0]]
-    np.testing.assert_allclose(kv.cosine_similarities(kv["w1"], kv.vectors[:5]),
-                               unit64(kv.vectors[:5]) @ unit64(kv["w1"]), atol=1e-6)
+    np.testing.assert_allclose(
+        kv.cosine_similarities(kv["w1"], kv.vectors[:5]), unit64(kv.vectors[:5]) @ unit64(kv["w1"]), atol=1e-6
+    )
 
 
 def test_zero_vector_is_harmless():

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from embedforge.vectors import KeyedVectors
 from embedforge.viz import to_html
 
@@ -23,8 +22,18 @@ pytestmark = pytest.mark.skipif(
 
 def _dump_dom(page: Path, query: str, profile: Path) -> str:
     url = page.resolve().as_uri() + "#q=" + urllib.parse.quote(query)
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-           f"--user-data-dir={profile}", "--window-size=1000,700", "--dump-dom", url]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        "--window-size=1000,700",
+        "--dump-dom",
+        url,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -68,8 +77,19 @@ def _screenshot(page: Path, fragment: str, profile: Path, shot: Path) -> np.ndar
     from PIL import Image
 
     url = page.resolve().as_uri() + fragment
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-           f"--user-data-dir={profile}", "--window-size=900,600", "--hide-scrollbars", f"--screenshot={shot}", url]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        "--window-size=900,600",
+        "--hide-scrollbars",
+        f"--screenshot={shot}",
+        url,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
     with Image.open(shot) as im:

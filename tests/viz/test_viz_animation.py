@@ -7,10 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image as PIL
-
 from embedforge.viz import animate
-
+from PIL import Image as PIL
 
 
 def _frames(path: Path) -> list[np.ndarray]:
@@ -27,8 +25,15 @@ def test_gif_has_one_frame_per_snapshot_of_the_right_size(tmp_path: Path) -> Non
     start = rng.normal(size=(6, 2))
     end = start * 3 + 1
     snaps = [torch.from_numpy(start + (end - start) * t) for t in np.linspace(0, 1, 5)]
-    path = animate(snaps, list("abcdef"), tmp_path / "letters.gif", figsize=(4, 3), dpi=50, hold_last=0,
-                   titles=[f"epoch {k}" for k in range(5)])
+    path = animate(
+        snaps,
+        list("abcdef"),
+        tmp_path / "letters.gif",
+        figsize=(4, 3),
+        dpi=50,
+        hold_last=0,
+        titles=[f"epoch {k}" for k in range(5)],
+    )
     assert path == tmp_path / "letters.gif"
     frames = _frames(path)
     assert len(frames) == 5

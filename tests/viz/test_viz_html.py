@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from embedforge.vectors import KeyedVectors
 from embedforge.viz import page_data, project, to_html
 from embedforge.viz._common import atomic_path

@@ -54,8 +54,9 @@ def test_conv_heatmap_has_a_panel_per_width(tmp_path: Path) -> None:
 
 
 def test_projection_bars_and_one_hot_figure(tmp_path: Path) -> None:
-    fig = projection_bars([("a", 0.4), ("b", -0.2)], axis_name="x − y", baseline=np.linspace(-0.1, 0.1, 50),
-                          path=tmp_path / "bars.png")
+    fig = projection_bars(
+        [("a", 0.4), ("b", -0.2)], axis_name="x − y", baseline=np.linspace(-0.1, 0.1, 50), path=tmp_path / "bars.png"
+    )
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"] and ax.get_xlabel() == "cosine with x − y"
     with pytest.raises(ValueError, match="no projections"):

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image as PIL
-
 from embedforge.vectors import KeyedVectors
 from embedforge.viz import analogy_arrows, heatmap, loss_curves, neighbor_table, project, scatter
-
+from PIL import Image as PIL
 
 
 def _read(path: Path) -> np.ndarray:
@@ -87,8 +85,9 @@ def test_heatmap_initial_vs_trained_shares_one_scale(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     init = rng.normal(scale=0.1, size=(20, 12))
     trained = init + rng.normal(size=(20, 12))
-    fig = heatmap(init, trained, labels=[f"r{i}" for i in range(20)], max_rows=15, path=tmp_path / "h.png",
-                  figsize=(8, 4), dpi=50)
+    fig = heatmap(
+        init, trained, labels=[f"r{i}" for i in range(20)], max_rows=15, path=tmp_path / "h.png", figsize=(8, 4), dpi=50
+    )
     _check_image(tmp_path / "h.png", 400, 200)
     images = [ax.images[0] for ax in fig.axes if ax.images]
     assert len(images) == 2
@@ -101,8 +100,12 @@ def test_heatmap_initial_vs_trained_shares_one_scale(tmp_path: Path) -> None:
 
 
 def test_loss_curves_from_history_forms(tmp_path: Path) -> None:
-    hist = {"train_loss": [2.0, 1.5, 1.2], "val_loss": [2.1, 1.7, 1.6], "step_loss": [3.0, 2.5, 2.0, 1.8, 1.1],
-            "lr": [0.1, 0.1, 0.01]}
+    hist = {
+        "train_loss": [2.0, 1.5, 1.2],
+        "val_loss": [2.1, 1.7, 1.6],
+        "step_loss": [3.0, 2.5, 2.0, 1.8, 1.1],
+        "lr": [0.1, 0.1, 0.01],
+    }
     fig = loss_curves(hist, path=tmp_path / "loss.png", figsize=(6, 3), dpi=50)
     _check_image(tmp_path / "loss.png", 300, 150)
     step_ax, epoch_ax = fig.axes[:2]
@@ -171,20 +174,18 @@ def test_analogy_arrows_finds_planted_answer(tmp_path: Path) -> None:
 
 def test_loss_curves_from_a_trainer_history() -> None:
     import torch
-
     from embedforge import train
 
     model = torch.nn.Linear(3, 1)
     trainer = train.Trainer(model, torch.nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.05))
     x = torch.randn(32, 3)
     y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
-    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
+    batches = [(x[i : i + 8], y[i : i + 8]) for i in range(0, 32, 8)]
     trainer.fit(batches, epochs=3)
     fig = loss_curves(trainer)
     step_ax, epoch_ax = fig.axes[:2]
     np.testing.assert_allclose(step_ax.get_lines()[0].get_ydata(), [r["loss"] for r in trainer.history.steps])
     assert [ln.get_label() for ln in epoch_ax.get_lines()] == ["train_loss"]
-    np.testing.assert_allclose(epoch_ax.get_lines()[0].get_ydata(),
-                               [r["train_loss"] for r in trainer.history.epochs])
+    np.testing.assert_allclose(epoch_ax.get_lines()[0].get_ydata(), [r["train_loss"] for r in trainer.history.epochs])
     state = {"steps": trainer.history.steps, "epochs": trainer.history.epochs}  # the checkpoint form
     assert len(loss_curves(state).axes) == 2

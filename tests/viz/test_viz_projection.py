@@ -8,9 +8,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-
-from embedforge.viz import project
 from embedforge.vectors import KeyedVectors
+from embedforge.viz import project
 
 
 def _svd_reference(x: np.ndarray, dims: int) -> np.ndarray:

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from embedforge.vectors import KeyedVectors
 from embedforge.viz import export_projector
 
 
 def _parse_config(path: Path):
-    pb2 = pytest.importorskip("tensorboard.plugins.projector.projector_config_pb2",
-                              reason="tensorboard is not installed (pip install tensorboard)")
+    pb2 = pytest.importorskip(
+        "tensorboard.plugins.projector.projector_config_pb2",
+        reason="tensorboard is not installed (pip install tensorboard)",
+    )
     text_format = pytest.importorskip("google.protobuf.text_format", reason="protobuf is not installed")
     return text_format.Parse(path.read_text(encoding="utf-8"), pb2.ProjectorConfig())
 

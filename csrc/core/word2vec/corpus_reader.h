@@ -25,7 +25,10 @@ class LineTokenizer {
   void run(OnToken&& on_token, OnLineEnd&& on_line_end, const std::atomic<bool>* stop) {
     std::FILE* f = std::fopen(path_.c_str(), "rb");
     if (!f) throw std::runtime_error("cannot open corpus file '" + path_ + "'");
-    struct Closer { std::FILE* f; ~Closer() { std::fclose(f); } } closer{f};
+    struct Closer {
+      std::FILE* f;
+      ~Closer() { std::fclose(f); }
+    } closer{f};
     std::vector<char> buf(kChunkBytes);
     std::string carry;  // a token cut by the chunk boundary
     bool pending_line = false;
@@ -40,15 +43,24 @@ class LineTokenizer {
       const char* end = p + n;
       while (p < end) {
         if (is_space(*p)) {
-          if (!carry.empty()) { on_token(std::string_view(carry)); carry.clear(); }
-          if (*p == '\n') { on_line_end(); pending_line = false; }
+          if (!carry.empty()) {
+            on_token(std::string_view(carry));
+            carry.clear();
+          }
+          if (*p == '\n') {
+            on_line_end();
+            pending_line = false;
+          }
           ++p;
           continue;
         }
         const char* s = p;
         while (p < end && !is_space(*p)) ++p;
         pending_line = true;
-        if (p == end) { carry.append(s, p - s); break; }
+        if (p == end) {
+          carry.append(s, p - s);
+          break;
+        }
         if (carry.empty()) {
           on_token(std::string_view(s, p - s));
         } else {

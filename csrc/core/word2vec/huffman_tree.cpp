@@ -14,7 +14,7 @@ HuffmanTree::HuffmanTree(const int64_t* counts, int64_t n) {
   std::vector<int32_t> leaves(n);
   std::iota(leaves.begin(), leaves.end(), 0);
   std::stable_sort(leaves.begin(), leaves.end(), [&](int32_t a, int32_t b) { return counts[a] < counts[b]; });
-  const int64_t total = 2 * n - 1;               // nodes: leaves 0..n-1, inner n..2n-2
+  const int64_t total = 2 * n - 1;  // nodes: leaves 0..n-1, inner n..2n-2
   std::vector<int64_t> weight(total);
   std::vector<int64_t> parent(total, -1);
   std::vector<uint8_t> branch(total, 0);
@@ -27,8 +27,10 @@ HuffmanTree::HuffmanTree(const int64_t* counts, int64_t n) {
   for (; next < total; ++next) {
     const int64_t a = pick(), b = pick();
     weight[next] = weight[a] + weight[b];
-    parent[a] = next; branch[a] = 0;
-    parent[b] = next; branch[b] = 1;
+    parent[a] = next;
+    branch[a] = 0;
+    parent[b] = next;
+    branch[b] = 1;
   }
   const int64_t root = total - 1;
   // Per word: walk up to the root, then store reversed (root first). Inner node id -> row root-id.

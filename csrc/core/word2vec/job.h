@@ -9,10 +9,10 @@ namespace embedforge::core::w2v {
 
 struct Job {
   std::vector<int32_t> ids;
-  std::vector<int64_t> ends;   // sentence i is ids[ends[i-1] (or 0), ends[i])
-  int64_t start_word = 0;      // in-vocabulary words before this job since training began (for lr)
+  std::vector<int64_t> ends;  // sentence i is ids[ends[i-1] (or 0), ends[i])
+  int64_t start_word = 0;     // in-vocabulary words before this job since training began (for lr)
   int64_t epoch = 0;
-  int64_t index = 0;           // position of the job within its epoch (seeds its RNG)
+  int64_t index = 0;  // position of the job within its epoch (seeds its RNG)
 };
 
 // Sentences longer than kMaxSentence ids are split into consecutive pieces (never cut); a job is
@@ -24,7 +24,9 @@ class JobBuilder {
   static constexpr int64_t kJobWords = 10000;
 
   JobBuilder(int64_t epoch, int64_t start_word, std::function<void(Job&&)> emit)
-      : emit_(std::move(emit)), epoch_(epoch), words_(start_word) { reset(); }
+      : emit_(std::move(emit)), epoch_(epoch), words_(start_word) {
+    reset();
+  }
 
   // Appends one in-vocabulary id to the current sentence.
   inline void add(int32_t id) {

@@ -9,11 +9,11 @@
 
 namespace embedforge::core::w2v {
 
-#define EF_DECLARE_ISA(ns)                                                                              \
-  namespace ns {                                                                                        \
-  double block_update(int64_t, int, const float* const*, int, float* const*, const float*, float, float*, \
-                      float*, bool);                                                                    \
-  void train_job(const Model&, WorkerState&, const Job&);                                               \
+#define EF_DECLARE_ISA(ns)                                                                                        \
+  namespace ns {                                                                                                  \
+  double block_update(int64_t, int, const float* const*, int, float* const*, const float*, float, float*, float*, \
+                      bool);                                                                                      \
+  void train_job(const Model&, WorkerState&, const Job&);                                                         \
   }
 EF_DECLARE_ISA(isa_base)
 EF_DECLARE_ISA(isa_avx2)
@@ -55,8 +55,8 @@ void WorkerState::reserve(const Model& m) {
   g.assign(B * M, 0.f);
 }
 
-double block_update(int64_t dim, int B, const float* const* h, int M, float* const* outs, const float* labels,
-                    float lr, float* grad_in, float* g, bool want_loss) {
+double block_update(int64_t dim, int B, const float* const* h, int M, float* const* outs, const float* labels, float lr,
+                    float* grad_in, float* g, bool want_loss) {
   switch (best_isa()) {
     case Isa::kAvx512: return isa_avx512::block_update(dim, B, h, M, outs, labels, lr, grad_in, g, want_loss);
     case Isa::kAvx2: return isa_avx2::block_update(dim, B, h, M, outs, labels, lr, grad_in, g, want_loss);

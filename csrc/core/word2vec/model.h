@@ -26,8 +26,8 @@ struct TrainConfig {
   int workers = 1;
   uint64_t seed = 1;
   bool deterministic = false;
-  int64_t schedule_words = 0;   // in-vocabulary words over which alpha decays to min_alpha
-  int64_t fail_at_job = -1;     // test hook: a worker throws when it reaches this job index
+  int64_t schedule_words = 0;  // in-vocabulary words over which alpha decays to min_alpha
+  int64_t fail_at_job = -1;    // test hook: a worker throws when it reaches this job index
 };
 
 // The tables, owned by the caller (numpy arrays in the Python façade). `in` has in_rows rows: the
@@ -36,8 +36,8 @@ struct TrainConfig {
 struct Tables {
   float* in = nullptr;
   int64_t in_rows = 0;
-  float* out_neg = nullptr;   // vocab x dim, negative sampling outputs (syn1neg)
-  float* out_hs = nullptr;    // vocab x dim, hierarchical-softmax inner nodes (syn1)
+  float* out_neg = nullptr;  // vocab x dim, negative sampling outputs (syn1neg)
+  float* out_hs = nullptr;   // vocab x dim, hierarchical-softmax inner nodes (syn1)
   int64_t vocab = 0;
   const int64_t* sub_offsets = nullptr;
   const int32_t* sub_rows = nullptr;
@@ -48,7 +48,7 @@ struct Model {
   Tables t;
   UnigramSampler sampler;
   HuffmanTree tree;
-  std::vector<float> keep_prob;   // per word, frequent-word subsampling
+  std::vector<float> keep_prob;  // per word, frequent-word subsampling
 
   Model(const TrainConfig& c, const Tables& tables, const int64_t* counts);
   inline float lr_at(int64_t words) const {
@@ -63,18 +63,18 @@ struct Model {
 // One worker's private state: scratch space and its RNG. Threads share only the tables.
 struct WorkerState {
   Rng rng;
-  std::vector<int32_t> sentence;    // kept words of the current sentence
-  std::vector<int32_t> ctx;         // context words of the current position
-  std::vector<const float*> h;      // input vectors of the current block
-  std::vector<float> means;         // subword means (FastText) / CBOW hidden vector
-  std::vector<float> grad_in;       // gradient w.r.t. each input vector
-  std::vector<float*> outs;         // output rows of the current block
-  std::vector<int32_t> next_negs;   // negatives drawn ahead for the next position
+  std::vector<int32_t> sentence;   // kept words of the current sentence
+  std::vector<int32_t> ctx;        // context words of the current position
+  std::vector<const float*> h;     // input vectors of the current block
+  std::vector<float> means;        // subword means (FastText) / CBOW hidden vector
+  std::vector<float> grad_in;      // gradient w.r.t. each input vector
+  std::vector<float*> outs;        // output rows of the current block
+  std::vector<int32_t> next_negs;  // negatives drawn ahead for the next position
   std::vector<float> labels;
-  std::vector<float> g;             // B x M scaled errors
+  std::vector<float> g;  // B x M scaled errors
   double loss = 0;
-  int64_t words = 0;                // in-vocabulary words seen (before subsampling)
-  int64_t examples = 0;             // predictions made
+  int64_t words = 0;     // in-vocabulary words seen (before subsampling)
+  int64_t examples = 0;  // predictions made
   void reserve(const Model& m);
 };
 
@@ -82,8 +82,8 @@ struct WorkerState {
 // g[i][j] = lr * (label_j - sigmoid(h_i . out_j)); grad_in[i] += sum_j g[i][j] out_j (old outputs);
 // then out_j += sum_i g[i][j] h_i. Returns the loss when want_loss, else 0. Written once per ISA.
 // B = 1 is exactly word2vec's per-pair update.
-double block_update(int64_t dim, int B, const float* const* h, int M, float* const* outs, const float* labels,
-                    float lr, float* grad_in, float* g, bool want_loss);
+double block_update(int64_t dim, int B, const float* const* h, int M, float* const* outs, const float* labels, float lr,
+                    float* grad_in, float* g, bool want_loss);
 
 // Trains one job (the kernel entry for workers), dispatched to the best ISA.
 void train_job(const Model& m, WorkerState& ws, const struct Job& job);

@@ -17,7 +17,8 @@ class Rng {
   explicit Rng(uint64_t seed = 1) : state_(splitmix64(seed)) {}
   // Seed for one job: depends only on (seed, epoch, job index), never on the thread that runs it.
   static Rng for_job(uint64_t seed, uint64_t epoch, uint64_t job) {
-    return Rng(splitmix64(seed) ^ splitmix64(epoch * 0x632BE59BD9B4E019ULL + 1) ^ splitmix64(job + 0x8CB92BA72F3D8DD7ULL));
+    return Rng(splitmix64(seed) ^ splitmix64(epoch * 0x632BE59BD9B4E019ULL + 1) ^
+               splitmix64(job + 0x8CB92BA72F3D8DD7ULL));
   }
   inline uint64_t next() {
     state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;

@@ -11,7 +11,7 @@ inline double log_sigmoid(double x) { return x >= 0 ? -std::log1p(std::exp(-x)) 
 
 void sgns_batch_step(const SgnsBatch& b, float* scratch) {
   const int64_t D = b.dim, N = b.n, K = b.k, M = K + 1;
-  float* g = scratch;            // [N, M]
+  float* g = scratch;                // [N, M]
   float* grad_in = scratch + N * M;  // [N, D]
   auto out_row = [&](int64_t i, int64_t j) { return b.out + (j == 0 ? b.centers[i] : b.negatives[j - 1]) * D; };
   for (int64_t i = 0; i < N; ++i) {

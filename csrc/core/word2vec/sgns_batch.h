@@ -8,8 +8,8 @@
 namespace embedforge::core::w2v {
 
 struct SgnsBatch {
-  float* in = nullptr;          // [in_rows, D] input vectors (syn0), updated in place
-  float* out = nullptr;         // [out_rows, D] output vectors (syn1neg), updated in place
+  float* in = nullptr;   // [in_rows, D] input vectors (syn0), updated in place
+  float* out = nullptr;  // [out_rows, D] output vectors (syn1neg), updated in place
   int64_t dim = 0;
   const int64_t* centers = nullptr;    // [N] predicted words (rows of out, label 1)
   const int64_t* contexts = nullptr;   // [N] input words (rows of in)
@@ -17,7 +17,7 @@ struct SgnsBatch {
   int64_t n = 0;
   int64_t k = 0;
   float lr = 0.f;
-  float* loss = nullptr;        // [N] -log sigmoid(pos) - sum log sigmoid(-neg), per pair
+  float* loss = nullptr;  // [N] -log sigmoid(pos) - sum log sigmoid(-neg), per pair
 };
 
 // Runs the step; `scratch` holds n*(k+1) + n*dim floats.

@@ -66,8 +66,8 @@ inline double logistic_loss(float x, float label) {
 
 }  // namespace
 
-double block_update(int64_t D, int B, const float* const* h, int M, float* const* outs, const float* labels,
-                    float lr, float* grad_in, float* g, bool want_loss) {
+double block_update(int64_t D, int B, const float* const* h, int M, float* const* outs, const float* labels, float lr,
+                    float* grad_in, float* g, bool want_loss) {
   // One output row at a time, so it is read once into L1 and used for the B dots, the B input
   // gradients (with its old value) and its own update. Equivalent to computing all scaled errors
   // first: the inputs only change after the block.
@@ -104,7 +104,10 @@ inline const float* input_vector(const Model& m, int32_t w, float* scratch) {
 // Adds grad to every input row of word w (full gradient to each subword row, as fastText does).
 inline void apply_input(const Model& m, int32_t w, const float* grad) {
   const int64_t D = m.cfg.dim;
-  if (!m.t.sub_offsets) { axpy(1.0f, grad, m.t.in + static_cast<int64_t>(w) * D, D); return; }
+  if (!m.t.sub_offsets) {
+    axpy(1.0f, grad, m.t.in + static_cast<int64_t>(w) * D, D);
+    return;
+  }
   for (int64_t k = m.t.sub_offsets[w]; k < m.t.sub_offsets[w + 1]; ++k)
     axpy(1.0f, grad, m.t.in + static_cast<int64_t>(m.t.sub_rows[k]) * D, D);
 }
@@ -185,8 +188,12 @@ void train_sentence(const Model& m, WorkerState& ws, float lr) {
       for (int i = 0; i < B; ++i) ws.h[i] = input_vector(m, ws.ctx[i], ws.means.data() + i * D);
       std::memset(ws.grad_in.data(), 0, sizeof(float) * B * D);
       const int M = n_neg + n_hs;
-      if (n_neg) ws.loss += block_update(D, B, ws.h.data(), n_neg, ws.outs.data(), ws.labels.data(), lr, ws.grad_in.data(), ws.g.data(), want_loss);
-      if (n_hs) ws.loss += block_update(D, B, ws.h.data(), n_hs, ws.outs.data() + n_neg, ws.labels.data() + n_neg, lr, ws.grad_in.data(), ws.g.data(), want_loss);
+      if (n_neg)
+        ws.loss += block_update(D, B, ws.h.data(), n_neg, ws.outs.data(), ws.labels.data(), lr, ws.grad_in.data(),
+                                ws.g.data(), want_loss);
+      if (n_hs)
+        ws.loss += block_update(D, B, ws.h.data(), n_hs, ws.outs.data() + n_neg, ws.labels.data() + n_neg, lr,
+                                ws.grad_in.data(), ws.g.data(), want_loss);
       (void)M;
       for (int i = 0; i < B; ++i) apply_input(m, ws.ctx[i], ws.grad_in.data() + i * D);
       ws.examples += B;
@@ -202,8 +209,12 @@ void train_sentence(const Model& m, WorkerState& ws, float lr) {
       }
       ws.h[0] = hid;
       std::memset(ws.grad_in.data(), 0, sizeof(float) * D);
-      if (n_neg) ws.loss += block_update(D, 1, ws.h.data(), n_neg, ws.outs.data(), ws.labels.data(), lr, ws.grad_in.data(), ws.g.data(), want_loss);
-      if (n_hs) ws.loss += block_update(D, 1, ws.h.data(), n_hs, ws.outs.data() + n_neg, ws.labels.data() + n_neg, lr, ws.grad_in.data(), ws.g.data(), want_loss);
+      if (n_neg)
+        ws.loss += block_update(D, 1, ws.h.data(), n_neg, ws.outs.data(), ws.labels.data(), lr, ws.grad_in.data(),
+                                ws.g.data(), want_loss);
+      if (n_hs)
+        ws.loss += block_update(D, 1, ws.h.data(), n_hs, ws.outs.data() + n_neg, ws.labels.data() + n_neg, lr,
+                                ws.grad_in.data(), ws.g.data(), want_loss);
       for (int i = 0; i < B; ++i) apply_input(m, ws.ctx[i], ws.grad_in.data());
       ws.examples += 1;
     }
@@ -214,7 +225,8 @@ void train_sentence(const Model& m, WorkerState& ws, float lr) {
 
 void train_job(const Model& m, WorkerState& ws, const Job& job) {
   if (m.cfg.fail_at_job >= 0 && job.index == m.cfg.fail_at_job)
-    throw std::runtime_error("injected worker failure at job " + std::to_string(job.index) + " (fail_at_job test hook)");
+    throw std::runtime_error("injected worker failure at job " + std::to_string(job.index) +
+                             " (fail_at_job test hook)");
   int64_t begin = 0;
   int64_t words = job.start_word;
   const float* keep = m.keep_prob.data();

@@ -86,7 +86,11 @@ void Trainer::add_sentences(const int32_t* ids, const int64_t* ends, int64_t n_s
 
 bool Trainer::flush(std::chrono::milliseconds timeout) {
   while (outbox_head_ < outbox_.size()) {
-    if (stop_.load()) { outbox_.clear(); outbox_head_ = 0; return true; }
+    if (stop_.load()) {
+      outbox_.clear();
+      outbox_head_ = 0;
+      return true;
+    }
     if (!queue_->push(outbox_[outbox_head_], timeout)) return false;
     ++outbox_head_;
   }

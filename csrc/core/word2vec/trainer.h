@@ -21,9 +21,9 @@
 namespace embedforge::core::w2v {
 
 struct EpochStats {
-  int64_t words = 0;      // in-vocabulary words processed (before subsampling)
-  int64_t examples = 0;   // predictions made
-  double loss = 0;        // summed logistic loss (compute_loss only)
+  int64_t words = 0;     // in-vocabulary words processed (before subsampling)
+  int64_t examples = 0;  // predictions made
+  double loss = 0;       // summed logistic loss (compute_loss only)
   double seconds = 0;
 };
 

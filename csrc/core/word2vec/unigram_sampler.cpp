@@ -9,7 +9,8 @@ UnigramSampler::UnigramSampler(const int64_t* counts, int64_t n, double power) :
   if (n <= 0) throw std::invalid_argument("the negative sampler needs a non-empty vocabulary");
   prob_.resize(n);
   double total = 0;
-  for (int64_t i = 0; i < n; ++i) total += prob_[i] = std::pow(static_cast<double>(counts[i] > 0 ? counts[i] : 0), power);
+  for (int64_t i = 0; i < n; ++i)
+    total += prob_[i] = std::pow(static_cast<double>(counts[i] > 0 ? counts[i] : 0), power);
   if (!(total > 0)) {  // all counts zero: uniform
     for (auto& p : prob_) p = 1.0;
     total = static_cast<double>(n);
@@ -26,8 +27,10 @@ UnigramSampler::UnigramSampler(const int64_t* counts, int64_t n, double power) :
   alias_.resize(n);
   for (int64_t i = 0; i < n; ++i) alias_[i] = static_cast<int32_t>(i);
   while (!small.empty() && !large.empty()) {
-    const int32_t s = small.back(); small.pop_back();
-    const int32_t l = large.back(); large.pop_back();
+    const int32_t s = small.back();
+    small.pop_back();
+    const int32_t l = large.back();
+    large.pop_back();
     keep_[s] = static_cast<uint32_t>(std::min(4294967295.0, std::floor(scaled[s] * 4294967296.0)));
     alias_[s] = l;
     scaled[l] = (scaled[l] + scaled[s]) - 1.0;

@@ -24,7 +24,7 @@ class UnigramSampler {
 
  private:
   uint64_t n_ = 0;
-  std::vector<uint32_t> keep_;   // threshold on 32 random bits: keep i, else take alias_[i]
+  std::vector<uint32_t> keep_;  // threshold on 32 random bits: keep i, else take alias_[i]
   std::vector<int32_t> alias_;
   std::vector<double> prob_;
 };

@@ -19,7 +19,9 @@ class Vocab {
   void add(std::string_view word, int64_t n = 1) { counts_[insert(word)] += n; }
 
   int64_t size() const { return static_cast<int64_t>(counts_.size()); }
-  std::string_view word(int32_t id) const { return {pool_.data() + starts_[id], static_cast<size_t>(starts_[id + 1] - starts_[id])}; }
+  std::string_view word(int32_t id) const {
+    return {pool_.data() + starts_[id], static_cast<size_t>(starts_[id + 1] - starts_[id])};
+  }
   int64_t count(int32_t id) const { return counts_[id]; }
   const std::vector<int64_t>& counts() const { return counts_; }
 
@@ -30,18 +32,18 @@ class Vocab {
   static uint64_t hash(std::string_view w);
   void rehash(size_t slots);
 
-  std::string pool_;                 // all words back to back
-  std::vector<int64_t> starts_{0};   // word i is pool_[starts_[i], starts_[i+1])
+  std::string pool_;                // all words back to back
+  std::vector<int64_t> starts_{0};  // word i is pool_[starts_[i], starts_[i+1])
   std::vector<int64_t> counts_;
-  std::vector<int32_t> slots_;       // -1 empty, else word id
+  std::vector<int32_t> slots_;  // -1 empty, else word id
   size_t mask_ = 0;
 };
 
 // Result of streaming over a corpus file: every distinct token with its count, in first-seen order.
 struct CorpusCounts {
   Vocab vocab;
-  int64_t tokens = 0;      // whitespace-separated tokens read
-  int64_t sentences = 0;   // non-empty lines
+  int64_t tokens = 0;        // whitespace-separated tokens read
+  int64_t sentences = 0;     // non-empty lines
   int64_t pruned_below = 0;  // words with count <= this were dropped by max_vocab_size pruning (0: none)
 };
 

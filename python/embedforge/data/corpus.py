@@ -28,9 +28,23 @@ __all__ = [
 # prose written for readers and the full extraction stays fast (a few seconds).
 _SKIP_DIRS = frozenset(
     {
-        "test", "tests", "idlelib", "lib2to3", "site-packages", "dist-packages", "pydoc_data",
-        "encodings", "ensurepip", "turtledemo", "tkinter", "__pycache__", "venv", "distutils",
-        "multiprocessing", "html", "xml",
+        "test",
+        "tests",
+        "idlelib",
+        "lib2to3",
+        "site-packages",
+        "dist-packages",
+        "pydoc_data",
+        "encodings",
+        "ensurepip",
+        "turtledemo",
+        "tkinter",
+        "__pycache__",
+        "venv",
+        "distutils",
+        "multiprocessing",
+        "html",
+        "xml",
     }
 )
 _DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
@@ -53,9 +67,7 @@ def stdlib_source_files() -> tuple[Path, ...]:
     root = _stdlib_root()
     files: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [
-            d for d in dirnames if d not in _SKIP_DIRS and not d.startswith((".", "test", "config-"))
-        ]
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith((".", "test", "config-"))]
         files.extend(Path(dirpath) / f for f in filenames if f.endswith(".py") and not f.startswith("test"))
     files.sort(key=lambda p: p.relative_to(root).as_posix())
     if not files:

@@ -53,8 +53,15 @@ class PadCollate:
         ([[1, 2], [3, 0]], [0, 1])
     """
 
-    def __init__(self, pad_value: int = 0, max_len: int | None = None, padding: str = "post",
-                 truncating: str = "post", return_lengths: bool = False, min_len: int = 1) -> None:
+    def __init__(
+        self,
+        pad_value: int = 0,
+        max_len: int | None = None,
+        padding: str = "post",
+        truncating: str = "post",
+        return_lengths: bool = False,
+        min_len: int = 1,
+    ) -> None:
         """Configure padding (``min_len`` keeps L >= widest convolution, for instance)."""
         self.pad_value = pad_value
         self.max_len = max_len
@@ -71,8 +78,7 @@ class PadCollate:
         labels = torch.stack([torch.as_tensor(item[1]) for item in batch])
         longest = max(len(s) for s in seqs)
         length = self.max_len if self.max_len is not None else max(longest, self.min_len)
-        x = pad_sequences(seqs, max_len=length, value=self.pad_value, padding=self.padding,
-                          truncating=self.truncating)
+        x = pad_sequences(seqs, max_len=length, value=self.pad_value, padding=self.padding, truncating=self.truncating)
         if self.return_lengths:
             lengths = torch.tensor([min(len(s), length) for s in seqs], dtype=torch.long)
             return x, lengths, labels
@@ -88,15 +94,27 @@ def _generator(seed: int | None) -> torch.Generator | None:
     return g
 
 
-def make_loader(dataset: Dataset, batch_size: int = 64, shuffle: bool = False, seed: int | None = 0,
-                collate_fn: Callable | None = None, drop_last: bool = False) -> DataLoader:
+def make_loader(
+    dataset: Dataset,
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: int | None = 0,
+    collate_fn: Callable | None = None,
+    drop_last: bool = False,
+) -> DataLoader:
     """A single-process DataLoader, reproducibly shuffled with ``seed``; refuses empty datasets."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise ValueError("dataset is empty: there is nothing to load")
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=_generator(seed),
-                      collate_fn=collate_fn, drop_last=drop_last)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=_generator(seed),
+        collate_fn=collate_fn,
+        drop_last=drop_last,
+    )
 
 
 class TensorLoader:
@@ -112,8 +130,14 @@ class TensorLoader:
         [[0, 2], [4, 6], [8]]
     """
 
-    def __init__(self, *tensors: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
-                 seed: int | None = 0, drop_last: bool = False) -> None:
+    def __init__(
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int = 64,
+        shuffle: bool = False,
+        seed: int | None = 0,
+        drop_last: bool = False,
+    ) -> None:
         """Hold the tensors; ``seed`` seeds the shuffling generator."""
         if not tensors:
             raise ValueError("TensorLoader needs at least one tensor")
@@ -149,15 +173,28 @@ class TensorLoader:
                 yield tuple(t[idx] for t in self.tensors)
 
 
-def tensor_loader(*tensors: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
-                  seed: int | None = 0, drop_last: bool = False) -> TensorLoader:
+def tensor_loader(
+    *tensors: torch.Tensor, batch_size: int = 64, shuffle: bool = False, seed: int | None = 0, drop_last: bool = False
+) -> TensorLoader:
     """Batches of aligned tensors (the last one is the target for :class:`~embedforge.train.Trainer`)."""
     return TensorLoader(*tensors, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
 
 
-def sequence_loader(sequences: Sequence[Sequence[int]], labels: Sequence[int] | torch.Tensor,
-                    batch_size: int = 32, shuffle: bool = False, seed: int | None = 0,
-                    pad_value: int = 0, max_len: int | None = None, min_len: int = 1) -> DataLoader:
+def sequence_loader(
+    sequences: Sequence[Sequence[int]],
+    labels: Sequence[int] | torch.Tensor,
+    batch_size: int = 32,
+    shuffle: bool = False,
+    seed: int | None = 0,
+    pad_value: int = 0,
+    max_len: int | None = None,
+    min_len: int = 1,
+) -> DataLoader:
     """Batches ``(x (B, L), y (B,))`` of variable-length sequences padded per batch."""
-    return make_loader(SequenceDataset(sequences, labels), batch_size=batch_size, shuffle=shuffle, seed=seed,
-                       collate_fn=PadCollate(pad_value=pad_value, max_len=max_len, min_len=min_len))
+    return make_loader(
+        SequenceDataset(sequences, labels),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        collate_fn=PadCollate(pad_value=pad_value, max_len=max_len, min_len=min_len),
+    )

@@ -77,16 +77,27 @@ class RatingsDataset(Dataset):
         (2, 1, (2.0, 4.0))
     """
 
-    def __init__(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor,
-                 user_map: IdMap, item_map: IdMap, rating_range: tuple[float, float]) -> None:
+    def __init__(
+        self,
+        users: torch.Tensor,
+        items: torch.Tensor,
+        ratings: torch.Tensor,
+        user_map: IdMap,
+        item_map: IdMap,
+        rating_range: tuple[float, float],
+    ) -> None:
         """Hold encoded columns; use the ``from_*`` constructors."""
         self.users, self.items, self.ratings = users, items, ratings
         self.user_map, self.item_map = user_map, item_map
         self.rating_range = rating_range
 
     @classmethod
-    def from_arrays(cls, users: Sequence[Hashable] | np.ndarray, items: Sequence[Hashable] | np.ndarray,
-                    ratings: Sequence[float] | np.ndarray) -> "RatingsDataset":
+    def from_arrays(
+        cls,
+        users: Sequence[Hashable] | np.ndarray,
+        items: Sequence[Hashable] | np.ndarray,
+        ratings: Sequence[float] | np.ndarray,
+    ) -> "RatingsDataset":
         """Build from three aligned columns of raw user ids, raw item ids and ratings."""
         n = len(users)
         if n == 0:
@@ -98,12 +109,14 @@ class RatingsDataset(Dataset):
             bad = int(np.flatnonzero(~np.isfinite(r))[0])
             raise ValueError(f"ratings[{bad}]={r[bad]} is not a finite number")
         umap, imap = IdMap(users, "user"), IdMap(items, "item")
-        return cls(umap.encode(users), imap.encode(items), torch.from_numpy(r), umap, imap,
-                   (float(r.min()), float(r.max())))
+        return cls(
+            umap.encode(users), imap.encode(items), torch.from_numpy(r), umap, imap, (float(r.min()), float(r.max()))
+        )
 
     @classmethod
-    def from_dataframe(cls, df: "pd.DataFrame", user_col: str = "userId", item_col: str = "movieId",
-                       rating_col: str = "rating") -> "RatingsDataset":
+    def from_dataframe(
+        cls, df: "pd.DataFrame", user_col: str = "userId", item_col: str = "movieId", rating_col: str = "rating"
+    ) -> "RatingsDataset":
         """Build from a pandas DataFrame; ``KeyError`` lists the available columns when one is missing."""
         missing = [c for c in (user_col, item_col, rating_col) if c not in df.columns]
         if missing:
@@ -111,8 +124,14 @@ class RatingsDataset(Dataset):
         return cls.from_arrays(df[user_col].to_numpy(), df[item_col].to_numpy(), df[rating_col].to_numpy())
 
     @classmethod
-    def from_csv(cls, path: str | os.PathLike, user_col: str = "userId", item_col: str = "movieId",
-                 rating_col: str = "rating", **read_csv_kwargs: Any) -> "RatingsDataset":
+    def from_csv(
+        cls,
+        path: str | os.PathLike,
+        user_col: str = "userId",
+        item_col: str = "movieId",
+        rating_col: str = "rating",
+        **read_csv_kwargs: Any,
+    ) -> "RatingsDataset":
         """Read a CSV (MovieLens ``ratings.csv`` by default) with pandas."""
         pd = _pandas()
         return cls.from_dataframe(pd.read_csv(path, **read_csv_kwargs), user_col, item_col, rating_col)
@@ -146,8 +165,9 @@ class RatingsDataset(Dataset):
         idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
         if idx.numel() == 0:
             raise ValueError("subset of zero rows requested: the split left this part empty")
-        return RatingsDataset(self.users[idx], self.items[idx], self.ratings[idx], self.user_map,
-                              self.item_map, self.rating_range)
+        return RatingsDataset(
+            self.users[idx], self.items[idx], self.ratings[idx], self.user_map, self.item_map, self.rating_range
+        )
 
 
 @dataclass
@@ -174,8 +194,9 @@ class PlantedRatings:
         return pd.DataFrame({"userId": self.users, "movieId": self.items, "rating": self.ratings})
 
 
-def synthetic_ratings(n_users: int = 300, n_items: int = 200, n_factors: int = 4, density: float = 0.2,
-                      noise: float = 0.3, seed: int = 0) -> PlantedRatings:
+def synthetic_ratings(
+    n_users: int = 300, n_items: int = 200, n_factors: int = 4, density: float = 0.2, noise: float = 0.3, seed: int = 0
+) -> PlantedRatings:
     """Ratings ``mean + b_u + b_i + <p_u, q_i> + N(0, noise^2)`` on a random subset of pairs.
 
     The noise standard deviation is the RMSE floor a perfect model reaches; biases and factors are kept

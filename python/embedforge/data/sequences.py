@@ -56,14 +56,14 @@ def pad_sequences(
     out = torch.full((len(seqs), length), value, dtype=dtype)
     for row, s in enumerate(seqs):
         if len(s) > length:
-            s = s[:length] if truncating == "post" else s[len(s) - length:]
+            s = s[:length] if truncating == "post" else s[len(s) - length :]
         n = len(s)
         if n == 0:
             continue
         if padding == "post":
             out[row, :n] = s
         else:
-            out[row, length - n:] = s
+            out[row, length - n :] = s
     return out
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Hashable, Sequence
+from typing import TYPE_CHECKING, Hashable, Sequence
 
 import numpy as np
 import torch
@@ -125,16 +125,23 @@ class TabularDataset(Dataset):
         [torch.Size([1]), torch.Size([1]), torch.Size([])]
     """
 
-    def __init__(self, cats: torch.Tensor, conts: torch.Tensor, target: torch.Tensor,
-                 processor: TabularProcessor) -> None:
+    def __init__(
+        self, cats: torch.Tensor, conts: torch.Tensor, target: torch.Tensor, processor: TabularProcessor
+    ) -> None:
         """Hold transformed columns and the processor that produced them."""
         if len(cats) == 0:
             raise ValueError("tabular dataset is empty")
         self.cats, self.conts, self.target, self.processor = cats, conts, target, processor
 
     @classmethod
-    def from_dataframe(cls, df: "pd.DataFrame", cat_cols: Sequence[str], cont_cols: Sequence[str],
-                       target_col: str, processor: TabularProcessor | None = None) -> "TabularDataset":
+    def from_dataframe(
+        cls,
+        df: "pd.DataFrame",
+        cat_cols: Sequence[str],
+        cont_cols: Sequence[str],
+        target_col: str,
+        processor: TabularProcessor | None = None,
+    ) -> "TabularDataset":
         """Transform a table (fitting a new processor unless one fitted on training data is given)."""
         if target_col not in df.columns:
             raise KeyError(f"target column {target_col!r} not in the table; available columns: {list(df.columns)}")
@@ -153,8 +160,9 @@ class TabularDataset(Dataset):
         return self.cats[i], self.conts[i], self.target[i]
 
 
-def synthetic_store_sales(n_rows: int = 4000, n_stores: int = 30, seed: int = 0,
-                          noise: float = 0.1) -> tuple["pd.DataFrame", dict[str, float]]:
+def synthetic_store_sales(
+    n_rows: int = 4000, n_stores: int = 30, seed: int = 0, noise: float = 0.1
+) -> tuple["pd.DataFrame", dict[str, float]]:
     """A store-sales table whose log-sales carry a planted day-of-week effect.
 
     Columns: ``store``, ``day_of_week`` (Mon..Sun), ``promo`` (0/1), ``month`` (1..12), ``temperature``,

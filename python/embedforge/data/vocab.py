@@ -176,8 +176,14 @@ class Tokenizer:
         self.vocab = vocab
 
     @classmethod
-    def fit(cls, texts: Iterable[str], level: str = "word", lower: bool = True, min_freq: int = 1,
-            max_size: int | None = None) -> "Tokenizer":
+    def fit(
+        cls,
+        texts: Iterable[str],
+        level: str = "word",
+        lower: bool = True,
+        min_freq: int = 1,
+        max_size: int | None = None,
+    ) -> "Tokenizer":
         """Build a tokenizer and its vocabulary from texts."""
         tok = cls(TokenizerConfig(level=level, lower=lower, min_freq=min_freq, max_size=max_size))
         return tok.fit_texts(texts)

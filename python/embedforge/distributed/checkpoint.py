@@ -39,24 +39,35 @@ def save(sharded: ShardedEmbeddingBagCollection, directory: str) -> None:
     group, rank, world = sharded.process_group, sharded.rank, sharded.world_size
     os.makedirs(directory, exist_ok=True)
     tag = [uuid.uuid4().hex[:12] if rank == 0 else None]
-    guarded("broadcast_object_list (checkpoint tag)",
-            lambda: dist.broadcast_object_list(tag, dist.get_global_rank(group, 0), group=group))
+    guarded(
+        "broadcast_object_list (checkpoint tag)",
+        lambda: dist.broadcast_object_list(tag, dist.get_global_rank(group, 0), group=group),
+    )
     name = f"shard-{rank:05d}-of-{world:05d}.{tag[0]}.pt"
     tables = {}
     for tname, shard in sharded.embedding_bags.items():
         st = shard.optimizer_state
-        tables[tname] = {"rows": [shard.row_start, shard.row_end], "weight": shard.weight.detach(),
-                         "state": dict(st.state()) if st is not None else {},
-                         "extra": st.get_extra_state() if st is not None else None}
-    _atomic(os.path.join(directory, name),
-            lambda f: torch.save({"format": _FORMAT, "rank": rank, "world_size": world, "tables": tables}, f))
+        tables[tname] = {
+            "rows": [shard.row_start, shard.row_end],
+            "weight": shard.weight.detach(),
+            "state": dict(st.state()) if st is not None else {},
+            "extra": st.get_extra_state() if st is not None else None,
+        }
+    _atomic(
+        os.path.join(directory, name),
+        lambda f: torch.save({"format": _FORMAT, "rank": rank, "world_size": world, "tables": tables}, f),
+    )
     guarded("barrier (checkpoint shards written)", lambda: dist.barrier(group=group))
     if rank == 0:
         old = _read_manifest(directory) if os.path.exists(os.path.join(directory, MANIFEST)) else None
         files = [f"shard-{r:05d}-of-{world:05d}.{tag[0]}.pt" for r in range(world)]
-        manifest = {"format": _FORMAT, "world_size": world, "files": files,
-                    "tables": [_describe_config(c, sharded.dtype) for c in sharded.configs],
-                    "plan": sharded.plan.describe()["tables"]}
+        manifest = {
+            "format": _FORMAT,
+            "world_size": world,
+            "files": files,
+            "tables": [_describe_config(c, sharded.dtype) for c in sharded.configs],
+            "plan": sharded.plan.describe()["tables"],
+        }
         _atomic(os.path.join(directory, MANIFEST), lambda f: f.write(json.dumps(manifest, indent=1).encode()))
         for f in (old or {}).get("files", []):
             if f not in files and os.path.exists(os.path.join(directory, f)):
@@ -83,17 +94,21 @@ def load(sharded: ShardedEmbeddingBagCollection, directory: str) -> None:
         now = _describe_config(c, sharded.dtype)
         for key in ("num_embeddings", "embedding_dim", "dtype"):
             if s[key] != now[key]:
-                raise ValueError(f"{directory}: table {c.name!r} has {key}={s[key]!r} in the checkpoint, "
-                                 f"{now[key]!r} here")
+                raise ValueError(
+                    f"{directory}: table {c.name!r} has {key}={s[key]!r} in the checkpoint, {now[key]!r} here"
+                )
         if (s["optimizer"] or {}).get("type") != (now["optimizer"] or {}).get("type"):
-            raise ValueError(f"{directory}: table {c.name!r} was saved with optimizer "
-                             f"{(s['optimizer'] or {}).get('type')}, this one uses {(now['optimizer'] or {}).get('type')}")
+            raise ValueError(
+                f"{directory}: table {c.name!r} was saved with optimizer "
+                f"{(s['optimizer'] or {}).get('type')}, this one uses {(now['optimizer'] or {}).get('type')}"
+            )
     cache: Dict[int, dict] = {}
 
     def shard_file(r: int) -> dict:
         if r not in cache:
-            cache[r] = torch.load(os.path.join(directory, m["files"][r]), map_location="cpu", mmap=True,
-                                  weights_only=True)
+            cache[r] = torch.load(
+                os.path.join(directory, m["files"][r]), map_location="cpu", mmap=True, weights_only=True
+            )
         return cache[r]
 
     for tname, shard in sharded.embedding_bags.items():
@@ -108,7 +123,7 @@ def load(sharded: ShardedEmbeddingBagCollection, directory: str) -> None:
                 if lo >= hi:
                     continue
                 piece = shard_file(r)["tables"][tname]
-                shard.weight[lo - a:hi - a].copy_(piece["weight"][lo - s0:hi - s0])
+                shard.weight[lo - a : hi - a].copy_(piece["weight"][lo - s0 : hi - s0])
                 st = shard.optimizer_state
                 if st is not None:
                     for bn, buf in st.state().items():
@@ -116,7 +131,7 @@ def load(sharded: ShardedEmbeddingBagCollection, directory: str) -> None:
                         if _replicated(cfg, bn):
                             buf.copy_(src)
                         else:
-                            buf[lo - a:hi - a].copy_(src[lo - s0:hi - s0])
+                            buf[lo - a : hi - a].copy_(src[lo - s0 : hi - s0])
                     if not extra_done:
                         st.set_extra_state(piece["extra"])
                         extra_done = True

@@ -20,8 +20,14 @@ from typing import Any, Callable, List, Optional, Sequence
 import torch
 import torch.distributed as dist
 
-__all__ = ["RankFailedError", "init_process_group", "default_timeout", "guarded", "check_same_on_all_ranks",
-           "post_failure"]
+__all__ = [
+    "RankFailedError",
+    "init_process_group",
+    "default_timeout",
+    "guarded",
+    "check_same_on_all_ranks",
+    "post_failure",
+]
 
 _PREFIX = "embedforge/"
 _state = {"store": None, "timeout": None, "hooked": False}
@@ -70,8 +76,13 @@ def _excepthook(kind, value, tb):
     _state["previous_hook"](kind, value, tb)
 
 
-def init_process_group(backend: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT, store=None,
-                       rank: Optional[int] = None, world_size: Optional[int] = None) -> None:
+def init_process_group(
+    backend: Optional[str] = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    store=None,
+    rank: Optional[int] = None,
+    world_size: Optional[int] = None,
+) -> None:
     """``torch.distributed.init_process_group`` with a timeout in seconds (gloo on CPU, NCCL when
     CUDA is available), from torchrun's environment unless ``store``/``rank``/``world_size`` are given."""
     if backend is None:
@@ -82,8 +93,9 @@ def init_process_group(backend: Optional[str] = None, timeout: float = DEFAULT_T
     if store is not None:
         dist.init_process_group(backend, store=store, rank=rank, world_size=world_size, timeout=td)
     else:
-        dist.init_process_group(backend, timeout=td, rank=-1 if rank is None else rank,
-                                world_size=-1 if world_size is None else world_size)
+        dist.init_process_group(
+            backend, timeout=td, rank=-1 if rank is None else rank, world_size=-1 if world_size is None else world_size
+        )
     _state["store"] = store
     _state["timeout"] = float(timeout)
     if not _state["hooked"]:
@@ -115,8 +127,11 @@ def _diagnose(op: str, group, exc: BaseException, wait: float) -> RankFailedErro
                 break
             time.sleep(0.05)
     except Exception as store_exc:  # the store's host (rank 0 without torchrun or spawn) is gone
-        return RankFailedError(f"rank {me}: {op} failed ({exc}); the store is unreachable too ({store_exc}), "
-                               f"so the rank hosting it (rank 0) probably died", [0])
+        return RankFailedError(
+            f"rank {me}: {op} failed ({exc}); the store is unreachable too ({store_exc}), "
+            f"so the rank hosting it (rank 0) probably died",
+            [0],
+        )
     silent = [r for r in peers if r not in failed and r not in victims]
     parts = [f"rank {r} raised: {m.strip().splitlines()[-1] if m.strip() else m}" for r, m in sorted(failed.items())]
     if not failed:
@@ -124,8 +139,11 @@ def _diagnose(op: str, group, exc: BaseException, wait: float) -> RankFailedErro
     names = sorted(failed) or silent
     if not parts:
         parts = ["every other rank saw the same failure"]
-    return RankFailedError(f"rank {me}: {op} failed because " + "; ".join(parts) + f" [{type(exc).__name__}: "
-                           f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}]", names)
+    return RankFailedError(
+        f"rank {me}: {op} failed because " + "; ".join(parts) + f" [{type(exc).__name__}: "
+        f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}]",
+        names,
+    )
 
 
 def guarded(op: str, fn: Callable[[], Any], group=None, wait: float = 2.0) -> Any:
@@ -183,5 +201,7 @@ def check_same_on_all_ranks(description: dict, group, what: str = "configuration
     guarded(f"all_gather_object ({what})", lambda: dist.all_gather_object(descs, json.loads(text), group=group))
     other = next(r for r in range(world) if not torch.equal(gathered[r], gathered[0]))
     path = _first_difference(descs[0], descs[other]) or "<order>"
-    raise ValueError(f"the {what} differs between ranks: {path} is {_lookup(descs[0], path)!r} on rank 0 but "
-                     f"{_lookup(descs[other], path)!r} on rank {other}")
+    raise ValueError(
+        f"the {what} differs between ranks: {path} is {_lookup(descs[0], path)!r} on rank 0 but "
+        f"{_lookup(descs[other], path)!r} on rank {other}"
+    )

@@ -38,8 +38,15 @@ def _last_error_line(tb: str) -> str:
 
 
 def _worker(fn, rank, world_size, port, timeout, threads, backend, args, conn) -> None:
-    os.environ.update(MASTER_ADDR=_HOST, MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size),
-                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world_size), GLOO_SOCKET_IFNAME="lo")
+    os.environ.update(
+        MASTER_ADDR=_HOST,
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE=str(world_size),
+        GLOO_SOCKET_IFNAME="lo",
+    )
     if threads is not None:
         torch.set_num_threads(threads)
     code = 0
@@ -60,9 +67,16 @@ def _worker(fn, rank, world_size, port, timeout, threads, backend, args, conn) -
         os._exit(code)  # no interpreter teardown: a dead peer must not make this rank hang on exit
 
 
-def spawn(fn: Callable[..., Any], world_size: int, args: Sequence[Any] = (), timeout: float = 30.0,
-          join_timeout: Optional[float] = None, threads: Optional[int] = 1, backend: str = "gloo",
-          start_method: Optional[str] = None) -> List[Any]:
+def spawn(
+    fn: Callable[..., Any],
+    world_size: int,
+    args: Sequence[Any] = (),
+    timeout: float = 30.0,
+    join_timeout: Optional[float] = None,
+    threads: Optional[int] = 1,
+    backend: str = "gloo",
+    start_method: Optional[str] = None,
+) -> List[Any]:
     """Runs ``fn(rank, world_size, *args)`` in ``world_size`` local processes joined in one process
     group (gloo on 127.0.0.1, a free port, collectives timing out after ``timeout`` s, ``threads``
     torch threads per rank) and returns the ranks' return values in rank order.
@@ -81,8 +95,9 @@ def spawn(fn: Callable[..., Any], world_size: int, args: Sequence[Any] = (), tim
     procs, conns = [], []
     for r in range(world_size):
         parent, child = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_worker, args=(fn, r, world_size, port, timeout, threads, backend, tuple(args), child),
-                        daemon=True)
+        p = ctx.Process(
+            target=_worker, args=(fn, r, world_size, port, timeout, threads, backend, tuple(args), child), daemon=True
+        )
         p.start()
         child.close()
         procs.append(p)
@@ -116,13 +131,15 @@ def spawn(fn: Callable[..., Any], world_size: int, args: Sequence[Any] = (), tim
                 grace_until = now + timeout + 3.0
             if first_report is None and any(errors):
                 first_report = now
-            if first_report is not None and all(errors[r] or codes_now[r] not in (0, None) for r in range(world_size)
-                                                if not alive[r]):
+            if first_report is not None and all(
+                errors[r] or codes_now[r] not in (0, None) for r in range(world_size) if not alive[r]
+            ):
                 # a rank has diagnosed the failure and every rank that ended failed: the ones left get
                 # a short while to report their own error, then they count as stuck and are killed
                 grace_until = min(grace_until, first_report + min(timeout, 3.0))
-            if (grace_until is not None and now > grace_until) or \
-                    (join_timeout is not None and now - start > join_timeout):
+            if (grace_until is not None and now > grace_until) or (
+                join_timeout is not None and now - start > join_timeout
+            ):
                 break
             time.sleep(0.01)
     finally:
@@ -147,7 +164,7 @@ def spawn(fn: Callable[..., Any], world_size: int, args: Sequence[Any] = (), tim
         for r in range(world_size):
             if codes[r] == 0 and not errors[r]:
                 continue
-            how = (f"killed by signal {-codes[r]}" if codes[r] is not None and codes[r] < 0 else f"exit code {codes[r]}")
+            how = f"killed by signal {-codes[r]}" if codes[r] is not None and codes[r] < 0 else f"exit code {codes[r]}"
             last = _last_error_line(errors[r]) if errors[r] else "no error reported (it died)"
             lines.append(f"rank {r} ({how}): {last}")
         first = next((errors[r] for r in range(world_size) if errors[r]), None)

@@ -123,8 +123,12 @@ def _row_starts(rows: int, world: int) -> Tuple[int, ...]:
     return tuple((r * rows) // world for r in range(world + 1))
 
 
-def plan_tables(configs: Sequence, world_size: int, plan: Optional[Mapping[str, PlanSpec]] = None,
-                dtype: torch.dtype = torch.float32) -> ShardingPlan:
+def plan_tables(
+    configs: Sequence,
+    world_size: int,
+    plan: Optional[Mapping[str, PlanSpec]] = None,
+    dtype: torch.dtype = torch.float32,
+) -> ShardingPlan:
     """Places every table (see the module docstring). ``plan`` may fix some or all tables: "row",
     "table" (rank chosen greedily), an int or ("table", rank) (that rank), or a ``TablePlacement``."""
     if world_size < 1:
@@ -166,8 +170,10 @@ def plan_tables(configs: Sequence, world_size: int, plan: Optional[Mapping[str, 
             spec = "row" if (world_size > 1 and sizes[n] > fair and rows[n] >= world_size) else "table"
         if spec == "row":
             if rows[n] < world_size:
-                raise ValueError(f"table {n!r} has {rows[n]} rows, fewer than the {world_size} ranks it would be "
-                                 f"split over; place it whole ('table')")
+                raise ValueError(
+                    f"table {n!r} has {rows[n]} rows, fewer than the {world_size} ranks it would be "
+                    f"split over; place it whole ('table')"
+                )
             out[n] = TablePlacement("row", tuple(range(world_size)), _row_starts(rows[n], world_size), sizes[n])
             for r in range(world_size):
                 load[r] += sizes[n] / world_size

@@ -80,11 +80,20 @@ def _replicated(config, buffer: str) -> bool:
 def _describe_config(c, dtype) -> dict:
     opt = None
     if c.optimizer is not None:
-        opt = {"type": type(c.optimizer).__name__, **{k: list(v) if isinstance(v, tuple) else v
-                                                        for k, v in c.optimizer.hparams().items()}}
-    return {"name": c.name, "num_embeddings": c.num_embeddings, "embedding_dim": c.embedding_dim,
-            "feature_names": list(c.feature_names), "pooling": c.pooling, "padding_idx": c.padding_idx,
-            "optimizer": opt, "dtype": str(dtype)}
+        opt = {
+            "type": type(c.optimizer).__name__,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in c.optimizer.hparams().items()},
+        }
+    return {
+        "name": c.name,
+        "num_embeddings": c.num_embeddings,
+        "embedding_dim": c.embedding_dim,
+        "feature_names": list(c.feature_names),
+        "pooling": c.pooling,
+        "padding_idx": c.padding_idx,
+        "optimizer": opt,
+        "dtype": str(dtype),
+    }
 
 
 class ShardedEmbeddingBagCollection(torch.nn.Module):
@@ -107,15 +116,25 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
     >>> print(ebc.plan)                                                          # doctest: +SKIP
     """
 
-    def __init__(self, tables: Sequence[EmbeddingBagConfig], plan: Optional[Union[ShardingPlan, Mapping]] = None,
-                 process_group=None, output: str = "concat", device=None, dtype=None,
-                 timeout: Optional[float] = None, average_gradients: bool = False,
-                 poll_collectives: bool = True) -> None:
+    def __init__(
+        self,
+        tables: Sequence[EmbeddingBagConfig],
+        plan: Optional[Union[ShardingPlan, Mapping]] = None,
+        process_group=None,
+        output: str = "concat",
+        device=None,
+        dtype=None,
+        timeout: Optional[float] = None,
+        average_gradients: bool = False,
+        poll_collectives: bool = True,
+    ) -> None:
         super().__init__()
         self.poll_collectives = bool(poll_collectives)
         if not dist.is_initialized():
-            raise RuntimeError("torch.distributed is not initialised: call embedforge.distributed.init_process_group() "
-                               "(under torchrun) or run inside embedforge.distributed.spawn()")
+            raise RuntimeError(
+                "torch.distributed is not initialised: call embedforge.distributed.init_process_group() "
+                "(under torchrun) or run inside embedforge.distributed.spawn()"
+            )
         if not tables:
             raise ValueError("a collection needs at least one table")
         if output not in ("concat", "dict"):
@@ -130,7 +149,8 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         if device is not None and torch.device(device).type != "cpu":
             raise NotImplementedError(
                 f"ShardedEmbeddingBagCollection on {device}: this version shards CPU tables over gloo only; "
-                "CUDA shards with NCCL are not implemented yet (see docs/scaling.md)")
+                "CUDA shards with NCCL are not implemented yet (see docs/scaling.md)"
+            )
         self.configs = list(tables)
         self.output = output
         self.average_gradients = bool(average_gradients)
@@ -158,11 +178,17 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
                     raise ValueError(f"feature {f!r} is served by two tables")
                 self.feature_names.append(f)
                 self._feature_table.append(ti)
-        check_same_on_all_ranks({"world_size": self.world_size,
-                                 "tables": [_describe_config(c, dtype) for c in self.configs],
-                                 "plan": self.plan.describe()["tables"], "output": output,
-                                 "average_gradients": self.average_gradients},
-                                process_group, "sharded collection's configuration")
+        check_same_on_all_ranks(
+            {
+                "world_size": self.world_size,
+                "tables": [_describe_config(c, dtype) for c in self.configs],
+                "plan": self.plan.describe()["tables"],
+                "output": output,
+                "average_gradients": self.average_gradients,
+            },
+            process_group,
+            "sharded collection's configuration",
+        )
 
         # Which features each rank serves, in feature order (row-wise tables: every rank).
         W = self.world_size
@@ -179,16 +205,21 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
             c += self._dims[self._feature_table[f]]
         self._total_dim = c
         max_rows = max(cf.num_embeddings for cf in self.configs)
-        self._wire = torch.int32 if max_rows < 2 ** 31 - 1 else torch.int64
+        self._wire = torch.int32 if max_rows < 2**31 - 1 else torch.int64
         T = len(self.configs)
         self._rows = torch.tensor([cf.num_embeddings for cf in self.configs], dtype=torch.int64)
-        self._pad = torch.tensor([-1 if cf.padding_idx is None else cf.padding_idx % cf.num_embeddings
-                                  for cf in self.configs], dtype=torch.int64)
-        self._owner = torch.tensor([self.plan[cf.name].ranks[0] if self.plan[cf.name].kind == "table" else -1
-                                    for cf in self.configs], dtype=torch.int64)
+        self._pad = torch.tensor(
+            [-1 if cf.padding_idx is None else cf.padding_idx % cf.num_embeddings for cf in self.configs],
+            dtype=torch.int64,
+        )
+        self._owner = torch.tensor(
+            [self.plan[cf.name].ranks[0] if self.plan[cf.name].kind == "table" else -1 for cf in self.configs],
+            dtype=torch.int64,
+        )
         self._row_wise = [t for t in range(T) if self.plan[self.configs[t].name].kind == "row"]
-        self._starts = {t: torch.tensor(self.plan[self.configs[t].name].row_starts, dtype=torch.int64)
-                        for t in self._row_wise}
+        self._starts = {
+            t: torch.tensor(self.plan[self.configs[t].name].row_starts, dtype=torch.int64) for t in self._row_wise
+        }
         self._ftab = torch.tensor(self._feature_table, dtype=torch.int64)
 
         gen = torch.Generator(device="cpu")
@@ -197,7 +228,7 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
             p = self.plan[cf.name]
             if self.rank in p.ranks:
                 a, b = p.rows_of(self.rank)
-                gen.manual_seed((torch.initial_seed() * 1000003 + ti * 7919 + a) % (2 ** 63))
+                gen.manual_seed((torch.initial_seed() * 1000003 + ti * 7919 + a) % (2**63))
                 shards[cf.name] = _TableShard(cf, a, b, device, dtype, gen)
         self.embedding_bags = torch.nn.ModuleDict(shards)
         # Tables this rank serves, in table order, with their served-feature positions.
@@ -211,14 +242,26 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
 
     # ---- construction from / export to one process -------------------------------------------
     @classmethod
-    def from_unsharded(cls, ebc: EmbeddingBagCollection, plan=None, process_group=None,
-                       timeout: Optional[float] = None, average_gradients: bool = False
-                       ) -> "ShardedEmbeddingBagCollection":
+    def from_unsharded(
+        cls,
+        ebc: EmbeddingBagCollection,
+        plan=None,
+        process_group=None,
+        timeout: Optional[float] = None,
+        average_gradients: bool = False,
+    ) -> "ShardedEmbeddingBagCollection":
         """Shards a single-process collection (same configs, weights and optimizer state); every rank
         passes the same ``ebc``."""
         dtype = next(iter(ebc.embedding_bags.values())).weight.dtype
-        out = cls(ebc.configs, plan, process_group, output=ebc.output, dtype=dtype, timeout=timeout,
-                  average_gradients=average_gradients)
+        out = cls(
+            ebc.configs,
+            plan,
+            process_group,
+            output=ebc.output,
+            dtype=dtype,
+            timeout=timeout,
+            average_gradients=average_gradients,
+        )
         out.load_unsharded_state_dict(ebc.state_dict())
         return out
 
@@ -228,15 +271,17 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
             key = f"embedding_bags.{name}."
             w = state_dict[key + "weight"]
             if w.shape[0] != self.plan[name].row_starts[-1] or w.shape[1] != shard.weight.shape[1]:
-                raise ValueError(f"{key}weight has shape {tuple(w.shape)}, the table is "
-                                 f"({self.plan[name].row_starts[-1]}, {shard.weight.shape[1]})")
+                raise ValueError(
+                    f"{key}weight has shape {tuple(w.shape)}, the table is "
+                    f"({self.plan[name].row_starts[-1]}, {shard.weight.shape[1]})"
+                )
             cf = self.configs[[c.name for c in self.configs].index(name)]
             with torch.no_grad():
-                shard.weight.copy_(w[shard.row_start:shard.row_end])
+                shard.weight.copy_(w[shard.row_start : shard.row_end])
                 if shard.optimizer_state is not None:
                     for bn, buf in shard.optimizer_state.state().items():
                         src = state_dict[key + "optimizer_state." + bn]
-                        buf.copy_(src if _replicated(cf, bn) else src[shard.row_start:shard.row_end])
+                        buf.copy_(src if _replicated(cf, bn) else src[shard.row_start : shard.row_end])
                     extra = state_dict.get(key + "optimizer_state._extra_state")
                     if extra is not None:
                         shard.optimizer_state.set_extra_state(extra)
@@ -246,7 +291,7 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         weights and optimizer state). Materialises every table whole: for tests, export, conversion."""
         out: "OrderedDict[str, object]" = OrderedDict()
         group = self.process_group
-        for ti, cf in enumerate(self.configs):
+        for cf in self.configs:
             p = self.plan[cf.name]
             key = f"embedding_bags.{cf.name}."
             pieces_w, pieces_s, extra = [], [], None
@@ -255,28 +300,39 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
                 if r == self.rank:
                     shard = self.embedding_bags[cf.name]
                     w = shard.weight.detach().clone()
-                    st = {k: v.clone() for k, v in shard.optimizer_state.state().items()} \
-                        if shard.optimizer_state is not None else {}
+                    st = (
+                        {k: v.clone() for k, v in shard.optimizer_state.state().items()}
+                        if shard.optimizer_state is not None
+                        else {}
+                    )
                 else:
                     w = torch.empty((b - a, cf.embedding_dim), dtype=self.dtype)
                     st = cf.optimizer.init_state(w) if cf.optimizer is not None else {}
                 for name_, t in [("weight", w)] + sorted(st.items()):
-                    guarded(f"broadcast ({cf.name} {name_})",
-                            lambda t=t: dist.broadcast(t, dist.get_global_rank(group, r), group=group))
+                    guarded(
+                        f"broadcast ({cf.name} {name_})",
+                        lambda t=t: dist.broadcast(t, dist.get_global_rank(group, r), group=group),
+                    )
                 pieces_w.append(w)
                 pieces_s.append(st)
                 if i == 0:
-                    obj = [self.embedding_bags[cf.name].optimizer_state.get_extra_state()
-                           if r == self.rank and cf.optimizer is not None else None]
+                    obj = [
+                        self.embedding_bags[cf.name].optimizer_state.get_extra_state()
+                        if r == self.rank and cf.optimizer is not None
+                        else None
+                    ]
                     if cf.optimizer is not None:
-                        guarded(f"broadcast_object_list ({cf.name} optimizer)",
-                                lambda: dist.broadcast_object_list(obj, dist.get_global_rank(group, r), group=group))
+                        guarded(
+                            f"broadcast_object_list ({cf.name} optimizer)",
+                            lambda: dist.broadcast_object_list(obj, dist.get_global_rank(group, r), group=group),
+                        )
                         extra = obj[0]
             out[key + "weight"] = torch.cat(pieces_w) if len(pieces_w) > 1 else pieces_w[0]
             for bn in pieces_s[0]:
                 parts = [s[bn] for s in pieces_s]
-                out[key + "optimizer_state." + bn] = parts[0] if _replicated(cf, bn) or len(parts) == 1 \
-                    else torch.cat(parts)
+                out[key + "optimizer_state." + bn] = (
+                    parts[0] if _replicated(cf, bn) or len(parts) == 1 else torch.cat(parts)
+                )
             if cf.optimizer is not None:
                 out[key + "optimizer_state._extra_state"] = extra
         return out
@@ -294,8 +350,13 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         load(self, directory)
 
     # ---- the lookup -----------------------------------------------------------------------
-    def forward(self, values: Tensor, offsets: Optional[Tensor] = None, lengths: Optional[Tensor] = None,
-                per_sample_weights: Optional[Tensor] = None) -> Union[Tensor, Dict[str, Tensor]]:
+    def forward(
+        self,
+        values: Tensor,
+        offsets: Optional[Tensor] = None,
+        lengths: Optional[Tensor] = None,
+        per_sample_weights: Optional[Tensor] = None,
+    ) -> Union[Tensor, Dict[str, Tensor]]:
         """Pools every feature's bags of this rank: → [B, sum of dims], or a dict feature → [B, D]."""
         F = len(self.feature_names)
         if (offsets is None) == (lengths is None):  # before the dtype checks, as in the collection
@@ -303,17 +364,23 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         if values.dtype not in (torch.int32, torch.int64):
             raise TypeError(f"values must be int32 or int64, got {values.dtype}")
         if values.device.type != "cpu":
-            raise NotImplementedError(f"sharded lookups of {values.device} ids: CUDA tensors with NCCL are not "
-                                      "implemented yet (the tables and the exchange are on the CPU, over gloo)")
+            raise NotImplementedError(
+                f"sharded lookups of {values.device} ids: CUDA tensors with NCCL are not "
+                "implemented yet (the tables and the exchange are on the CPU, over gloo)"
+            )
         offsets = jagged_offsets(F, offsets, lengths, torch.int64)
         if per_sample_weights is not None:
             if per_sample_weights.shape != values.shape:
-                raise ValueError(f"per_sample_weights must have the shape of values {tuple(values.shape)}, "
-                                 f"got {tuple(per_sample_weights.shape)}")
+                raise ValueError(
+                    f"per_sample_weights must have the shape of values {tuple(values.shape)}, "
+                    f"got {tuple(per_sample_weights.shape)}"
+                )
             for t in set(self._feature_table):
                 if self.configs[t].pooling == "max":
-                    raise ValueError(f"per_sample_weights are only supported for sum and mean pooling, table "
-                                     f"{self.configs[t].name!r} pools max")
+                    raise ValueError(
+                        f"per_sample_weights are only supported for sum and mean pooling, table "
+                        f"{self.configs[t].name!r} pools max"
+                    )
         grad = torch.is_grad_enabled()
         weights = [self.embedding_bags[self.configs[t].name].weight for t in self._my_tables]
         if grad:
@@ -326,8 +393,10 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         out = _ShardedLookup.apply(self, values, offsets.long(), per_sample_weights, anchor, *weights)
         if self.output == "concat":
             return out
-        return {f: out[:, self._col[i]:self._col[i] + self._dims[self._feature_table[i]]]
-                for i, f in enumerate(self.feature_names)}
+        return {
+            f: out[:, self._col[i] : self._col[i] + self._dims[self._feature_table[i]]]
+            for i, f in enumerate(self.feature_names)
+        }
 
     # pieces of the forward, used by _ShardedLookup
     def _route(self, values: Tensor, offsets: Tensor, psw: Optional[Tensor]):
@@ -359,8 +428,10 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
             lo, hi = torch.aminmax(seg)
             if int(lo) < 0 or int(hi) >= cf.num_embeddings:
                 j = int(((seg < 0) | (seg >= cf.num_embeddings)).nonzero()[0]) + a
-                raise IndexError(f"values[{start + j}]={int(vals[j])} (feature {self.feature_names[f]!r}) is out of "
-                                 f"range for table {cf.name!r} of {cf.num_embeddings} rows")
+                raise IndexError(
+                    f"values[{start + j}]={int(vals[j])} (feature {self.feature_names[f]!r}) is out of "
+                    f"range for table {cf.name!r} of {cf.num_embeddings} rows"
+                )
             if cf.padding_idx is not None:
                 if keep is None:
                     keep = torch.ones(n, dtype=torch.bool)
@@ -378,7 +449,7 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         if keep is not None:
             pos = keep.nonzero().squeeze(1)
             dest, local, bag = dest[pos], local[pos], bag[pos]
-        key = dest.to(torch.int16) if W < 2 ** 15 else dest
+        key = dest.to(torch.int16) if W < 2**15 else dest
         order = torch.sort(key, stable=True).indices
         # ids per (destination, feature, bag); scatter_add needs no pass for the maximum (bincount does)
         per_bag = torch.zeros(W * F * B, dtype=torch.int64)
@@ -386,16 +457,25 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         per_bag = per_bag.view(W, F, B)
         counts = per_bag.sum((1, 2))
         sent_pos = order if pos is None else pos[order]
-        return dict(B=B, start=start, pos=sent_pos, local=local[order], counts=counts, per_bag=per_bag,
-                    psw=None if psw is None else psw[start:end][sent_pos])
+        return dict(
+            B=B,
+            start=start,
+            pos=sent_pos,
+            local=local[order],
+            counts=counts,
+            per_bag=per_bag,
+            psw=None if psw is None else psw[start:end][sent_pos],
+        )
 
     def _a2a(self, op: str, send: Tensor, send_splits: List[int], recv_splits: List[int], dtype=None) -> Tensor:
         recv = torch.empty(sum(recv_splits), dtype=dtype or send.dtype)
         me = self.rank
         self._bytes += (sum(send_splits) - send_splits[me]) * send.element_size()
+
         def run():
-            work = dist.all_to_all_single(recv, send.contiguous(), recv_splits, send_splits,
-                                          group=self.process_group, async_op=True)
+            work = dist.all_to_all_single(
+                recv, send.contiguous(), recv_splits, send_splits, group=self.process_group, async_op=True
+            )
             if self.poll_collectives:
                 # Waiting by polling (yielding the core to gloo's threads) instead of sleeping on the
                 # work: on this 2-vCPU VM a sleeping waiter is woken 1-1.5 ms late after a busy
@@ -424,8 +504,10 @@ class _ShardedLookup(torch.autograd.Function):
         n_in, b_in, f_in = got[:, 0].tolist(), got[:, 1].tolist(), got[:, 2].tolist()
         if any(f != flags for f in f_in):
             bad = next(r for r, f in enumerate(f_in) if f != flags)
-            raise ValueError(f"per_sample_weights given (or requiring grad) on some ranks only: rank {me} "
-                             f"flags {flags}, rank {bad} flags {f_in[bad]} (1: weights given, 2: they need a gradient)")
+            raise ValueError(
+                f"per_sample_weights given (or requiring grad) on some ranks only: rank {me} "
+                f"flags {flags}, rank {bad} flags {f_in[bad]} (1: weights given, 2: they need a gradient)"
+            )
         # 2. bag lengths and ids, one integer buffer per destination
         served = mod._served
         pieces, send_splits = [], []
@@ -448,8 +530,8 @@ class _ShardedLookup(torch.autograd.Function):
         if packed:
             chunks, pchunks = [], []
             for s, ch in enumerate(recv.split(recv_splits)):
-                chunks.append(ch[:Fm * b_in[s] + n_in[s]])
-                pchunks.append(ch[Fm * b_in[s] + n_in[s]:].view(torch.float32))
+                chunks.append(ch[: Fm * b_in[s] + n_in[s]])
+                pchunks.append(ch[Fm * b_in[s] + n_in[s] :].view(torch.float32))
         else:
             if psw is not None:
                 rpsw = mod._a2a("all_to_all_single (per-sample weights)", R["psw"].float(), counts, n_in)
@@ -459,8 +541,8 @@ class _ShardedLookup(torch.autograd.Function):
         tb = {t: {"ids": [], "lens": [], "psw": [], "src": []} for t in mod._my_tables}
         id_pieces = []  # per source: per served feature, the ids (for the psw gradient's way back)
         for s in range(W):
-            lens = chunks[s][:Fm * b_in[s]].view(Fm, b_in[s])
-            ids = chunks[s][Fm * b_in[s]:]
+            lens = chunks[s][: Fm * b_in[s]].view(Fm, b_in[s])
+            ids = chunks[s][Fm * b_in[s] :]
             tot = lens.sum(1).tolist() if Fm else []
             by_feat = ids.split(tot) if Fm else []
             ps_feat = pchunks[s].split(tot) if pchunks is not None and Fm else None
@@ -493,7 +575,7 @@ class _ShardedLookup(torch.autograd.Function):
             part = []
             for f in served[me]:
                 t = mod._feature_table[f]
-                part.append(pooled[t][row0[t]:row0[t] + b_in[s]].reshape(-1))
+                part.append(pooled[t][row0[t] : row0[t] + b_in[s]].reshape(-1))
                 row0[t] += b_in[s]
             back += part
             back_splits.append(b_in[s] * mod._width[me])
@@ -513,7 +595,7 @@ class _ShardedLookup(torch.autograd.Function):
             c = 0
             for f in served[r]:
                 D = mod._dims[mod._feature_table[f]]
-                pieces_by_f[f].append((r, ch[c:c + B * D].view(B, D)))
+                pieces_by_f[f].append((r, ch[c : c + B * D].view(B, D)))
                 c += B * D
         winners = {}
         for f in range(F):
@@ -553,8 +635,7 @@ class _ShardedLookup(torch.autograd.Function):
         if ctx.done:
             raise BackwardTwiceError("backward ran twice through a sharded lookup")
         mod, R = ctx.mod, ctx.R
-        W, me, F = mod.world_size, mod.rank, len(mod.feature_names)
-        B = R["B"]
+        W, me = mod.world_size, mod.rank
         mod._bytes, mod._exchange_s = 0, 0.0
         grad_out = grad_out.contiguous()
         if mod.average_gradients:  # each rank's loss counts 1/W, as DDP averages the dense gradients
@@ -565,7 +646,7 @@ class _ShardedLookup(torch.autograd.Function):
             for f in mod._served[r]:
                 t = mod._feature_table[f]
                 cf = mod.configs[t]
-                g = grad_out[:, mod._col[f]:mod._col[f] + mod._dims[t]]
+                g = grad_out[:, mod._col[f] : mod._col[f] + mod._dims[t]]
                 if cf.pooling == "mean":
                     g = g / ctx.counts_fb[f].clamp(min=1).to(g.dtype)[:, None]
                 elif f in ctx.winners:
@@ -581,7 +662,7 @@ class _ShardedLookup(torch.autograd.Function):
             for f in served_me:
                 t = mod._feature_table[f]
                 D = mod._dims[t]
-                gparts[t].append(ch[c:c + ctx.b_in[s] * D].view(ctx.b_in[s], D))
+                gparts[t].append(ch[c : c + ctx.b_in[s] * D].view(ctx.b_in[s], D))
                 c += ctx.b_in[s] * D
         need_psw = bool(ctx.flags & 2)
         gpsw_t = {}
@@ -591,13 +672,17 @@ class _ShardedLookup(torch.autograd.Function):
             if len(served_me) == 1:  # one feature: the received rows are the table's batch as they are
                 gts[t] = recv.view(-1, mod._dims[t]).to(w.dtype)
             else:
-                gts[t] = torch.cat(gparts[t]).to(w.dtype).contiguous() if gparts[t] else \
-                    torch.empty((0, mod._dims[t]), dtype=w.dtype)
+                gts[t] = (
+                    torch.cat(gparts[t]).to(w.dtype).contiguous()
+                    if gparts[t]
+                    else torch.empty((0, mod._dims[t]), dtype=w.dtype)
+                )
             if need_psw:  # before any update: it needs the rows the forward used
                 b = ctx.batches[t]
                 with translate_errors():
-                    gpsw_t[t] = _ops.embedding_bag_backward_psw(gts[t], w.detach(), b.indices, b.offsets, b.mode,
-                                                                -1, False)
+                    gpsw_t[t] = _ops.embedding_bag_backward_psw(
+                        gts[t], w.detach(), b.indices, b.offsets, b.mode, -1, False
+                    )
         for t, w in zip(mod._my_tables, ctx.weights):
             shard = mod.embedding_bags[mod.configs[t].name]
             b = ctx.batches[t]
@@ -606,8 +691,19 @@ class _ShardedLookup(torch.autograd.Function):
                 grads.append(None)
             else:
                 with translate_errors():
-                    grads.append(_ops.embedding_bag_backward_dense(gts[t], b.indices, b.offsets, w.shape[0], b.mode,
-                                                                   b.per_sample_weights, b.max_rows, -1, False))
+                    grads.append(
+                        _ops.embedding_bag_backward_dense(
+                            gts[t],
+                            b.indices,
+                            b.offsets,
+                            w.shape[0],
+                            b.mode,
+                            b.per_sample_weights,
+                            b.max_rows,
+                            -1,
+                            False,
+                        )
+                    )
         grad_psw = None
         if need_psw:
             # 6. per-id gradients back in the order the ids came (source, served feature)
@@ -617,11 +713,12 @@ class _ShardedLookup(torch.autograd.Function):
                 for i, f in enumerate(served_me):
                     t = mod._feature_table[f]
                     n = ctx.id_pieces[s][i]
-                    back.append(gpsw_t[t][pos_t[t]:pos_t[t] + n])
+                    back.append(gpsw_t[t][pos_t[t] : pos_t[t] + n])
                     pos_t[t] += n
             send_p = torch.cat(back) if back else torch.empty(0)
-            got = mod._a2a("all_to_all_single (per-sample-weight gradients)", send_p.float(), ctx.n_in,
-                           R["counts"].tolist())
+            got = mod._a2a(
+                "all_to_all_single (per-sample-weight gradients)", send_p.float(), ctx.n_in, R["counts"].tolist()
+            )
             grad_psw = torch.zeros(ctx.values_shape, dtype=torch.float32)
             grad_psw[R["start"] + R["pos"]] = got
             grad_psw = grad_psw.to(ctx.psw_dtype)

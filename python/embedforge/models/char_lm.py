@@ -125,8 +125,9 @@ class LoopRNN(CharLM):
         torch.Size([1, 30])
     """
 
-    def __init__(self, vocab_size: int, n_hidden: int = 64, emb_dim: int = 16, mode: str = "add",
-                 vocab: Vocab | None = None) -> None:
+    def __init__(
+        self, vocab_size: int, n_hidden: int = 64, emb_dim: int = 16, mode: str = "add", vocab: Vocab | None = None
+    ) -> None:
         """Create ``embedding``, the recurrence and ``output``."""
         super().__init__(vocab)
         if mode not in ("add", "concat"):
@@ -172,8 +173,15 @@ class TorchRNNModel(CharLM):
 
     _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
-    def __init__(self, vocab_size: int, n_hidden: int = 64, emb_dim: int = 16, num_layers: int = 1,
-                 cell: str = "rnn", vocab: Vocab | None = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        n_hidden: int = 64,
+        emb_dim: int = 16,
+        num_layers: int = 1,
+        cell: str = "rnn",
+        vocab: Vocab | None = None,
+    ) -> None:
         """Create ``embedding``, ``rnn`` and ``output``."""
         super().__init__(vocab)
         if cell not in self._CELLS:
@@ -206,8 +214,17 @@ class SequenceRNN(CharLM):
         torch.Size([1, 4, 30])
     """
 
-    def __init__(self, vocab_size: int, n_hidden: int = 64, emb_dim: int = 16, num_layers: int = 1,
-                 cell: str = "gru", dropout: float = 0.0, stateful: bool = False, vocab: Vocab | None = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        n_hidden: int = 64,
+        emb_dim: int = 16,
+        num_layers: int = 1,
+        cell: str = "gru",
+        dropout: float = 0.0,
+        stateful: bool = False,
+        vocab: Vocab | None = None,
+    ) -> None:
         """Create ``embedding``, ``rnn``, ``dropout`` and ``output``."""
         super().__init__(vocab)
         cells = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -258,8 +275,9 @@ class BengioMLP(CharLM):
         torch.Size([1, 30])
     """
 
-    def __init__(self, vocab_size: int, block_size: int = 4, emb_dim: int = 10, n_hidden: int = 128,
-                 vocab: Vocab | None = None) -> None:
+    def __init__(
+        self, vocab_size: int, block_size: int = 4, emb_dim: int = 10, n_hidden: int = 128, vocab: Vocab | None = None
+    ) -> None:
         """Create ``embedding``, ``hidden`` and ``output``."""
         super().__init__(vocab)
         if block_size < 1:

@@ -43,8 +43,15 @@ class EmbeddingDotBias(nn.Module):
         torch.Size([2])
     """
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int = 32,
-                 y_range: tuple[float, float] | None = None, init_std: float = 0.01, sparse: bool = False) -> None:
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        n_factors: int = 32,
+        y_range: tuple[float, float] | None = None,
+        init_std: float = 0.01,
+        sparse: bool = False,
+    ) -> None:
         """Create the four tables (``user_factors``, ``item_factors``, ``user_bias``, ``item_bias``)."""
         super().__init__()
         self.y_range = _check_range(y_range)
@@ -78,8 +85,15 @@ class EmbeddingNet(nn.Module):
         torch.Size([2])
     """
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int = 32, hidden: Sequence[int] = (64,),
-                 dropout: float = 0.2, y_range: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        n_factors: int = 32,
+        hidden: Sequence[int] = (64,),
+        dropout: float = 0.2,
+        y_range: tuple[float, float] | None = None,
+    ) -> None:
         """Create ``user_factors``, ``item_factors`` and the ``mlp``."""
         super().__init__()
         self.y_range = _check_range(y_range)
@@ -103,8 +117,9 @@ class EmbeddingNet(nn.Module):
 
 
 @torch.no_grad()
-def predict_ratings(model: nn.Module, dataset: RatingsDataset, users: Sequence[Hashable],
-                    items: Sequence[Hashable]) -> torch.Tensor:
+def predict_ratings(
+    model: nn.Module, dataset: RatingsDataset, users: Sequence[Hashable], items: Sequence[Hashable]
+) -> torch.Tensor:
     """Ratings for raw (user, item) ids, mapped through ``dataset``; ``KeyError`` for ids unseen in training."""
     u, i = dataset.encode(users, items)
     model.eval()

@@ -9,8 +9,16 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["as_matrix", "rank_by_bias", "PCAResult", "pca", "nearest_by_cosine", "partial_dependence",
-           "ConvNgrams", "conv_ngrams"]
+__all__ = [
+    "as_matrix",
+    "rank_by_bias",
+    "PCAResult",
+    "pca",
+    "nearest_by_cosine",
+    "partial_dependence",
+    "ConvNgrams",
+    "conv_ngrams",
+]
 
 
 def as_matrix(table: Any) -> np.ndarray:
@@ -89,8 +97,9 @@ def pca(table: Any, n_components: int = 3, labels: Sequence[Hashable] | None = N
     return PCAResult(comps, proj, ratio, top, bottom)
 
 
-def nearest_by_cosine(table: Any, query: int | np.ndarray, k: int = 10,
-                      labels: Sequence[Hashable] | None = None) -> list[tuple[Hashable, float]]:
+def nearest_by_cosine(
+    table: Any, query: int | np.ndarray, k: int = 10, labels: Sequence[Hashable] | None = None
+) -> list[tuple[Hashable, float]]:
     """The ``k`` rows most cosine-similar to row ``query`` (itself excluded) or to a query vector."""
     x = as_matrix(table)
     names = _labels(labels, len(x))
@@ -116,8 +125,9 @@ def nearest_by_cosine(table: Any, query: int | np.ndarray, k: int = 10,
 
 
 @torch.no_grad()
-def partial_dependence(model: nn.Module, cats: torch.Tensor, conts: torch.Tensor, column: int,
-                       codes: Sequence[int]) -> np.ndarray:
+def partial_dependence(
+    model: nn.Module, cats: torch.Tensor, conts: torch.Tensor, column: int, codes: Sequence[int]
+) -> np.ndarray:
     """Mean prediction over the given rows with categorical ``column`` set to each code in turn (K,)."""
     if not 0 <= column < cats.shape[1]:
         raise IndexError(f"column {column} is out of range for {cats.shape[1]} categorical columns")
@@ -156,11 +166,15 @@ class ConvNgrams:
 
     def ngram(self, width: int, start: int) -> tuple[str, ...]:
         """The labels of the ``width`` tokens starting at ``start``."""
-        return tuple(self.tokens[start:start + width])
+        return tuple(self.tokens[start : start + width])
 
 
-def conv_ngrams(model: nn.Module, tokens: Sequence[int] | Sequence[str] | torch.Tensor,
-                vocab: Any | None = None, rank: str = "influence") -> ConvNgrams:
+def conv_ngrams(
+    model: nn.Module,
+    tokens: Sequence[int] | Sequence[str] | torch.Tensor,
+    vocab: Any | None = None,
+    rank: str = "influence",
+) -> ConvNgrams:
     """Filter activations and the most influential n-gram per filter width of a TextCNN for one text.
 
     ``tokens`` are L token ids, or L strings encoded with ``vocab`` (an :class:`embedforge.data.Vocab`);
@@ -220,7 +234,7 @@ def conv_ngrams(model: nn.Module, tokens: Sequence[int] | Sequence[str] | torch.
         peak = a.max(axis=1)
         pick = np.where(peak > 0, a.argmax(axis=1), -1)
         live = pick >= 0
-        f_share = share[offset:offset + len(a)]
+        f_share = share[offset : offset + len(a)]
         offset += len(a)
         v = np.bincount(pick[live], minlength=a.shape[1])
         sc = np.zeros(a.shape[1])
@@ -230,5 +244,5 @@ def conv_ngrams(model: nn.Module, tokens: Sequence[int] | Sequence[str] | torch.
         keys = (-mass, -v) if rank == "votes" else (-mass, -sc)
         best = int(np.lexsort(keys)[0])
         acts[w], picks[w], infl[w], votes[w], scores[w] = a, pick, f_share, v, sc
-        top[w] = (best, tuple(labels[best:best + w]))
+        top[w] = (best, tuple(labels[best : best + w]))
     return ConvNgrams(labels, predicted, probs, acts, picks, infl, votes, scores, top)

@@ -73,16 +73,14 @@ def train_letter_embeddings(
     which never train, so plot ``vocab.itos[2:]`` against ``snap[2:]``. With ``return_model=True`` the
     trained model is returned third.
     """
-    from ..train import Callback, Trainer
     from ..data.loaders import tensor_loader
+    from ..train import Callback, Trainer
 
     if snapshot_every < 1:
         raise ValueError(f"snapshot_every must be >= 1, got {snapshot_every}")
     stream = letter_stream(text, alphabet)
     if len(stream) < 2:
-        raise ValueError(
-            f"text has {len(stream)} usable character(s) from the alphabet {alphabet!r}; need at least 2"
-        )
+        raise ValueError(f"text has {len(stream)} usable character(s) from the alphabet {alphabet!r}; need at least 2")
     vocab = Vocab.build([stream])
     torch.manual_seed(seed)
     x, y = next_token_pairs(vocab.encode(stream), context=1)
@@ -94,8 +92,9 @@ def train_letter_embeddings(
             if step % snapshot_every == 0:
                 snapshots.append(model.embedding.weight.detach().numpy().copy())
 
-    trainer = Trainer(model, nn.functional.cross_entropy, torch.optim.Adam(model.parameters(), lr=lr),
-                      callbacks=[_Snap()])
+    trainer = Trainer(
+        model, nn.functional.cross_entropy, torch.optim.Adam(model.parameters(), lr=lr), callbacks=[_Snap()]
+    )
     trainer.fit(tensor_loader(x, y, batch_size=batch_size, shuffle=True, seed=seed), epochs=epochs)
     if trainer.step % snapshot_every != 0:
         snapshots.append(model.embedding.weight.detach().numpy().copy())

@@ -26,8 +26,15 @@ class LineFit:
     losses: np.ndarray  # (S,)
 
 
-def noisy_line(n: int = 100, a: float = 3.0, b: float = 2.0, noise: float = 0.5, seed: int = 0,
-               low: float = -1.0, high: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def noisy_line(
+    n: int = 100,
+    a: float = 3.0,
+    b: float = 2.0,
+    noise: float = 0.5,
+    seed: int = 0,
+    low: float = -1.0,
+    high: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points x ~ U(low, high), y = a·x + b + N(0, noise²): float32 arrays (x, y)."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(low, high, n).astype(np.float32)
@@ -50,8 +57,9 @@ def _finish(steps_seen: list[int], params: list[tuple[float, float]], losses: li
     return LineFit(float(arr[-1, 0]), float(arr[-1, 1]), steps_seen, arr, np.asarray(losses, dtype=np.float64))
 
 
-def fit_line_torch(x: Any, y: Any, lr: float = 0.1, steps: int = 100, start: tuple[float, float] = (-1.0, 1.0),
-                   snapshot_every: int = 1) -> LineFit:
+def fit_line_torch(
+    x: Any, y: Any, lr: float = 0.1, steps: int = 100, start: tuple[float, float] = (-1.0, 1.0), snapshot_every: int = 1
+) -> LineFit:
     """Gradient descent on MSE with ``loss.backward()`` and an update under ``torch.no_grad()`` (float32).
 
     A snapshot is taken before the first step, every ``snapshot_every`` steps and after the last step.
@@ -76,8 +84,9 @@ def fit_line_torch(x: Any, y: Any, lr: float = 0.1, steps: int = 100, start: tup
     return _finish(seen, params, losses)
 
 
-def fit_line_numpy(x: Any, y: Any, lr: float = 0.1, steps: int = 100, start: tuple[float, float] = (-1.0, 1.0),
-                   snapshot_every: int = 1) -> LineFit:
+def fit_line_numpy(
+    x: Any, y: Any, lr: float = 0.1, steps: int = 100, start: tuple[float, float] = (-1.0, 1.0), snapshot_every: int = 1
+) -> LineFit:
     """The same descent with the gradient written out: ∂L/∂a = mean(2·r·x), ∂L/∂b = mean(2·r), r = a·x + b − y."""
     xn, yn = _check(x, y, lr, steps, snapshot_every)
     a, b = np.float32(start[0]), np.float32(start[1])

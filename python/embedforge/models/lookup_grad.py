@@ -82,11 +82,22 @@ def backward_memory(ids: torch.Tensor, num_rows: int, dim: int) -> BackwardMemor
     ids = _ids(ids, num_rows)
     sizes = {}
     for name, kwargs in (("dense", {}), ("sparse", {"sparse": True}), ("fused", {"optimizer": optim.SGD(lr=0.1)})):
-        table = enn.EmbeddingBag(num_rows, dim, mode="sum", **kwargs) if name == "fused" else \
-            enn.Embedding(num_rows, dim, **kwargs)
+        table = (
+            enn.EmbeddingBag(num_rows, dim, mode="sum", **kwargs)
+            if name == "fused"
+            else enn.Embedding(num_rows, dim, **kwargs)
+        )
         out = table(ids[None, :]) if name == "fused" else table(ids)
         out.sum().backward()
         sizes[name] = _grad_bytes(table.weight.grad)
         del table, out
-    return BackwardMemory(ids.numel(), num_rows, dim, int(torch.unique(ids).numel()),
-                          one_hot_nbytes(ids.numel(), num_rows), sizes["dense"], sizes["sparse"], sizes["fused"])
+    return BackwardMemory(
+        ids.numel(),
+        num_rows,
+        dim,
+        int(torch.unique(ids).numel()),
+        one_hot_nbytes(ids.numel(), num_rows),
+        sizes["dense"],
+        sizes["sparse"],
+        sizes["fused"],
+    )

@@ -62,12 +62,18 @@ def with_torch_modules(model: nn.Module) -> nn.Module:
         if isinstance(module, enn.EmbeddingBag):
             if getattr(module, "optimizer", None) is not None:
                 raise NotImplementedError("with_torch_modules: a table with a fused optimizer has no torch twin")
-            new: nn.Module = nn.EmbeddingBag(module.num_embeddings, module.embedding_dim, mode=module.mode,
-                                             padding_idx=module.padding_idx, sparse=module.sparse,
-                                             include_last_offset=module.include_last_offset)
+            new: nn.Module = nn.EmbeddingBag(
+                module.num_embeddings,
+                module.embedding_dim,
+                mode=module.mode,
+                padding_idx=module.padding_idx,
+                sparse=module.sparse,
+                include_last_offset=module.include_last_offset,
+            )
         elif isinstance(module, enn.Embedding):
-            new = nn.Embedding(module.num_embeddings, module.embedding_dim, padding_idx=module.padding_idx,
-                               sparse=module.sparse)
+            new = nn.Embedding(
+                module.num_embeddings, module.embedding_dim, padding_idx=module.padding_idx, sparse=module.sparse
+            )
         else:
             continue
         with torch.no_grad():
@@ -83,8 +89,20 @@ def _ids(b: int, length: int, vocab: int) -> torch.Tensor:
 
 
 def _zoo() -> dict[str, Callable[[], tuple[nn.Module, tuple[Any, ...]]]]:
-    from . import (BagOfEmbeddingsClassifier, BengioMLP, Char3Model, EmbeddingDotBias, EmbeddingNet, LoopRNN,
-                   NextTokenModel, SequenceRNN, TabularConfig, TabularModel, TextCNN, TorchRNNModel)
+    from . import (
+        BagOfEmbeddingsClassifier,
+        BengioMLP,
+        Char3Model,
+        EmbeddingDotBias,
+        EmbeddingNet,
+        LoopRNN,
+        NextTokenModel,
+        SequenceRNN,
+        TabularConfig,
+        TabularModel,
+        TextCNN,
+        TorchRNNModel,
+    )
 
     def users_items() -> tuple[torch.Tensor, torch.Tensor]:
         return torch.arange(8) % 30, torch.arange(8) % 40
@@ -110,8 +128,19 @@ def _zoo() -> dict[str, Callable[[], tuple[nn.Module, tuple[Any, ...]]]]:
 
 
 #: Names of the models :func:`zoo` builds: every model class exported by ``embedforge.models``.
-MODEL_ZOO = ("NextTokenModel", "EmbeddingDotBias", "EmbeddingNet", "TabularModel", "BengioMLP", "Char3Model",
-             "LoopRNN", "TorchRNNModel", "SequenceRNN", "TextCNN", "BagOfEmbeddingsClassifier")
+MODEL_ZOO = (
+    "NextTokenModel",
+    "EmbeddingDotBias",
+    "EmbeddingNet",
+    "TabularModel",
+    "BengioMLP",
+    "Char3Model",
+    "LoopRNN",
+    "TorchRNNModel",
+    "SequenceRNN",
+    "TextCNN",
+    "BagOfEmbeddingsClassifier",
+)
 
 
 def zoo(name: str, seed: int = 0) -> tuple[nn.Module, tuple[Any, ...]]:

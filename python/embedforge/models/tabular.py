@@ -88,7 +88,9 @@ class TabularModel(nn.Module):
         k = len(self.embeddings)
         if cats.dim() != 2 or cats.shape[1] != k:
             raise ValueError(f"expected categorical codes of shape (B, {k}), got {tuple(cats.shape)}")
-        parts = [self.emb_dropout(torch.cat([e(cats[:, j]) for j, e in enumerate(self.embeddings)], dim=1))] if k else []
+        parts = (
+            [self.emb_dropout(torch.cat([e(cats[:, j]) for j, e in enumerate(self.embeddings)], dim=1))] if k else []
+        )
         if self.bn_cont is not None:
             if conts is None or conts.dim() != 2 or conts.shape[1] != self.config.n_cont:
                 got = None if conts is None else tuple(conts.shape)

@@ -14,7 +14,9 @@ from ..data.vocab import Vocab
 __all__ = ["pretrained_matrix", "TextCNN", "BagOfEmbeddingsClassifier"]
 
 
-def pretrained_matrix(vocab: Vocab, vectors: Any, seed: int = 0, oov_std: float | None = None) -> tuple[np.ndarray, float]:
+def pretrained_matrix(
+    vocab: Vocab, vectors: Any, seed: int = 0, oov_std: float | None = None
+) -> tuple[np.ndarray, float]:
     """A (len(vocab), D) float32 matrix of pretrained rows for ``vocab``, and the fraction of tokens found.
 
     ``vectors`` is a KeyedVectors-like object (``key in vectors``, ``vectors[key]``, ``vector_size``,
@@ -26,15 +28,12 @@ def pretrained_matrix(vocab: Vocab, vectors: Any, seed: int = 0, oov_std: float 
         mat = np.array(vectors.detach().cpu() if isinstance(vectors, torch.Tensor) else vectors, dtype=np.float32)
         if mat.ndim != 2 or mat.shape[0] != len(vocab):
             raise ValueError(
-                f"a pretrained matrix must have one row per vocabulary id: expected ({len(vocab)}, D), "
-                f"got {mat.shape}"
+                f"a pretrained matrix must have one row per vocabulary id: expected ({len(vocab)}, D), got {mat.shape}"
             )
         mat[vocab.pad_id] = 0.0
         return mat, 1.0
     if not (hasattr(vectors, "__contains__") and hasattr(vectors, "__getitem__")):
-        raise TypeError(
-            f"vectors must be a KeyedVectors-like object or a matrix, got {type(vectors).__name__}"
-        )
+        raise TypeError(f"vectors must be a KeyedVectors-like object or a matrix, got {type(vectors).__name__}")
     dim = int(getattr(vectors, "vector_size", 0) or 0)
     found: dict[int, np.ndarray] = {}
     for i, tok in enumerate(vocab.itos[2:], start=2):
@@ -69,9 +68,18 @@ class TextCNN(nn.Module):
         torch.Size([4, 3])
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int, n_classes: int, widths: Sequence[int] = (1, 2, 3),
-                 n_filters: int = 64, hidden: int = 64, dropout: float = 0.3, padding_idx: int | None = 0,
-                 embedding: enn.Embedding | None = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        n_classes: int,
+        widths: Sequence[int] = (1, 2, 3),
+        n_filters: int = 64,
+        hidden: int = 64,
+        dropout: float = 0.3,
+        padding_idx: int | None = 0,
+        embedding: enn.Embedding | None = None,
+    ) -> None:
         """Create ``embedding`` (or use the one given), ``convs`` and the ``classifier`` MLP."""
         super().__init__()
         if not widths or min(widths) < 1:
@@ -79,22 +87,28 @@ class TextCNN(nn.Module):
         if n_classes < 2:
             raise ValueError(f"n_classes must be >= 2, got {n_classes}")
         self.padding_idx = padding_idx
-        self.embedding = embedding if embedding is not None else enn.Embedding(vocab_size, embedding_dim,
-                                                                               padding_idx=padding_idx)
+        self.embedding = (
+            embedding if embedding is not None else enn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
+        )
         self.convs = nn.ModuleList(nn.Conv1d(embedding_dim, n_filters, w) for w in widths)
         self.max_width = max(widths)
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(n_filters * len(widths), hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Dropout(dropout),
+            nn.Linear(n_filters * len(widths), hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(hidden, n_classes),
         )
 
     @classmethod
-    def from_pretrained(cls, vectors: Any, vocab: Vocab, n_classes: int, freeze: bool = True,
-                        **kwargs: Any) -> "TextCNN":
+    def from_pretrained(
+        cls, vectors: Any, vocab: Vocab, n_classes: int, freeze: bool = True, **kwargs: Any
+    ) -> "TextCNN":
         """A TextCNN whose table starts from pretrained vectors, frozen (``freeze=True``) or fine-tuned."""
         mat, coverage = pretrained_matrix(vocab, vectors, seed=kwargs.pop("seed", 0))
-        table = enn.Embedding.from_pretrained(torch.from_numpy(mat), freeze=freeze,
-                                              padding_idx=kwargs.get("padding_idx", vocab.pad_id))
+        table = enn.Embedding.from_pretrained(
+            torch.from_numpy(mat), freeze=freeze, padding_idx=kwargs.get("padding_idx", vocab.pad_id)
+        )
         model = cls(len(vocab), mat.shape[1], n_classes, embedding=table, **kwargs)
         model.coverage = coverage
         return model
@@ -123,8 +137,9 @@ class BagOfEmbeddingsClassifier(nn.Module):
         torch.Size([2, 2])
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int, n_classes: int, mode: str = "mean",
-                 padding_idx: int | None = 0) -> None:
+    def __init__(
+        self, vocab_size: int, embedding_dim: int, n_classes: int, mode: str = "mean", padding_idx: int | None = 0
+    ) -> None:
         """Create ``bag`` and ``fc``."""
         super().__init__()
         self.bag = enn.EmbeddingBag(vocab_size, embedding_dim, mode=mode, padding_idx=padding_idx)

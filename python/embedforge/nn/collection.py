@@ -37,21 +37,24 @@ class EmbeddingBagConfig:
             raise ValueError(f"table {self.name!r} serves no feature")
 
 
-def jagged_offsets(num_features: int, offsets: Optional[Tensor], lengths: Optional[Tensor],
-                   dtype: torch.dtype) -> Tensor:
+def jagged_offsets(
+    num_features: int, offsets: Optional[Tensor], lengths: Optional[Tensor], dtype: torch.dtype
+) -> Tensor:
     """The F*B+1 offsets of a jagged batch given by exactly one of ``offsets`` or ``lengths`` (F*B entries)."""
     F = num_features
     if (offsets is None) == (lengths is None):
         raise ValueError("give exactly one of offsets (F*B+1 entries) or lengths (F*B entries)")
     if offsets is None:
         if lengths.dim() != 1 or lengths.numel() % F:
-            raise ValueError(f"lengths must be 1-D with features × batch entries ({F} features), "
-                             f"got shape {tuple(lengths.shape)}")
+            raise ValueError(
+                f"lengths must be 1-D with features × batch entries ({F} features), got shape {tuple(lengths.shape)}"
+            )
         offsets = torch.zeros(lengths.numel() + 1, dtype=dtype)
         torch.cumsum(lengths, 0, out=offsets[1:])
     if offsets.dim() != 1 or (offsets.numel() - 1) % F:
-        raise ValueError(f"offsets must be 1-D with features × batch + 1 entries ({F} features), "
-                         f"got shape {tuple(offsets.shape)}")
+        raise ValueError(
+            f"offsets must be 1-D with features × batch + 1 entries ({F} features), got shape {tuple(offsets.shape)}"
+        )
     return offsets
 
 
@@ -85,8 +88,15 @@ class EmbeddingBagCollection(torch.nn.Module):
         self.output = output
         self.embedding_bags = torch.nn.ModuleDict(
             {
-                t.name: EmbeddingBag(t.num_embeddings, t.embedding_dim, mode=t.pooling, padding_idx=t.padding_idx,
-                                     device=device, dtype=dtype, optimizer=t.optimizer)
+                t.name: EmbeddingBag(
+                    t.num_embeddings,
+                    t.embedding_dim,
+                    mode=t.pooling,
+                    padding_idx=t.padding_idx,
+                    device=device,
+                    dtype=dtype,
+                    optimizer=t.optimizer,
+                )
                 for t in tables
             }
         )
@@ -99,8 +109,13 @@ class EmbeddingBagCollection(torch.nn.Module):
                 self.feature_names.append(f)
                 self._feature_table.append(ti)
 
-    def forward(self, values: Tensor, offsets: Optional[Tensor] = None, lengths: Optional[Tensor] = None,
-                per_sample_weights: Optional[Tensor] = None) -> Union[Tensor, Dict[str, Tensor]]:
+    def forward(
+        self,
+        values: Tensor,
+        offsets: Optional[Tensor] = None,
+        lengths: Optional[Tensor] = None,
+        per_sample_weights: Optional[Tensor] = None,
+    ) -> Union[Tensor, Dict[str, Tensor]]:
         """Pools every feature's bags: → [B, sum of dims], or a dict feature → [B, D]."""
         F = len(self.feature_names)
         offsets = jagged_offsets(F, offsets, lengths, values.dtype)
@@ -113,14 +128,21 @@ class EmbeddingBagCollection(torch.nn.Module):
                 check_table(bag.weight, bag)
             updates.append(bag.optimizer_state.update if fused else None)
         out = embedding_bag_collection(
-            [b.weight for b in bags], values, offsets, self._feature_table, [c.pooling for c in self.configs],
-            [b.padding_idx for b in bags], B, per_sample_weights=per_sample_weights, updates=updates,
+            [b.weight for b in bags],
+            values,
+            offsets,
+            self._feature_table,
+            [c.pooling for c in self.configs],
+            [b.padding_idx for b in bags],
+            B,
+            per_sample_weights=per_sample_weights,
+            updates=updates,
         )
         if self.output == "concat":
             return out
         res, c = {}, 0
         for f, t in zip(self.feature_names, self._feature_table):
             d = self.configs[t].embedding_dim
-            res[f] = out[:, c:c + d]
+            res[f] = out[:, c : c + d]
             c += d
         return res

@@ -49,8 +49,9 @@ class SharedTableError(FusedOptimizerError):
 _FLOAT32_MAX = 3.4028234663852886e38
 
 
-def _check_number(name: str, value: Any, *, low: float = 0.0, low_open: bool = False,
-                  high: Optional[float] = None) -> float:
+def _check_number(
+    name: str, value: Any, *, low: float = 0.0, low_open: bool = False, high: Optional[float] = None
+) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     v = float(value)
@@ -61,12 +62,15 @@ def _check_number(name: str, value: Any, *, low: float = 0.0, low_open: bool = F
     # The kernels compute in float32: the value must keep its meaning there (lr=1e39 is inf,
     # eps=1e-50 is 0, betas of 0.999999999 are 1), so refuse it here, at construction.
     if abs(v) > _FLOAT32_MAX:
-        raise ValueError(f"{name}={value!r} overflows float32 (largest {_FLOAT32_MAX:.6g}), which the kernels compute in")
+        raise ValueError(
+            f"{name}={value!r} overflows float32 (largest {_FLOAT32_MAX:.6g}), which the kernels compute in"
+        )
     v32 = struct.unpack("<f", struct.pack("<f", v))[0]
     if not ((v32 > low if low_open else v32 >= low) and (high is None or v32 < high)):
-        raise ValueError(f"{name}={value!r} rounds to {v32!r} in float32, which the kernels compute in, and "
-                         f"breaks the rule {'>' if low_open else '>='} {low:g}"
-                         + (f" and < {high:g}" if high is not None else ""))
+        raise ValueError(
+            f"{name}={value!r} rounds to {v32!r} in float32, which the kernels compute in, and "
+            f"breaks the rule {'>' if low_open else '>='} {low:g}" + (f" and < {high:g}" if high is not None else "")
+        )
     return v
 
 
@@ -106,8 +110,9 @@ class FusedOptimizer:
         """Fresh optimizer state for a [V, D] table (float32, on the table's device)."""
         return {}
 
-    def apply(self, weight: torch.Tensor, state: Dict[str, torch.Tensor], grad: torch.Tensor, batch: Batch,
-              seed: int) -> None:
+    def apply(
+        self, weight: torch.Tensor, state: Dict[str, torch.Tensor], grad: torch.Tensor, batch: Batch, seed: int
+    ) -> None:
         """One fused step on the rows `batch` touches (called by the table's backward)."""
         raise NotImplementedError
 
@@ -153,8 +158,17 @@ class Adagrad(FusedOptimizer):
         return {"state_sum": _zeros(weight, *weight.shape, fill=self.initial_accumulator_value)}
 
     def apply(self, weight, state, grad, batch, seed):
-        _fused.adagrad_step(weight, state["state_sum"], grad, batch, self.lr, self.eps, self.weight_decay,
-                            self.stochastic_rounding, seed)
+        _fused.adagrad_step(
+            weight,
+            state["state_sum"],
+            grad,
+            batch,
+            self.lr,
+            self.eps,
+            self.weight_decay,
+            self.stochastic_rounding,
+            seed,
+        )
 
 
 @dataclasses.dataclass(eq=False)
@@ -173,8 +187,17 @@ class RowWiseAdagrad(FusedOptimizer):
         return {"state_sum": _zeros(weight, weight.shape[0], fill=self.initial_accumulator_value)}
 
     def apply(self, weight, state, grad, batch, seed):
-        _fused.rowwise_adagrad_step(weight, state["state_sum"], grad, batch, self.lr, self.eps, self.weight_decay,
-                                    self.stochastic_rounding, seed)
+        _fused.rowwise_adagrad_step(
+            weight,
+            state["state_sum"],
+            grad,
+            batch,
+            self.lr,
+            self.eps,
+            self.weight_decay,
+            self.stochastic_rounding,
+            seed,
+        )
 
 
 @dataclasses.dataclass(eq=False)
@@ -203,9 +226,22 @@ class Adam(FusedOptimizer):
         }
 
     def apply(self, weight, state, grad, batch, seed):
-        _fused.adam_step(weight, state["exp_avg"], state["exp_avg_sq"], state["step"], grad, batch, self.lr,
-                         self.betas[0], self.betas[1], self.eps, self.weight_decay, self.per_row_step,
-                         self.stochastic_rounding, seed)
+        _fused.adam_step(
+            weight,
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            state["step"],
+            grad,
+            batch,
+            self.lr,
+            self.betas[0],
+            self.betas[1],
+            self.eps,
+            self.weight_decay,
+            self.per_row_step,
+            self.stochastic_rounding,
+            seed,
+        )
 
 
 @dataclasses.dataclass(eq=False)

@@ -56,8 +56,14 @@ class EarlyStopping(Callback):
         >>> stopper = EarlyStopping(monitor="val_loss", patience=2)
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 3, min_delta: float = 0.0,
-                 mode: str = "min", restore_best: bool = True) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 3,
+        min_delta: float = 0.0,
+        mode: str = "min",
+        restore_best: bool = True,
+    ) -> None:
         """Configure what to watch and how long to wait."""
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
@@ -102,8 +108,12 @@ class EarlyStopping(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         """Best value, wait counter and best weights."""
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "best_state": copy.copy(self.best_state)}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "best_state": copy.copy(self.best_state),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a saved state."""

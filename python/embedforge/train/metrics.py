@@ -6,8 +6,17 @@ from typing import Callable
 
 import torch
 
-__all__ = ["accuracy", "precision_recall_f1", "weighted_precision", "weighted_recall", "weighted_f1",
-           "mse", "rmse", "METRICS", "get_metric"]
+__all__ = [
+    "accuracy",
+    "precision_recall_f1",
+    "weighted_precision",
+    "weighted_recall",
+    "weighted_f1",
+    "mse",
+    "rmse",
+    "METRICS",
+    "get_metric",
+]
 
 
 def _labels(pred: torch.Tensor) -> torch.Tensor:

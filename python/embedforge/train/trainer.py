@@ -26,15 +26,18 @@ def flat_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
 
 
-def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, epochs: int, steps_per_epoch: int,
-              **kwargs: Any) -> torch.optim.lr_scheduler.OneCycleLR:
+def one_cycle(
+    optimizer: torch.optim.Optimizer, max_lr: float, epochs: int, steps_per_epoch: int, **kwargs: Any
+) -> torch.optim.lr_scheduler.OneCycleLR:
     """A OneCycle schedule (stepped per batch by the Trainer)."""
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, epochs=epochs,
-                                               steps_per_epoch=steps_per_epoch, **kwargs)
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=max_lr, epochs=epochs, steps_per_epoch=steps_per_epoch, **kwargs
+    )
 
 
-def reduce_on_plateau(optimizer: torch.optim.Optimizer, factor: float = 0.5, patience: int = 1,
-                      **kwargs: Any) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+def reduce_on_plateau(
+    optimizer: torch.optim.Optimizer, factor: float = 0.5, patience: int = 1, **kwargs: Any
+) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
     """Reduce the learning rate when the validation loss stalls (stepped per epoch by the Trainer)."""
     return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=factor, patience=patience, **kwargs)
 
@@ -128,8 +131,10 @@ class Trainer:
             import torch.distributed as dist
 
             if not dist.is_initialized():
-                raise RuntimeError("Trainer(distributed=True) needs torch.distributed initialised "
-                                   "(embedforge.distributed.init_process_group or spawn)")
+                raise RuntimeError(
+                    "Trainer(distributed=True) needs torch.distributed initialised "
+                    "(embedforge.distributed.init_process_group or spawn)"
+                )
             self.rank = dist.get_rank()
             if self.rank != 0:
                 cfg.progress = False
@@ -140,7 +145,9 @@ class Trainer:
         self.scheduler = scheduler
         cbs = list(callbacks)
         # checkpoints run last so they save the state every other callback has already updated
-        self.callbacks = [c for c in cbs if not isinstance(c, Checkpoint)] + [c for c in cbs if isinstance(c, Checkpoint)]
+        self.callbacks = [c for c in cbs if not isinstance(c, Checkpoint)] + [
+            c for c in cbs if isinstance(c, Checkpoint)
+        ]
         self.metrics = [get_metric(m) for m in cfg.metrics]
         self.history = History()
         self.epoch = 0
@@ -193,8 +200,9 @@ class Trainer:
             return iterable
         return tqdm(iterable, total=total, desc=desc, leave=False)
 
-    def fit(self, train: Iterable, val: Iterable | None = None, epochs: int = 1,
-            resume: str | os.PathLike | None = None) -> History:
+    def fit(
+        self, train: Iterable, val: Iterable | None = None, epochs: int = 1, resume: str | os.PathLike | None = None
+    ) -> History:
         """Train for ``epochs`` epochs; with ``resume`` (an existing checkpoint) continue that run up to ``epochs`` total.
 
         Returns the :class:`History` (also kept as ``self.history``).
@@ -309,7 +317,7 @@ class Trainer:
             n = len(data[0])
             if n == 0:
                 raise ValueError("nothing to predict: the inputs have zero rows")
-            batches: Iterable = (tuple(t[i:i + batch_size] for t in data) for i in range(0, n, batch_size))
+            batches: Iterable = (tuple(t[i : i + batch_size] for t in data) for i in range(0, n, batch_size))
             has_target = False
         else:
             batches = data
@@ -380,8 +388,10 @@ class Trainer:
             from ..distributed import ShardedEmbeddingBagCollection
 
             if any(isinstance(m, ShardedEmbeddingBagCollection) for m in self.model.modules()):
-                raise NotImplementedError("Trainer checkpoints of a model with sharded tables: save the tables with "
-                                          "ShardedEmbeddingBagCollection.save(directory) (per-rank shards + manifest)")
+                raise NotImplementedError(
+                    "Trainer checkpoints of a model with sharded tables: save the tables with "
+                    "ShardedEmbeddingBagCollection.save(directory) (per-rank shards + manifest)"
+                )
             if self.rank != 0:
                 return
         path = os.fspath(path)
@@ -412,13 +422,24 @@ def _distributed_loader(loader: Any, shuffle_default: bool) -> Any:
     from torch.utils.data import DataLoader, RandomSampler
     from torch.utils.data.distributed import DistributedSampler
 
-    if not isinstance(loader, DataLoader) or isinstance(loader.sampler, DistributedSampler) or \
-            isinstance(loader.batch_sampler, DistributedSampler) or loader.batch_size is None:
+    if (
+        not isinstance(loader, DataLoader)
+        or isinstance(loader.sampler, DistributedSampler)
+        or isinstance(loader.batch_sampler, DistributedSampler)
+        or loader.batch_size is None
+    ):
         return loader
     shuffle = isinstance(loader.sampler, RandomSampler) if loader.sampler is not None else shuffle_default
     sampler = DistributedSampler(loader.dataset, shuffle=shuffle, drop_last=loader.drop_last)
-    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler, collate_fn=loader.collate_fn,
-                      num_workers=loader.num_workers, drop_last=loader.drop_last, generator=loader.generator)
+    return DataLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=sampler,
+        collate_fn=loader.collate_fn,
+        num_workers=loader.num_workers,
+        drop_last=loader.drop_last,
+        generator=loader.generator,
+    )
 
 
 def _sum_over_ranks(a: float, b: float) -> tuple[float, float]:

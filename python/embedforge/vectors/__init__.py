@@ -8,8 +8,8 @@ mmap-able format, guessing which from the file's content.
 from __future__ import annotations
 
 from .evaluation import evaluate_word_analogies, evaluate_word_pairs, pearson, spearman
-from .formats import FORMATS, TruncatedFileError, VectorsDecodeError, guess_format, load, save
 from .fasttext_bin import load_facebook_model, load_facebook_vectors, save_facebook_model
+from .formats import FORMATS, TruncatedFileError, VectorsDecodeError, guess_format, load, save
 from .keyed import KeyedVectors
 
 __all__ = [

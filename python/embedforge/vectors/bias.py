@@ -13,20 +13,59 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["GENDER_PAIRS", "GENDER_PROBES", "OCCUPATIONS", "ProbeResult", "analogy_probes", "direction",
-           "project_words", "random_baseline", "format_table"]
+__all__ = [
+    "GENDER_PAIRS",
+    "GENDER_PROBES",
+    "OCCUPATIONS",
+    "ProbeResult",
+    "analogy_probes",
+    "direction",
+    "project_words",
+    "random_baseline",
+    "format_table",
+]
 
 #: Definitional pairs for a he − she direction (general-English vectors such as GloVe have all of them).
-GENDER_PAIRS = (("he", "she"), ("man", "woman"), ("his", "her"), ("him", "her"), ("men", "women"),
-                ("father", "mother"), ("boy", "girl"), ("king", "queen"))
+GENDER_PAIRS = (
+    ("he", "she"),
+    ("man", "woman"),
+    ("his", "her"),
+    ("him", "her"),
+    ("men", "women"),
+    ("father", "mother"),
+    ("boy", "girl"),
+    ("king", "queen"),
+)
 
 #: Analogy probes a : b :: c : ?, read as "b is to a as ? is to c" (answer ≈ b − a + c).
-GENDER_PROBES = (("woman", "doctor", "man"), ("man", "doctor", "woman"), ("man", "programmer", "woman"),
-                 ("woman", "nurse", "man"), ("he", "engineer", "she"), ("she", "teacher", "he"))
+GENDER_PROBES = (
+    ("woman", "doctor", "man"),
+    ("man", "doctor", "woman"),
+    ("man", "programmer", "woman"),
+    ("woman", "nurse", "man"),
+    ("he", "engineer", "she"),
+    ("she", "teacher", "he"),
+)
 
 #: Words whose projection onto the direction is printed by default.
-OCCUPATIONS = ("doctor", "nurse", "engineer", "teacher", "programmer", "scientist", "secretary", "manager",
-               "lawyer", "homemaker", "surgeon", "librarian", "pilot", "dancer", "mechanic", "receptionist")
+OCCUPATIONS = (
+    "doctor",
+    "nurse",
+    "engineer",
+    "teacher",
+    "programmer",
+    "scientist",
+    "secretary",
+    "manager",
+    "lawyer",
+    "homemaker",
+    "surgeon",
+    "librarian",
+    "pilot",
+    "dancer",
+    "mechanic",
+    "receptionist",
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +90,7 @@ def _missing(kv: Any, words: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in words if w not in kv))
 
 
-def analogy_probes(kv: Any, probes: Sequence[tuple[str, str, str]] = GENDER_PROBES,
-                   topn: int = 3) -> list[ProbeResult]:
+def analogy_probes(kv: Any, probes: Sequence[tuple[str, str, str]] = GENDER_PROBES, topn: int = 3) -> list[ProbeResult]:
     """Run each probe a : b :: c : ? as ``most_similar(positive=[b, c], negative=[a])`` (3CosAdd).
 
     As in word2vec's analogy test the three input words are never answers: a probe whose honest answer
@@ -83,8 +121,7 @@ def direction(kv: Any, pairs: Sequence[tuple[str, str]] = GENDER_PAIRS) -> tuple
     used = [(x, y) for x, y in pairs if x in kv and y in kv]
     if not used:
         raise ValueError(f"none of the pairs {list(pairs)} has both words in the vocabulary")
-    diffs = [_unit(np.asarray(kv[x], dtype=np.float64)) - _unit(np.asarray(kv[y], dtype=np.float64))
-             for x, y in used]
+    diffs = [_unit(np.asarray(kv[x], dtype=np.float64)) - _unit(np.asarray(kv[y], dtype=np.float64)) for x, y in used]
     return _unit(np.mean(diffs, axis=0)), used
 
 
@@ -97,8 +134,7 @@ def project_words(kv: Any, words: Sequence[str], axis: np.ndarray) -> tuple[list
     return scores, [w for w in dict.fromkeys(words) if w not in kv]
 
 
-def random_baseline(kv: Any, axis: np.ndarray, n: int = 500, seed: int = 0,
-                    exclude: Sequence[str] = ()) -> np.ndarray:
+def random_baseline(kv: Any, axis: np.ndarray, n: int = 500, seed: int = 0, exclude: Sequence[str] = ()) -> np.ndarray:
     """Projections of ``n`` random vocabulary words onto ``axis``: the spread a projection must exceed to mean much."""
     keys = [k for k in kv.index_to_key if k not in set(exclude)]
     if not keys:
@@ -111,6 +147,7 @@ def random_baseline(kv: Any, axis: np.ndarray, n: int = 500, seed: int = 0,
 
 def format_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     """A Markdown table of ``rows`` under ``header`` (floats with three decimals)."""
+
     def cell(v: Any) -> str:
         return f"{v:+.3f}" if isinstance(v, float) else str(v).replace("|", "\\|")
 

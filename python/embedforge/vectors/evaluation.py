@@ -75,8 +75,7 @@ def betainc(a: float, b: float, x: float) -> float:
         return math.nan
     if x == 0.0 or x == 1.0:
         return x
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _betacf(a, b, x) / a
     return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
@@ -154,8 +153,7 @@ def _lines(path: PathLike, encoding: str = "utf8") -> Iterator[tuple[int, str]]:
                 raise _decode_error(exc, name, f"{name} line {line_no}: cannot decode as {encoding}") from None
 
 
-def _restricted_vocab(kv: KeyedVectors, restrict_vocab: int, case_insensitive: bool
-                      ) -> dict[str, int]:
+def _restricted_vocab(kv: KeyedVectors, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
     """Map (upper-cased) keys among the first ``restrict_vocab`` rows to their index.
 
     Case-insensitively, the most frequent (lowest index) spelling wins.
@@ -172,26 +170,26 @@ def _score(section: dict[str, Any]) -> float:
     if correct + incorrect == 0:
         return 0.0
     score = correct / (correct + incorrect)
-    logger.info("%s: %.1f%% (%i/%i)", section["section"], 100.0 * score, correct,
-                correct + incorrect)
+    logger.info("%s: %.1f%% (%i/%i)", section["section"], 100.0 * score, correct, correct + incorrect)
     return score
 
 
-def _candidates_one_by_one(kv: KeyedVectors, similarity_function: str, restrict_vocab: int,
-                           questions: list[tuple[int, int, int]]) -> list[list[int]]:
+def _candidates_one_by_one(
+    kv: KeyedVectors, similarity_function: str, restrict_vocab: int, questions: list[tuple[int, int, int]]
+) -> list[list[int]]:
     """Top-5 candidate rows of each (a, b, c) question through the public query method."""
     similar = getattr(kv, similarity_function)
     result = []
     for a, b, c in questions:
         keys = kv.index_to_key
-        ranked = similar(positive=[keys[b], keys[c]], negative=[keys[a]], topn=5,
-                         restrict_vocab=restrict_vocab)
+        ranked = similar(positive=[keys[b], keys[c]], negative=[keys[a]], topn=5, restrict_vocab=restrict_vocab)
         result.append([kv.key_to_index[key] for key, _ in ranked])
     return result
 
 
-def _candidates_batched(kv: KeyedVectors, similarity_function: str, restrict_vocab: int,
-                        questions: list[tuple[int, int, int]]) -> list[list[int]]:
+def _candidates_batched(
+    kv: KeyedVectors, similarity_function: str, restrict_vocab: int, questions: list[tuple[int, int, int]]
+) -> list[list[int]]:
     """The same top-5 candidates as ``most_similar``/``most_similar_cosmul``, many questions per
     matrix product (ties broken by lower index, as the one-by-one path does)."""
     units = kv.get_normed_vectors()
@@ -200,7 +198,7 @@ def _candidates_batched(kv: KeyedVectors, similarity_function: str, restrict_voc
     batch = max(1, min(1024, _BATCH_BYTES // max(1, 4 * rows)))
     result: list[list[int]] = []
     for start in range(0, len(questions), batch):
-        chunk = np.asarray(questions[start:start + batch], dtype=np.int64)
+        chunk = np.asarray(questions[start : start + batch], dtype=np.int64)
         ia, ib, ic = chunk[:, 0], chunk[:, 1], chunk[:, 2]
         if similarity_function == "most_similar":
             query = units[ib] + units[ic] - units[ia]
@@ -225,10 +223,14 @@ def _candidates_batched(kv: KeyedVectors, similarity_function: str, restrict_voc
     return result
 
 
-def evaluate_word_analogies(kv: KeyedVectors, analogies: PathLike, restrict_vocab: int = 300000,
-                            case_insensitive: bool = True, dummy4unknown: bool = False,
-                            similarity_function: str = "most_similar"
-                            ) -> tuple[float, list[dict[str, Any]]]:
+def evaluate_word_analogies(
+    kv: KeyedVectors,
+    analogies: PathLike,
+    restrict_vocab: int = 300000,
+    case_insensitive: bool = True,
+    dummy4unknown: bool = False,
+    similarity_function: str = "most_similar",
+) -> tuple[float, list[dict[str, Any]]]:
     """Analogy accuracy on a questions-words file, as gensim computes it.
 
     Lines are ``a b c expected`` grouped under ``: section`` headers. A question counts when all
@@ -244,8 +246,7 @@ def evaluate_word_analogies(kv: KeyedVectors, analogies: PathLike, restrict_voca
 
     name = os.fspath(analogies)
     if similarity_function not in ("most_similar", "most_similar_cosmul"):
-        raise ValueError(f"similarity_function={similarity_function!r} must be 'most_similar' or "
-                         "'most_similar_cosmul'")
+        raise ValueError(f"similarity_function={similarity_function!r} must be 'most_similar' or 'most_similar_cosmul'")
     if restrict_vocab is None:
         restrict_vocab = len(kv)
     ok_vocab = _restricted_vocab(kv, restrict_vocab, case_insensitive)
@@ -271,9 +272,10 @@ def evaluate_word_analogies(kv: KeyedVectors, analogies: PathLike, restrict_voca
         entries.append((len(sections) - 1, quad, rows))
     # pass 2: the top-5 candidates of every in-vocabulary question
     questions = [rows for _, _, rows in entries if rows is not None]
-    plain = all(getattr(type(kv), method) is getattr(KeyedVectors, method)
-                for method in ("most_similar", "most_similar_cosmul", "get_vector",
-                               "get_normed_vectors", "get_mean_vector"))
+    plain = all(
+        getattr(type(kv), method) is getattr(KeyedVectors, method)
+        for method in ("most_similar", "most_similar_cosmul", "get_vector", "get_normed_vectors", "get_mean_vector")
+    )
     find = _candidates_batched if plain else _candidates_one_by_one
     candidates = iter(find(kv, similarity_function, restrict_vocab, questions))
     # pass 3: gensim's rule: the first candidate in the restricted vocabulary that is not an input
@@ -307,10 +309,15 @@ def evaluate_word_analogies(kv: KeyedVectors, analogies: PathLike, restrict_voca
     return score, sections
 
 
-def evaluate_word_pairs(kv: KeyedVectors, pairs: PathLike, delimiter: str = "\t",
-                        encoding: str = "utf8", restrict_vocab: int = 300000,
-                        case_insensitive: bool = True, dummy4unknown: bool = False
-                        ) -> tuple[tuple[float, float], tuple[float, float], float]:
+def evaluate_word_pairs(
+    kv: KeyedVectors,
+    pairs: PathLike,
+    delimiter: str = "\t",
+    encoding: str = "utf8",
+    restrict_vocab: int = 300000,
+    case_insensitive: bool = True,
+    dummy4unknown: bool = False,
+) -> tuple[tuple[float, float], tuple[float, float], float]:
     """Correlation of model similarities with human scores on a ``w1<delim>w2<delim>score`` file.
 
     Lines starting with ``#`` and malformed lines are skipped. Returns ``((pearson_r, p),
@@ -346,7 +353,6 @@ def evaluate_word_pairs(kv: KeyedVectors, pairs: PathLike, delimiter: str = "\t"
         gold.append(score)
         model.append(kv.similarity(kv.index_to_key[ok_vocab[a]], kv.index_to_key[ok_vocab[b]]))
     if not gold and not oov:
-        raise ValueError(f"{name}: no 'word1{delimiter}word2{delimiter}score' lines found "
-                         "(wrong delimiter?)")
+        raise ValueError(f"{name}: no 'word1{delimiter}word2{delimiter}score' lines found (wrong delimiter?)")
     oov_ratio = 100.0 * oov / (len(gold) if dummy4unknown else len(gold) + oov)
     return pearson(gold, model), spearman(gold, model), oov_ratio

@@ -72,8 +72,20 @@ logger = logging.getLogger(__name__)
 MAGIC = 793712314
 VERSION = 12
 EOS = "</s>"
-_ARG_NAMES = ("dim", "ws", "epoch", "min_count", "neg", "word_ngrams", "loss", "model", "bucket", "minn", "maxn",
-              "lr_update_rate")
+_ARG_NAMES = (
+    "dim",
+    "ws",
+    "epoch",
+    "min_count",
+    "neg",
+    "word_ngrams",
+    "loss",
+    "model",
+    "bucket",
+    "minn",
+    "maxn",
+    "lr_update_rate",
+)
 _LOSSES = {1: "hs", 2: "ns", 3: "softmax", 4: "ova"}
 _MODELS = {1: "cbow", 2: "skipgram", 3: "supervised"}
 _MAX_DIM = 1 << 20
@@ -186,8 +198,15 @@ class FacebookKeyedVectors(KeyedVectors):
     n-gram of length ``min_n..max_n`` gets the zero vector (with a warning), as fastText gives it.
     """
 
-    def __init__(self, keys: list[str], vectors_vocab: np.ndarray, vectors_ngrams: np.ndarray, min_n: int,
-                 max_n: int, bucket: int) -> None:
+    def __init__(
+        self,
+        keys: list[str],
+        vectors_vocab: np.ndarray,
+        vectors_ngrams: np.ndarray,
+        min_n: int,
+        max_n: int,
+        bucket: int,
+    ) -> None:
         self.min_n, self.max_n, self.bucket = int(min_n), int(max_n), int(bucket)
         self.vectors_vocab = vectors_vocab
         self.vectors_ngrams = vectors_ngrams
@@ -202,10 +221,10 @@ class FacebookKeyedVectors(KeyedVectors):
             return out
         step = 4096  # words per block: the gathered n-gram rows of a block stay small
         for first in range(0, len(keys), step):
-            block = keys[first:first + step]
+            block = keys[first : first + step]
             offsets, buckets = _ngram_buckets(block, self.min_n, self.max_n, self.bucket)
             counts = np.diff(offsets)
-            sums = self.vectors_vocab[first:first + len(block)].astype(np.float64)
+            sums = self.vectors_vocab[first : first + len(block)].astype(np.float64)
             has = np.flatnonzero(counts > 0)
             if has.size:
                 gathered = self.vectors_ngrams[buckets].astype(np.float64)
@@ -214,7 +233,7 @@ class FacebookKeyedVectors(KeyedVectors):
                 if key == EOS and counts[i]:  # fastText gives the end-of-sentence word no n-grams
                     sums[i] = self.vectors_vocab[first + i]
                     counts[i] = 0
-            out[first:first + len(block)] = sums / (counts + 1)[:, None]
+            out[first : first + len(block)] = sums / (counts + 1)[:, None]
         return out
 
     def __contains__(self, key: object) -> bool:
@@ -224,12 +243,15 @@ class FacebookKeyedVectors(KeyedVectors):
         if not isinstance(key, str) or key in self.key_to_index:
             return super().get_vector(key, norm=norm)
         if not self._has_ngrams():
-            raise KeyError(f"cannot compute a vector for the out-of-vocabulary word {key!r}: the model has no "
-                           f"character n-gram buckets (bucket={self.bucket})")
+            raise KeyError(
+                f"cannot compute a vector for the out-of-vocabulary word {key!r}: the model has no "
+                f"character n-gram buckets (bucket={self.bucket})"
+            )
         _, buckets = _ngram_buckets([key], self.min_n, self.max_n, self.bucket)
         if buckets.size == 0:  # as fastText and gensim: the zero vector, with a warning
-            logger.warning("%r has no character n-grams of length %d..%d: its vector is zero", key, self.min_n,
-                           self.max_n)
+            logger.warning(
+                "%r has no character n-grams of length %d..%d: its vector is zero", key, self.min_n, self.max_n
+            )
             return np.zeros(self.vector_size, dtype=np.float32)
         vector = self.vectors_ngrams[buckets].astype(np.float64).mean(axis=0).astype(np.float32)
         if norm:
@@ -250,8 +272,15 @@ class FacebookKeyedVectors(KeyedVectors):
 class FacebookModel:
     """A loaded fastText model: its parameters, vocabulary, ``wv`` and output matrix (not trainable here)."""
 
-    def __init__(self, args: dict[str, Any], wv: FacebookKeyedVectors, counts: np.ndarray, ntokens: int,
-                 output: np.ndarray | None, version: int) -> None:
+    def __init__(
+        self,
+        args: dict[str, Any],
+        wv: FacebookKeyedVectors,
+        counts: np.ndarray,
+        ntokens: int,
+        output: np.ndarray | None,
+        version: int,
+    ) -> None:
         self.args = dict(args)
         self.wv = wv
         self.counts = counts
@@ -272,12 +301,16 @@ class FacebookModel:
         self.sample = float(args["t"])
 
     def train(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError("FacebookModel.train: training a loaded fastText .bin model further is not "
-                                  "supported; train an embedforge FastText, or use its vectors (model.wv)")
+        raise NotImplementedError(
+            "FacebookModel.train: training a loaded fastText .bin model further is not "
+            "supported; train an embedforge FastText, or use its vectors (model.wv)"
+        )
 
     def __repr__(self) -> str:
-        return (f"FacebookModel(words={len(self.wv)}, dim={self.vector_size}, {_MODELS.get(self.args['model'])}, "
-                f"loss={self.loss}, minn={self.min_n}, maxn={self.max_n}, bucket={self.bucket})")
+        return (
+            f"FacebookModel(words={len(self.wv)}, dim={self.vector_size}, {_MODELS.get(self.args['model'])}, "
+            f"loss={self.loss}, minn={self.min_n}, maxn={self.max_n}, bucket={self.bucket})"
+        )
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -292,8 +325,10 @@ class _Reader:
 
     def need(self, nbytes: int, what: str) -> None:
         if nbytes > self.left():
-            raise TruncatedFileError(f"{self.name} byte {self.pos}: fastText model file ends inside {what} "
-                                     f"({self.left()} of {nbytes} bytes left)")
+            raise TruncatedFileError(
+                f"{self.name} byte {self.pos}: fastText model file ends inside {what} "
+                f"({self.left()} of {nbytes} bytes left)"
+            )
 
     def unpack(self, fmt: str, what: str) -> tuple[Any, ...]:
         size = struct.calcsize(fmt)
@@ -308,11 +343,22 @@ class _Reader:
 
 def _plausible_args(args: dict[str, Any]) -> bool:
     """Whether header fields look like fastText's (to tell an old-format file from other data)."""
-    return (1 <= args["dim"] <= _MAX_DIM and 1 <= args["ws"] <= 1 << 16 and 1 <= args["epoch"] <= 1 << 20
-            and args["min_count"] >= 0 and 0 <= args["neg"] <= 1 << 16 and 1 <= args["word_ngrams"] <= 1 << 10
-            and args["loss"] in _LOSSES and args["model"] in _MODELS and args["bucket"] >= 0
-            and 0 <= args["minn"] <= 1 << 10 and 0 <= args["maxn"] <= 1 << 10 and args["lr_update_rate"] >= 0
-            and np.isfinite(args["t"]) and 0.0 <= args["t"] <= 1.0)
+    return (
+        1 <= args["dim"] <= _MAX_DIM
+        and 1 <= args["ws"] <= 1 << 16
+        and 1 <= args["epoch"] <= 1 << 20
+        and args["min_count"] >= 0
+        and 0 <= args["neg"] <= 1 << 16
+        and 1 <= args["word_ngrams"] <= 1 << 10
+        and args["loss"] in _LOSSES
+        and args["model"] in _MODELS
+        and args["bucket"] >= 0
+        and 0 <= args["minn"] <= 1 << 10
+        and 0 <= args["maxn"] <= 1 << 10
+        and args["lr_update_rate"] >= 0
+        and np.isfinite(args["t"])
+        and 0.0 <= args["t"] <= 1.0
+    )
 
 
 def _read_header(reader: _Reader) -> tuple[int, dict[str, Any]]:
@@ -331,23 +377,30 @@ def _read_header(reader: _Reader) -> tuple[int, dict[str, Any]]:
     args["t"] = t
     if not _plausible_args(args):
         shown = {k: args[k] for k in ("dim", "ws", "epoch", "loss", "model", "bucket", "minn", "maxn")}
-        raise ValueError(f"{reader.name} byte 0: not a fastText model: " +
-                         ("magic and version are right but " if version else "no fastText magic number and ") +
-                         f"the parameters are not fastText's: {shown}")
+        raise ValueError(
+            f"{reader.name} byte 0: not a fastText model: "
+            + ("magic and version are right but " if version else "no fastText magic number and ")
+            + f"the parameters are not fastText's: {shown}"
+        )
     return version, args
 
 
-def _read_dictionary(reader: _Reader, version: int, encoding: str, unicode_errors: str
-                     ) -> tuple[list[str], np.ndarray, int, int]:
+def _read_dictionary(
+    reader: _Reader, version: int, encoding: str, unicode_errors: str
+) -> tuple[list[str], np.ndarray, int, int]:
     start = reader.pos
     size, nwords, nlabels = reader.unpack("<3i", "the dictionary header")
     (ntokens,) = reader.unpack("<q", "the dictionary header")
     if size < 0 or nwords < 0 or nlabels < 0 or size != nwords + nlabels:
-        raise reader.fail(f"bad dictionary header: size={size}, nwords={nwords}, nlabels={nlabels} (size must be "
-                          "nwords + nlabels, all >= 0)", start)
+        raise reader.fail(
+            f"bad dictionary header: size={size}, nwords={nwords}, nlabels={nlabels} (size must be "
+            "nwords + nlabels, all >= 0)",
+            start,
+        )
     if nlabels > 0:
-        raise NotImplementedError(f"{reader.name}: supervised fastText models (with {nlabels} labels) are not "
-                                  "supported, as in gensim")
+        raise NotImplementedError(
+            f"{reader.name}: supervised fastText models (with {nlabels} labels) are not supported, as in gensim"
+        )
     if ntokens < 0:
         raise reader.fail(f"bad dictionary header: ntokens={ntokens} is negative", start + 12)
     prune = -1
@@ -375,13 +428,18 @@ def _read_dictionary(reader: _Reader, version: int, encoding: str, unicode_error
         if not raw:
             raise reader.fail(f"word {i} is empty", at)
         if kind != 0 or count < 0:
-            raise reader.fail(f"word {i} ({raw[:40]!r}): bad entry (count {count}, type {kind}; expected a word "
-                              "with a count >= 0)", end + 1)
+            raise reader.fail(
+                f"word {i} ({raw[:40]!r}): bad entry (count {count}, type {kind}; expected a word with a count >= 0)",
+                end + 1,
+            )
         try:
             word = raw.decode(encoding, unicode_errors)
         except UnicodeDecodeError as exc:
-            raise _decode_error(exc, name, f"{name} byte {at}: word {raw[:40]!r} cannot be decoded as {encoding} "
-                                f"at byte {at + exc.start}") from None
+            raise _decode_error(
+                exc,
+                name,
+                f"{name} byte {at}: word {raw[:40]!r} cannot be decoded as {encoding} at byte {at + exc.start}",
+            ) from None
         if word in seen:
             raise reader.fail(f"duplicate word {word!r} (first is word {seen[word]})", at)
         seen[word] = i
@@ -397,8 +455,10 @@ def _read_matrix(reader: _Reader, version: int, rows: int | None, dim: int, what
     if version:
         (quantized,) = reader.unpack("<B", f"the {what} matrix header")
         if quantized:
-            raise NotImplementedError(f"{reader.name}: quantized fastText models (.ftz) are not supported, as in "
-                                      "gensim; load the full .bin model")
+            raise NotImplementedError(
+                f"{reader.name}: quantized fastText models (.ftz) are not supported, as in "
+                "gensim; load the full .bin model"
+            )
     at = reader.pos
     m, n = reader.unpack("<2q", f"the {what} matrix header")
     if n != dim or m < 0 or (rows is not None and m != rows):
@@ -410,8 +470,9 @@ def _read_matrix(reader: _Reader, version: int, rows: int | None, dim: int, what
     matrix = matrix.astype(np.float32, copy=True)
     if not np.isfinite(matrix).all():
         row, col = np.argwhere(~np.isfinite(matrix))[0]
-        raise reader.fail(f"the {what} matrix has a non-finite value at [{row}, {col}]",
-                          reader.pos + 4 * (int(row) * n + int(col)))
+        raise reader.fail(
+            f"the {what} matrix has a non-finite value at [{row}, {col}]", reader.pos + 4 * (int(row) * n + int(col))
+        )
     reader.pos += nbytes
     return matrix
 
@@ -446,8 +507,9 @@ def _parse(data: Any, name: str, encoding: str, unicode_errors: str, full: bool)
     return FacebookModel(args, wv, counts, ntokens, output, version)
 
 
-def load_facebook_vectors(path: PathLike, encoding: str = "utf-8", unicode_errors: str = "strict"
-                          ) -> FacebookKeyedVectors:
+def load_facebook_vectors(
+    path: PathLike, encoding: str = "utf-8", unicode_errors: str = "strict"
+) -> FacebookKeyedVectors:
     """Word vectors (with out-of-vocabulary vectors from n-grams) of a Facebook fastText ``.bin`` model.
 
     Reads both the current format and the old one (before the magic number, 2017). gensim's
@@ -483,8 +545,9 @@ def is_facebook_model(head: bytes) -> bool:
 def save_facebook_model(model: FacebookModel, path: PathLike) -> None:
     """Write ``model`` (as :func:`load_facebook_model` returns it) in fastText's current format, atomically."""
     if not isinstance(model, FacebookModel):
-        raise TypeError(f"save_facebook_model takes a FacebookModel (from load_facebook_model), got "
-                        f"{type(model).__name__}")
+        raise TypeError(
+            f"save_facebook_model takes a FacebookModel (from load_facebook_model), got {type(model).__name__}"
+        )
     wv = model.wv
     args = model.args
     keys = list(wv.index_to_key)
@@ -506,8 +569,9 @@ def save_facebook_model(model: FacebookModel, path: PathLike) -> None:
     counts = np.asarray(model.counts, dtype=np.int64)
     if counts.shape != (len(keys),) or (counts < 0).any():
         raise ValueError(f"the model needs one count >= 0 per word ({len(keys)}), got shape {counts.shape}")
-    entries = b"".join(k.encode("utf8") + b"\0" + struct.pack("<qb", int(c), 0)
-                       for k, c in zip(keys, counts.tolist(), strict=True))
+    entries = b"".join(
+        k.encode("utf8") + b"\0" + struct.pack("<qb", int(c), 0) for k, c in zip(keys, counts.tolist(), strict=True)
+    )
 
     def write(stream: Any) -> None:
         stream.write(struct.pack("<2i", MAGIC, VERSION))

@@ -85,8 +85,9 @@ class VectorsDecodeError(UnicodeDecodeError):
     failed) and a message naming the file and the position; ``filename`` is the file's name.
     """
 
-    def __init__(self, message: str, encoding: str, obj: bytes, start: int, end: int, reason: str,
-                 filename: str | None = None) -> None:
+    def __init__(
+        self, message: str, encoding: str, obj: bytes, start: int, end: int, reason: str, filename: str | None = None
+    ) -> None:
         super().__init__(encoding, obj, start, end, reason)
         self.message = message
         self.filename = filename
@@ -95,16 +96,25 @@ class VectorsDecodeError(UnicodeDecodeError):
         return self.message
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.message, self.encoding, self.object, self.start, self.end, self.reason,
-                             self.filename))
+        return (
+            type(self),
+            (self.message, self.encoding, self.object, self.start, self.end, self.reason, self.filename),
+        )
 
 
 def _decode_error(exc: UnicodeDecodeError, name: str, prefix: str, hint: str = "") -> VectorsDecodeError:
     """A :class:`VectorsDecodeError` for ``exc``; ``prefix`` names the file, the position and what failed."""
-    bad = exc.object[exc.start:exc.end]
-    return VectorsDecodeError(f"{prefix} ({bad!r} at position {exc.start}: {exc.reason}){hint}; pass "
-                              "unicode_errors='replace' or 'ignore' to load it anyway", exc.encoding,
-                              exc.object, exc.start, exc.end, exc.reason, name)
+    bad = exc.object[exc.start : exc.end]
+    return VectorsDecodeError(
+        f"{prefix} ({bad!r} at position {exc.start}: {exc.reason}){hint}; pass "
+        "unicode_errors='replace' or 'ignore' to load it anyway",
+        exc.encoding,
+        exc.object,
+        exc.start,
+        exc.end,
+        exc.reason,
+        name,
+    )
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -292,9 +302,11 @@ def _check_writable_keys(keys: Sequence[str], fmt: str) -> None:
     """
     for position, key in enumerate(keys):
         if not key or _UNWRITABLE.search(key):
-            raise ValueError(f"key {position} ({key!r}) is empty or contains whitespace or a control "
-                             f"character (ASCII space, tab, newline), which the {fmt} format cannot "
-                             "store; use the native format (save)")
+            raise ValueError(
+                f"key {position} ({key!r}) is empty or contains whitespace or a control "
+                f"character (ASCII space, tab, newline), which the {fmt} format cannot "
+                "store; use the native format (save)"
+            )
 
 
 def _check_array(vectors: Any, n: int) -> np.ndarray:
@@ -332,9 +344,13 @@ def _format_row(key: str, row: np.ndarray, fmt: str) -> str:
     return key + " " + fmt % tuple(row.tolist()) + "\n"
 
 
-def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str = "utf8",
-                       unicode_errors: str = "strict", no_header: bool = False
-                       ) -> tuple[list[str], np.ndarray]:
+def read_word2vec_text(
+    path: PathLike,
+    limit: int | None = None,
+    encoding: str = "utf8",
+    unicode_errors: str = "strict",
+    no_header: bool = False,
+) -> tuple[list[str], np.ndarray]:
     """Read word2vec/fastText text (``count dim`` header) or, with ``no_header``, GloVe text."""
     name = os.fspath(path)
     limit = _check_limit(limit)
@@ -352,8 +368,11 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
             try:
                 line = raw.decode(encoding, unicode_errors)
             except UnicodeDecodeError as exc:
-                raise _decode_error(exc, name, f"{name} line {line_no}: cannot decode as {encoding} at "
-                                    f"byte {line_start + exc.start} of the file") from None
+                raise _decode_error(
+                    exc,
+                    name,
+                    f"{name} line {line_no}: cannot decode as {encoding} at byte {line_start + exc.start} of the file",
+                ) from None
             line_start += len(raw)
             line = line.rstrip("\r\n").rstrip(" \t")
             if not line.strip():
@@ -364,11 +383,11 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
                     raise ValueError(
                         f"{name} line {line_no}: bad header {line[:60]!r}: expected 'count dim' "
                         "(for a file without a header, such as GloVe, use no_header=True or "
-                        "load_glove)")
+                        "load_glove)"
+                    )
                 count, dim = header
                 if count < 0 or dim < 1:
-                    raise ValueError(f"{name} line {line_no}: bad header {line!r}: count must be "
-                                     ">= 0 and dim >= 1")
+                    raise ValueError(f"{name} line {line_no}: bad header {line!r}: count must be >= 0 and dim >= 1")
                 if limit is not None:
                     count = min(count, limit)
                 continue
@@ -379,23 +398,19 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
                 dim = len(parts) - 1
                 header_like_first = _parse_header(line) is not None
                 if dim < 1:
-                    raise ValueError(f"{name} line {line_no}: expected a word and its values, "
-                                     f"found {line[:60]!r}")
+                    raise ValueError(f"{name} line {line_no}: expected a word and its values, found {line[:60]!r}")
             if count is not None and len(keys) == count:
                 if limit is not None:
                     break
-                raise ValueError(f"{name} line {line_no}: more vectors than the {count} the "
-                                 "header announces")
+                raise ValueError(f"{name} line {line_no}: more vectors than the {count} the header announces")
             if len(parts) - 1 != dim:
                 hint = ""
                 if header_like_first and len(keys) == 1:
                     hint = " (line 1 looks like a word2vec header: use load_word2vec_format)"
-                raise ValueError(f"{name} line {line_no}: expected {dim} values, "
-                                 f"found {len(parts) - 1}{hint}")
+                raise ValueError(f"{name} line {line_no}: expected {dim} values, found {len(parts) - 1}{hint}")
             word = parts[0]
             if word in first_line:
-                raise ValueError(f"{name} line {line_no}: duplicate word {word!r} (first on line "
-                                 f"{first_line[word]})")
+                raise ValueError(f"{name} line {line_no}: duplicate word {word!r} (first on line {first_line[word]})")
             try:
                 with np.errstate(over="ignore"):
                     row = np.array(parts[1:], dtype=np.float32)
@@ -404,13 +419,15 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
                     try:
                         float(text)
                     except ValueError:
-                        raise ValueError(f"{name} line {line_no}: value {column} of {word!r} is "
-                                         f"not a number: {text[:30]!r}") from None
+                        raise ValueError(
+                            f"{name} line {line_no}: value {column} of {word!r} is not a number: {text[:30]!r}"
+                        ) from None
                 raise  # pragma: no cover - numpy and float() disagree
             if not np.isfinite(row).all():
                 column = int(np.flatnonzero(~np.isfinite(row))[0]) + 1
-                raise ValueError(f"{name} line {line_no}: value {column} of {word!r} is not a "
-                                 f"finite float32: {parts[column]!r}")
+                raise ValueError(
+                    f"{name} line {line_no}: value {column} of {word!r} is not a finite float32: {parts[column]!r}"
+                )
             first_line[word] = line_no
             keys.append(word)
             rows.append(row)
@@ -421,8 +438,9 @@ def read_word2vec_text(path: PathLike, limit: int | None = None, encoding: str =
     if dim is None:
         raise ValueError(f"{name}: no header and no vectors (file is blank)")
     if count is not None and len(keys) < count:
-        raise TruncatedFileError(f"{name} line {line_no}: file ends after {len(keys)} of the {count} "
-                         "vectors the header announces")
+        raise TruncatedFileError(
+            f"{name} line {line_no}: file ends after {len(keys)} of the {count} vectors the header announces"
+        )
     array = np.vstack(rows) if rows else np.empty((0, dim), dtype=np.float32)
     return keys, array
 
@@ -442,8 +460,9 @@ def _write_text(stream: IO[bytes], keys: Sequence[str], array: np.ndarray, write
 
 
 # ---------------------------------------------------------------------------------------- binary
-def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str = "utf8",
-                         unicode_errors: str = "strict") -> tuple[list[str], np.ndarray]:
+def read_word2vec_binary(
+    path: PathLike, limit: int | None = None, encoding: str = "utf8", unicode_errors: str = "strict"
+) -> tuple[list[str], np.ndarray]:
     """Read word2vec binary: ``count dim`` line, then ``word<space>`` + dim little-endian float32."""
     name = os.fspath(path)
     limit = _check_limit(limit)
@@ -455,18 +474,19 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
         from .fasttext_bin import is_facebook_model
 
         if is_facebook_model(head):
-            raise ValueError(f"{name} byte 0: this is a fastText model (.bin), not word2vec "
-                             "binary; load it with load_facebook_vectors (or its .vec file)")
+            raise ValueError(
+                f"{name} byte 0: this is a fastText model (.bin), not word2vec "
+                "binary; load it with load_facebook_vectors (or its .vec file)"
+            )
         header = _parse_header(head[:newline].decode("ascii", "replace")) if newline >= 0 else None
         if header is None or header[0] < 0 or header[1] < 1:
             shown = head[: newline if newline >= 0 else 60][:60]
-            raise ValueError(f"{name} byte 0: bad header {shown!r}: expected 'count dim' and a "
-                             "newline")
+            raise ValueError(f"{name} byte 0: bad header {shown!r}: expected 'count dim' and a newline")
         count, dim = header
         if limit is not None:
             count = min(count, limit)
         vector_bytes = 4 * dim
-        buffer = head[newline + 1:]
+        buffer = head[newline + 1 :]
         base = newline + 1  # file offset of buffer[0]
         pos = 0
         eof = False
@@ -493,8 +513,10 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
                 if space >= 0 and len(buffer) - space - 1 >= vector_bytes:
                     break
                 if space < 0 and len(buffer) - pos > _MAX_WORD_BYTES:
-                    raise ValueError(f"{name} byte {base + pos}: no word separator within "
-                                     f"{_MAX_WORD_BYTES} bytes; is this really word2vec binary?")
+                    raise ValueError(
+                        f"{name} byte {base + pos}: no word separator within "
+                        f"{_MAX_WORD_BYTES} bytes; is this really word2vec binary?"
+                    )
                 more = b"" if eof else handle.read(_CHUNK)
                 if not more:
                     eof = True
@@ -502,15 +524,21 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
                     if space >= 0:
                         word = buffer[pos:space].lstrip(b"\n").decode(encoding, "replace")
                         have = len(buffer) - space - 1
-                        raise TruncatedFileError(f"{name} byte {base + space + 1}: file ends inside the "
-                                         f"vector of {word!r} ({have} of {vector_bytes} bytes)")
+                        raise TruncatedFileError(
+                            f"{name} byte {base + space + 1}: file ends inside the "
+                            f"vector of {word!r} ({have} of {vector_bytes} bytes)"
+                        )
                     rest = buffer[pos:]
                     if rest.strip(b"\n\r\t "):
                         start += len(rest) - len(rest.lstrip(b"\n\r\t "))
-                        raise TruncatedFileError(f"{name} byte {start}: file ends inside a word, after "
-                                         f"{row} of the {count} vectors the header announces")
-                    raise TruncatedFileError(f"{name} byte {base + len(buffer)}: file ends after {row} of "
-                                     f"the {count} vectors the header announces")
+                        raise TruncatedFileError(
+                            f"{name} byte {start}: file ends inside a word, after "
+                            f"{row} of the {count} vectors the header announces"
+                        )
+                    raise TruncatedFileError(
+                        f"{name} byte {base + len(buffer)}: file ends after {row} of "
+                        f"the {count} vectors the header announces"
+                    )
                 buffer = buffer[pos:] + more
                 base += pos
                 pos = 0
@@ -520,24 +548,27 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
             word_start += len(raw_word) - len(stripped)
             offset = base + word_start
             if not stripped:
-                raise ValueError(f"{name} byte {offset}: empty word (is the header's dimension "
-                                 "right?)")
+                raise ValueError(f"{name} byte {offset}: empty word (is the header's dimension right?)")
             if min(stripped) < 0x20:
-                raise ValueError(f"{name} byte {offset}: word {stripped[:40]!r} contains control "
-                                 "bytes (is the header's count or dimension wrong?)")
+                raise ValueError(
+                    f"{name} byte {offset}: word {stripped[:40]!r} contains control "
+                    "bytes (is the header's count or dimension wrong?)"
+                )
             try:
                 word = stripped.decode(encoding, unicode_errors)
             except UnicodeDecodeError as exc:
-                raise _decode_error(exc, name, f"{name} byte {offset}: word {stripped[:40]!r} cannot be "
-                                    f"decoded as {encoding} at byte {offset + exc.start}",
-                                    " (is the header's dimension right?)") from None
+                raise _decode_error(
+                    exc,
+                    name,
+                    f"{name} byte {offset}: word {stripped[:40]!r} cannot be "
+                    f"decoded as {encoding} at byte {offset + exc.start}",
+                    " (is the header's dimension right?)",
+                ) from None
             if word in offsets:
-                raise ValueError(f"{name} byte {offset}: duplicate word {word!r} (first at byte "
-                                 f"{offsets[word]})")
+                raise ValueError(f"{name} byte {offset}: duplicate word {word!r} (first at byte {offsets[word]})")
             vector = np.frombuffer(buffer, dtype="<f4", count=dim, offset=space + 1)
             if not np.isfinite(vector).all():
-                raise ValueError(f"{name} byte {base + space + 1}: the vector of {word!r} has a "
-                                 "non-finite value")
+                raise ValueError(f"{name} byte {base + space + 1}: the vector of {word!r} has a non-finite value")
             array[row] = vector
             offsets[word] = offset
             keys.append(word)
@@ -547,9 +578,11 @@ def read_word2vec_binary(path: PathLike, limit: int | None = None, encoding: str
             while True:
                 stray = len(rest) - len(rest.lstrip(b"\n\r\t "))
                 if stray < len(rest):
-                    raise ValueError(f"{name} byte {base + pos + stray}: unexpected data after "
-                                     f"the {count} vectors the header announces (is the header's "
-                                     "count or dimension wrong?)")
+                    raise ValueError(
+                        f"{name} byte {base + pos + stray}: unexpected data after "
+                        f"the {count} vectors the header announces (is the header's "
+                        "count or dimension wrong?)"
+                    )
                 more = handle.read(_CHUNK)
                 if not more:
                     break
@@ -572,8 +605,9 @@ def _write_binary(stream: IO[bytes], keys: Sequence[str], array: np.ndarray) -> 
     stream.write(b"".join(batch))
 
 
-def write_word2vec(path: PathLike, keys: Sequence[str], vectors: Any, binary: bool = False,
-                   write_header: bool = True) -> None:
+def write_word2vec(
+    path: PathLike, keys: Sequence[str], vectors: Any, binary: bool = False, write_header: bool = True
+) -> None:
     """Write word2vec text/binary (or GloVe text with ``write_header=False``) atomically."""
     keys = list(keys)
     array = _check_array(vectors, len(keys))
@@ -607,8 +641,9 @@ def read_vocab_counts(path: PathLike, encoding: str = "utf8", unicode_errors: st
             try:
                 count = int(fields[1])
             except ValueError:
-                raise ValueError(f"{name} line {number}: count {fields[1][:40]!r} of {fields[0]!r} is not an "
-                                 "integer") from None
+                raise ValueError(
+                    f"{name} line {number}: count {fields[1][:40]!r} of {fields[0]!r} is not an integer"
+                ) from None
             if count < 0:
                 raise ValueError(f"{name} line {number}: count {count} of {fields[0]!r} is negative")
             counts[fields[0]] = count
@@ -627,8 +662,7 @@ def write_vocab_counts(path: PathLike, keys: Sequence[str], counts: Any) -> None
 
 
 # ---------------------------------------------------------------------------------------- native
-def write_native(path: PathLike, keys: Sequence[str], vectors: Any,
-                 attrs: dict[str, np.ndarray] | None = None) -> None:
+def write_native(path: PathLike, keys: Sequence[str], vectors: Any, attrs: dict[str, np.ndarray] | None = None) -> None:
     """Write the native single-file format atomically (see the module docstring).
 
     ``attrs`` maps names to length-N numeric arrays (per-key attributes such as counts).
@@ -639,11 +673,18 @@ def write_native(path: PathLike, keys: Sequence[str], vectors: Any,
     for attr, values in (attrs or {}).items():
         values = np.asarray(values)
         if values.shape != (len(keys),) or values.dtype.kind not in "biuf":
-            raise ValueError(f"attribute {attr!r} must be a numeric array of shape ({len(keys)},), "
-                             f"got {values.dtype} {values.shape}")
+            raise ValueError(
+                f"attribute {attr!r} must be a numeric array of shape ({len(keys)},), got {values.dtype} {values.shape}"
+            )
         stored[attr] = {"dtype": values.dtype.str, "values": values.tolist()}
-    meta = {"format": "embedforge.vectors", "version": 1, "count": len(keys),
-            "dim": int(array.shape[1]), "dtype": "<f4", "keys": keys}
+    meta = {
+        "format": "embedforge.vectors",
+        "version": 1,
+        "count": len(keys),
+        "dim": int(array.shape[1]),
+        "dtype": "<f4",
+        "keys": keys,
+    }
     if stored:
         meta["attrs"] = stored
     header = json.dumps(meta, ensure_ascii=False, allow_nan=False).encode("utf8")
@@ -655,13 +696,12 @@ def write_native(path: PathLike, keys: Sequence[str], vectors: Any,
         little = np.ascontiguousarray(array, dtype="<f4")
         step = max(1, _CHUNK // max(1, 4 * little.shape[1]))
         for start in range(0, little.shape[0], step):
-            stream.write(little[start:start + step].tobytes())
+            stream.write(little[start : start + step].tobytes())
 
     atomic_write(path, write, compress=False)
 
 
-def read_native(path: PathLike, mmap: str | None = "r"
-                ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+def read_native(path: PathLike, mmap: str | None = "r") -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
     """Read the native format: ``(keys, vectors, attributes)``; ``mmap`` is numpy's memmap mode
     ('r', 'r+', 'c') or None to read into memory."""
     name = os.fspath(path)
@@ -677,14 +717,17 @@ def read_native(path: PathLike, mmap: str | None = "r"
         if not start:
             raise ValueError(f"{name}: file is empty")
         if start[:8] != NATIVE_MAGIC:
-            raise ValueError(f"{name} byte 0: not an embedforge native vectors file (bad magic "
-                             f"{start[:8]!r}); use embedforge.vectors.load for other formats")
+            raise ValueError(
+                f"{name} byte 0: not an embedforge native vectors file (bad magic "
+                f"{start[:8]!r}); use embedforge.vectors.load for other formats"
+            )
         if len(start) < 16:
             raise TruncatedFileError(f"{name} byte 8: file ends inside the header length")
         (header_length,) = struct.unpack("<Q", start[8:16])
         if 16 + header_length > size:
-            raise TruncatedFileError(f"{name} byte 16: header of {header_length} bytes runs past the end "
-                             f"of the {size}-byte file")
+            raise TruncatedFileError(
+                f"{name} byte 16: header of {header_length} bytes runs past the end of the {size}-byte file"
+            )
         raw = handle.read(header_length)
     try:
         header = json.loads(raw.decode("utf8"))
@@ -696,8 +739,7 @@ def read_native(path: PathLike, mmap: str | None = "r"
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{name} byte 16: bad header: {exc}") from None
     if not isinstance(keys, list) or len(keys) != count or not all(isinstance(k, str) for k in keys):
-        raise ValueError(f"{name} byte 16: header has {count} as count but a key list that does "
-                         "not match it")
+        raise ValueError(f"{name} byte 16: header has {count} as count but a key list that does not match it")
     attrs: dict[str, np.ndarray] = {}
     try:
         for attr, stored in dict(header.get("attrs", {})).items():
@@ -719,8 +761,10 @@ def read_native(path: PathLike, mmap: str | None = "r"
     if size != expected:
         problem = "truncated" if size < expected else "has extra bytes"
         error = TruncatedFileError if size < expected else ValueError
-        raise error(f"{name} byte {min(size, expected)}: file {problem}: {count} x {dim} "
-                         f"float32 vectors at byte {offset} need {expected} bytes, file has {size}")
+        raise error(
+            f"{name} byte {min(size, expected)}: file {problem}: {count} x {dim} "
+            f"float32 vectors at byte {offset} need {expected} bytes, file has {size}"
+        )
     if count == 0:
         return keys, np.empty((0, dim), dtype=np.float32), attrs
     if mmap is None:
@@ -732,11 +776,12 @@ def read_native(path: PathLike, mmap: str | None = "r"
     # scores in every query, or as a file the other loaders refuse.
     step = max(1, _CHUNK // max(1, 4 * dim))
     for start in range(0, count, step):
-        block = np.asarray(array[start:start + step])
+        block = np.asarray(array[start : start + step])
         if not np.isfinite(block).all():
             row = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
-            raise ValueError(f"{name} byte {offset + 4 * row * dim}: the vector of {keys[row]!r} "
-                             "has a non-finite value")
+            raise ValueError(
+                f"{name} byte {offset + 4 * row * dim}: the vector of {keys[row]!r} has a non-finite value"
+            )
     return keys, array, attrs
 
 
@@ -757,12 +802,12 @@ def guess_format(path: PathLike) -> str:
     if is_facebook_model(head):  # the magic number, or the old format's plausible parameters
         return FACEBOOK_FORMAT
     newline = head.find(b"\n")
-    first = head[:newline if newline >= 0 else len(head)]
+    first = head[: newline if newline >= 0 else len(head)]
     header = _parse_header(first.decode("ascii", "replace"))
     if header is None:
         return "glove"
     # word2vec text or binary: text has a first vector line of a word and `dim` numbers
-    body = head[newline + 1:] if newline >= 0 else b""
+    body = head[newline + 1 :] if newline >= 0 else b""
     if not body.strip():
         return "word2vec-binary" if _extension(name) == ".bin" else "word2vec"
     end = body.find(b"\n")

@@ -43,8 +43,12 @@ def _as_term_list(terms: Any) -> list:
         if terms.ndim == 2:
             return list(terms)
         raise ValueError(f"a query array must be 1-D or 2-D, got shape {terms.shape}")
-    if isinstance(terms, tuple) and len(terms) == 2 and isinstance(terms[1], numbers.Real) \
-            and (_is_key(terms[0]) or isinstance(terms[0], np.ndarray)):
+    if (
+        isinstance(terms, tuple)
+        and len(terms) == 2
+        and isinstance(terms[1], numbers.Real)
+        and (_is_key(terms[0]) or isinstance(terms[0], np.ndarray))
+    ):
         return [terms]
     return list(terms)
 
@@ -77,19 +81,52 @@ class GensimMethodNotOffered(NotImplementedError, AttributeError):
 # gensim 4 methods that are not offered here, by class; asking for one raises
 # GensimMethodNotOffered naming it (never an AttributeError from deep inside).
 GENSIM_NOT_OFFERED = {
-    "KeyedVectors": ("add_lifecycle_event", "allocate_vecattrs", "intersect_word2vec_format", "log_accuracy",
-                     "log_evaluate_word_pairs", "rank_by_centrality", "resize_vectors", "similarity_unseen_docs",
-                     "sort_by_descending_frequency", "vectors_for_all", "wmdistance", "adjust_vectors",
-                     "get_sentence_vector", "init_post_load", "recalc_char_ngram_buckets"),
-    "Word2Vec": ("add_lifecycle_event", "add_null_word", "build_vocab_from_freq", "create_binary_tree",
-                 "estimate_memory", "init_weights", "make_cum_table", "predict_output_word", "prepare_vocab",
-                 "prepare_weights", "reset_from", "scan_vocab", "score", "seeded_vector", "update_weights",
-                 "load_binary_data", "load_fasttext_format"),
+    "KeyedVectors": (
+        "add_lifecycle_event",
+        "allocate_vecattrs",
+        "intersect_word2vec_format",
+        "log_accuracy",
+        "log_evaluate_word_pairs",
+        "rank_by_centrality",
+        "resize_vectors",
+        "similarity_unseen_docs",
+        "sort_by_descending_frequency",
+        "vectors_for_all",
+        "wmdistance",
+        "adjust_vectors",
+        "get_sentence_vector",
+        "init_post_load",
+        "recalc_char_ngram_buckets",
+    ),
+    "Word2Vec": (
+        "add_lifecycle_event",
+        "add_null_word",
+        "build_vocab_from_freq",
+        "create_binary_tree",
+        "estimate_memory",
+        "init_weights",
+        "make_cum_table",
+        "predict_output_word",
+        "prepare_vocab",
+        "prepare_weights",
+        "reset_from",
+        "scan_vocab",
+        "score",
+        "seeded_vector",
+        "update_weights",
+        "load_binary_data",
+        "load_fasttext_format",
+    ),
 }
 # gensim 3 names that gensim 4 itself removed: an AttributeError naming the replacement, as gensim 4.
-GENSIM_REMOVED = {"vocab": "key_to_index and get_vecattr(key, 'count')", "index2word": "index_to_key",
-                  "index2entity": "index_to_key", "init_sims": "get_normed_vectors() / fill_norms()",
-                  "vectors_norm": "get_normed_vectors()", "word_vec": "get_vector"}
+GENSIM_REMOVED = {
+    "vocab": "key_to_index and get_vecattr(key, 'count')",
+    "index2word": "index_to_key",
+    "index2entity": "index_to_key",
+    "init_sims": "get_normed_vectors() / fill_norms()",
+    "vectors_norm": "get_normed_vectors()",
+    "word_vec": "get_vector",
+}
 
 
 def gensim_gap(owner: str, name: str) -> AttributeError:
@@ -111,8 +148,9 @@ def _check_lockf(name: str, value: Any) -> None:
     """Accept lock factors that lock nothing (all 1); anything else is not supported."""
     factors = np.asarray(value, dtype=np.float64)
     if factors.size and not np.all(factors == 1.0):
-        raise NotImplementedError(f"{name}: locking vectors during training (lock factors other than 1) is not "
-                                  "supported; every row trains")
+        raise NotImplementedError(
+            f"{name}: locking vectors during training (lock factors other than 1) is not supported; every row trains"
+        )
 
 
 class KeyedVectors:
@@ -193,12 +231,10 @@ class KeyedVectors:
             raise ValueError(f"vectors must have at least one dimension, got shape {array.shape}")
         if check_finite and array.size and not np.isfinite(array).all():
             row, col = np.argwhere(~np.isfinite(array))[0]
-            raise ValueError(f"vectors[{row}, {col}]={array[row, col]} is not finite "
-                             "(or out of float32 range)")
+            raise ValueError(f"vectors[{row}, {col}]={array[row, col]} is not finite (or out of float32 range)")
         return array
 
-    def _set_state(self, keys: list[str], key_to_index: dict[str, int],
-                   array: np.ndarray) -> None:
+    def _set_state(self, keys: list[str], key_to_index: dict[str, int], array: np.ndarray) -> None:
         """Install keys, index and vectors without validating them."""
         self.index_to_key: list[str] = keys
         self.key_to_index: dict[str, int] = key_to_index
@@ -215,8 +251,7 @@ class KeyedVectors:
         self._set_state(keys, dict(zip(keys, range(len(keys)))), array)
         return self
 
-    def _derived(self, keys: list[str], array: np.ndarray, rows: Any = None,
-                 check: bool = False) -> KeyedVectors:
+    def _derived(self, keys: list[str], array: np.ndarray, rows: Any = None, check: bool = False) -> KeyedVectors:
         """A new plain set carrying this set's per-key attributes for ``rows`` (all if None)."""
         derived = KeyedVectors(keys, array) if check else KeyedVectors._trusted(keys, array)
         for attr, values in self.expandos.items():
@@ -375,12 +410,12 @@ class KeyedVectors:
     # ------------------------------------------------------------------ queries
     def _query_vector(self, term: Any, norm: bool = True) -> np.ndarray:
         """Resolve a key or a raw vector to a float32 vector (unit length when ``norm``)."""
-        if isinstance(term, np.ndarray) or (not _is_key(term) and not isinstance(term, tuple)
-                                             and hasattr(term, "__len__")):
+        if isinstance(term, np.ndarray) or (
+            not _is_key(term) and not isinstance(term, tuple) and hasattr(term, "__len__")
+        ):
             vector = np.asarray(term, dtype=np.float32)
             if vector.shape != (self.vector_size,):
-                raise ValueError(f"a query vector must have shape ({self.vector_size},), "
-                                 f"got {vector.shape}")
+                raise ValueError(f"a query vector must have shape ({self.vector_size},), got {vector.shape}")
             if not np.isfinite(vector).all():
                 raise ValueError("a query vector has a non-finite value")
             return _unit(vector) if norm else vector
@@ -416,9 +451,14 @@ class KeyedVectors:
             raise ValueError(f"restrict_vocab={restrict_vocab} must be >= 0")
         return min(int(restrict_vocab), len(self))
 
-    def get_mean_vector(self, keys: Sequence[Any], weights: Sequence[float] | None = None,
-                        pre_normalize: bool = True, post_normalize: bool = False,
-                        ignore_missing: bool = True) -> np.ndarray:
+    def get_mean_vector(
+        self,
+        keys: Sequence[Any],
+        weights: Sequence[float] | None = None,
+        pre_normalize: bool = True,
+        post_normalize: bool = False,
+        ignore_missing: bool = True,
+    ) -> np.ndarray:
         """Weighted mean of keys and/or vectors (unknown keys skipped if ``ignore_missing``)."""
         items = _as_term_list(keys)
         if weights is None:
@@ -442,13 +482,19 @@ class KeyedVectors:
     def _ranked(self, scores: np.ndarray, topn: int, exclude: set[int], start: int = 0) -> list[tuple[str, float]]:
         """Best ``topn`` (key, score) pairs, skipping ``exclude`` rows; ``scores[i]`` is row ``start + i``."""
         best = _top_indices(scores, topn + len(exclude))
-        result = [(self.index_to_key[start + int(i)], float(scores[i])) for i in best
-                  if start + int(i) not in exclude]
+        result = [(self.index_to_key[start + int(i)], float(scores[i])) for i in best if start + int(i) not in exclude]
         return result[:topn]
 
-    def most_similar(self, positive: Any = None, negative: Any = None, topn: int | None = 10,
-                     clip_start: int = 0, clip_end: int | None = None, restrict_vocab: int | None = None,
-                     indexer: Any = None) -> list[tuple[str, float]] | np.ndarray:
+    def most_similar(
+        self,
+        positive: Any = None,
+        negative: Any = None,
+        topn: int | None = 10,
+        clip_start: int = 0,
+        clip_end: int | None = None,
+        restrict_vocab: int | None = None,
+        indexer: Any = None,
+    ) -> list[tuple[str, float]] | np.ndarray:
         """Keys most cosine-similar to the weighted mean of positive minus negative terms.
 
         Terms are keys, vectors, or ``(term, weight)`` pairs; every term is normalised to unit
@@ -459,13 +505,14 @@ class KeyedVectors:
         as an array. An approximate ``indexer`` raises NotImplementedError.
         """
         if indexer is not None:
-            raise NotImplementedError("most_similar(indexer=...): approximate nearest-neighbour indexers are not "
-                                      "supported; the search is exact")
+            raise NotImplementedError(
+                "most_similar(indexer=...): approximate nearest-neighbour indexers are not "
+                "supported; the search is exact"
+            )
         if topn is not None and topn < 1:
             return []
         terms, weights = self._weighted_terms(positive, negative)
-        mean = self.get_mean_vector(terms, weights, pre_normalize=True, post_normalize=True,
-                                    ignore_missing=False)
+        mean = self.get_mean_vector(terms, weights, pre_normalize=True, post_normalize=True, ignore_missing=False)
         start, stop = self._clip_range(clip_start, clip_end, restrict_vocab)
         scores = self.get_normed_vectors()[start:stop] @ mean
         if topn is None:
@@ -477,15 +524,14 @@ class KeyedVectors:
         if restrict_vocab is not None:
             return 0, self._clip(restrict_vocab)
         for name, value in (("clip_start", clip_start), ("clip_end", clip_end)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-                                      or value < 0):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0):
                 raise ValueError(f"{name}={value!r} must be a non-negative integer")
         stop = len(self) if clip_end is None else min(int(clip_end), len(self))
         return min(int(clip_start), stop), stop
 
-    def most_similar_cosmul(self, positive: Any = None, negative: Any = None, topn: int | None = 10,
-                            restrict_vocab: int | None = None
-                            ) -> list[tuple[str, float]] | np.ndarray:
+    def most_similar_cosmul(
+        self, positive: Any = None, negative: Any = None, topn: int | None = 10, restrict_vocab: int | None = None
+    ) -> list[tuple[str, float]] | np.ndarray:
         """Levy & Goldberg's 3CosMul: product of shifted positive cosines over negative ones."""
         if topn is not None and topn < 1:
             return []
@@ -506,13 +552,15 @@ class KeyedVectors:
             return scores
         return self._ranked(scores, int(topn), self._excluded(pos + neg))
 
-    def similar_by_vector(self, vector: np.ndarray, topn: int | None = 10,
-                          restrict_vocab: int | None = None) -> list[tuple[str, float]] | np.ndarray:
+    def similar_by_vector(
+        self, vector: np.ndarray, topn: int | None = 10, restrict_vocab: int | None = None
+    ) -> list[tuple[str, float]] | np.ndarray:
         """Keys most similar to a raw vector."""
         return self.most_similar(positive=[np.asarray(vector)], topn=topn, restrict_vocab=restrict_vocab)
 
-    def similar_by_key(self, key: str, topn: int | None = 10,
-                       restrict_vocab: int | None = None) -> list[tuple[str, float]] | np.ndarray:
+    def similar_by_key(
+        self, key: str, topn: int | None = 10, restrict_vocab: int | None = None
+    ) -> list[tuple[str, float]] | np.ndarray:
         """Keys most similar to ``key`` (excluding it)."""
         return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
 
@@ -544,8 +592,7 @@ class KeyedVectors:
         """Cosine distance (1 - similarity) of two keys."""
         return 1.0 - self.similarity(key1, key2)
 
-    def distances(self, key_or_vector: str | np.ndarray,
-                  other_keys: Sequence[str] = ()) -> np.ndarray:
+    def distances(self, key_or_vector: str | np.ndarray, other_keys: Sequence[str] = ()) -> np.ndarray:
         """Cosine distances from a key or vector to ``other_keys`` (all keys when empty)."""
         query = self._query_vector(key_or_vector)
         if len(other_keys) == 0:
@@ -576,8 +623,9 @@ class KeyedVectors:
         """The key furthest from the mean of the others (unknown keys are ignored and logged)."""
         used = [key for key in keys if key in self]
         if len(used) != len(keys):
-            logger.warning("vectors for words %s are not present in the model, ignoring these words",
-                           sorted(set(keys) - set(used)))
+            logger.warning(
+                "vectors for words %s are not present in the model, ignoring these words", sorted(set(keys) - set(used))
+            )
         if not used:
             raise ValueError("cannot select a word from an empty list")
         unit = np.vstack([self.get_vector(key, norm=True) for key in used])
@@ -586,26 +634,47 @@ class KeyedVectors:
         return sorted(zip(scores.tolist(), used))[0][1]
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate_word_analogies(self, analogies: PathLike, restrict_vocab: int = 300000,
-                                case_insensitive: bool = True, dummy4unknown: bool = False,
-                                similarity_function: str = "most_similar"
-                                ) -> tuple[float, list[dict[str, Any]]]:
+    def evaluate_word_analogies(
+        self,
+        analogies: PathLike,
+        restrict_vocab: int = 300000,
+        case_insensitive: bool = True,
+        dummy4unknown: bool = False,
+        similarity_function: str = "most_similar",
+    ) -> tuple[float, list[dict[str, Any]]]:
         """Accuracy on a questions-words file: ``(score, sections)`` as gensim returns them."""
         from .evaluation import evaluate_word_analogies
-        return evaluate_word_analogies(self, analogies, restrict_vocab=restrict_vocab,
-                                       case_insensitive=case_insensitive,
-                                       dummy4unknown=dummy4unknown,
-                                       similarity_function=similarity_function)
 
-    def evaluate_word_pairs(self, pairs: PathLike, delimiter: str = "\t", encoding: str = "utf8",
-                            restrict_vocab: int = 300000, case_insensitive: bool = True,
-                            dummy4unknown: bool = False
-                            ) -> tuple[tuple[float, float], tuple[float, float], float]:
+        return evaluate_word_analogies(
+            self,
+            analogies,
+            restrict_vocab=restrict_vocab,
+            case_insensitive=case_insensitive,
+            dummy4unknown=dummy4unknown,
+            similarity_function=similarity_function,
+        )
+
+    def evaluate_word_pairs(
+        self,
+        pairs: PathLike,
+        delimiter: str = "\t",
+        encoding: str = "utf8",
+        restrict_vocab: int = 300000,
+        case_insensitive: bool = True,
+        dummy4unknown: bool = False,
+    ) -> tuple[tuple[float, float], tuple[float, float], float]:
         """((pearson r, p), (spearman rho, p), oov %) against human similarity judgements."""
         from .evaluation import evaluate_word_pairs
-        return evaluate_word_pairs(self, pairs, delimiter=delimiter, encoding=encoding,
-                                   restrict_vocab=restrict_vocab, case_insensitive=case_insensitive,
-                                   dummy4unknown=dummy4unknown)
+
+        return evaluate_word_pairs(
+            self,
+            pairs,
+            delimiter=delimiter,
+            encoding=encoding,
+            restrict_vocab=restrict_vocab,
+            case_insensitive=case_insensitive,
+            dummy4unknown=dummy4unknown,
+        )
 
     # ------------------------------------------------------------------ value-object habits
     def to_numpy(self) -> np.ndarray:
@@ -639,8 +708,9 @@ class KeyedVectors:
             wanted = set(keys_or_predicate)
             keep = [i for i, key in enumerate(self.index_to_key) if key in wanted]
         rows = np.asarray(keep, dtype=np.int64)
-        return self._derived([self.index_to_key[i] for i in keep],
-                             np.array(self._vectors[rows], dtype=np.float32), rows=rows)
+        return self._derived(
+            [self.index_to_key[i] for i in keep], np.array(self._vectors[rows], dtype=np.float32), rows=rows
+        )
 
     def transform(self, function: Callable[[np.ndarray], Any]) -> KeyedVectors:
         """A new set whose matrix is ``function(vectors)`` (same keys; the dimension may change)."""
@@ -698,8 +768,9 @@ class KeyedVectors:
         return self._apply(-self._vectors)
 
     # ------------------------------------------------------------------ mutation (gensim API)
-    def add_vectors(self, keys: str | Sequence[str], weights: Any, extras: dict[str, Any] | None = None,
-                    replace: bool = False) -> None:
+    def add_vectors(
+        self, keys: str | Sequence[str], weights: Any, extras: dict[str, Any] | None = None, replace: bool = False
+    ) -> None:
         """Add keys with vectors in place (existing keys are kept unless ``replace``); gensim's order.
 
         ``extras`` maps attribute names to one value per given key; as gensim, they are set on the
@@ -711,7 +782,9 @@ class KeyedVectors:
             n_keys = 1 if isinstance(keys, str) else len(list(keys))
             for attr, values in extras.items():
                 if np.asarray(values).shape != (n_keys,):
-                    raise ValueError(f"extras[{attr!r}] must hold {n_keys} values, got shape {np.asarray(values).shape}")
+                    raise ValueError(
+                        f"extras[{attr!r}] must hold {n_keys} values, got shape {np.asarray(values).shape}"
+                    )
             key_list = [keys] if isinstance(keys, str) else list(keys)
             chosen = [i for i, k in enumerate(key_list) if replace or k not in self.key_to_index]
             self.add_vectors(keys, weights, replace=replace)
@@ -725,8 +798,7 @@ class KeyedVectors:
         keys = list(keys)
         weights = np.asarray(weights, dtype=np.float32)
         if weights.ndim != 2 or weights.shape != (len(keys), self.vector_size):
-            raise ValueError(f"expected weights of shape ({len(keys)}, {self.vector_size}), "
-                             f"got {weights.shape}")
+            raise ValueError(f"expected weights of shape ({len(keys)}, {self.vector_size}), got {weights.shape}")
         if len(set(keys)) != len(keys):
             raise ValueError("add_vectors got duplicate keys")
         self._check_array(weights, len(keys))
@@ -767,9 +839,17 @@ class KeyedVectors:
 
     # ------------------------------------------------------------------ persistence
     @classmethod
-    def load_word2vec_format(cls, fname: PathLike, fvocab: PathLike | None = None, binary: bool = False,
-                             encoding: str = "utf8", unicode_errors: str = "strict", limit: int | None = None,
-                             datatype: Any = np.float32, no_header: bool = False) -> KeyedVectors:
+    def load_word2vec_format(
+        cls,
+        fname: PathLike,
+        fvocab: PathLike | None = None,
+        binary: bool = False,
+        encoding: str = "utf8",
+        unicode_errors: str = "strict",
+        limit: int | None = None,
+        datatype: Any = np.float32,
+        no_header: bool = False,
+    ) -> KeyedVectors:
         """Read word2vec text or binary (also fastText ``.vec``); gensim's signature and order.
 
         ``limit`` keeps the first rows; ``fvocab`` is a vocabulary file of ``word count`` lines
@@ -778,23 +858,28 @@ class KeyedVectors:
         raises NotImplementedError).
         """
         if np.dtype(datatype) != np.float32:
-            raise NotImplementedError(f"load_word2vec_format(datatype={datatype!r}): only float32 vectors are supported")
+            raise NotImplementedError(
+                f"load_word2vec_format(datatype={datatype!r}): only float32 vectors are supported"
+            )
         if binary:
             if no_header:
                 raise ValueError("the word2vec binary format always has a header")
-            keys, array = _formats.read_word2vec_binary(fname, limit=limit, encoding=encoding,
-                                                        unicode_errors=unicode_errors)
+            keys, array = _formats.read_word2vec_binary(
+                fname, limit=limit, encoding=encoding, unicode_errors=unicode_errors
+            )
         else:
-            keys, array = _formats.read_word2vec_text(fname, limit=limit, encoding=encoding,
-                                                      unicode_errors=unicode_errors,
-                                                      no_header=no_header)
+            keys, array = _formats.read_word2vec_text(
+                fname, limit=limit, encoding=encoding, unicode_errors=unicode_errors, no_header=no_header
+            )
         loaded = cls._from_parts(keys, array)
         if fvocab is not None:
             counts = _formats.read_vocab_counts(fvocab, encoding=encoding, unicode_errors=unicode_errors)
             missing = next((k for k in keys if k not in counts), None)
             if missing is not None:
-                raise ValueError(f"fvocab={os.fspath(fvocab)!r} has no count for {missing!r} "
-                                 f"(vector {keys.index(missing)} of {os.fspath(fname)!r})")
+                raise ValueError(
+                    f"fvocab={os.fspath(fvocab)!r} has no count for {missing!r} "
+                    f"(vector {keys.index(missing)} of {os.fspath(fname)!r})"
+                )
             loaded.expandos["count"] = np.array([counts[k] for k in keys], dtype=np.int64)
         else:
             loaded.expandos["count"] = np.arange(len(keys), 0, -1, dtype=np.int64)
@@ -807,9 +892,17 @@ class KeyedVectors:
             return KeyedVectors._trusted(keys, array)
         return cls(keys, array)
 
-    def save_word2vec_format(self, fname: PathLike, fvocab: PathLike | None = None, binary: bool = False,
-                             total_vec: int | None = None, write_header: bool = True, prefix: str = "",
-                             append: bool = False, sort_attr: str = "count") -> None:
+    def save_word2vec_format(
+        self,
+        fname: PathLike,
+        fvocab: PathLike | None = None,
+        binary: bool = False,
+        total_vec: int | None = None,
+        write_header: bool = True,
+        prefix: str = "",
+        append: bool = False,
+        sort_attr: str = "count",
+    ) -> None:
         """Write word2vec text or binary atomically (readable by gensim); gensim's signature and order.
 
         As gensim, keys are written by descending ``sort_attr`` (stable) when that attribute
@@ -820,8 +913,9 @@ class KeyedVectors:
         if append:
             raise NotImplementedError("save_word2vec_format(append=True): files are written whole and atomically")
         if total_vec is not None and int(total_vec) != len(self):
-            raise NotImplementedError(f"save_word2vec_format(total_vec={total_vec}): only the number of vectors "
-                                      f"({len(self)}) can be declared")
+            raise NotImplementedError(
+                f"save_word2vec_format(total_vec={total_vec}): only the number of vectors ({len(self)}) can be declared"
+            )
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
         if sort_attr in self.expandos:
@@ -839,17 +933,18 @@ class KeyedVectors:
         _formats.write_word2vec(fname, keys, vectors, binary=binary, write_header=write_header)
 
     @classmethod
-    def load_glove(cls, path: PathLike, limit: int | None = None, encoding: str = "utf8",
-                   unicode_errors: str = "strict") -> KeyedVectors:
+    def load_glove(
+        cls, path: PathLike, limit: int | None = None, encoding: str = "utf8", unicode_errors: str = "strict"
+    ) -> KeyedVectors:
         """Read GloVe text (no header line)."""
-        keys, array = _formats.read_word2vec_text(path, limit=limit, encoding=encoding,
-                                                  unicode_errors=unicode_errors, no_header=True)
+        keys, array = _formats.read_word2vec_text(
+            path, limit=limit, encoding=encoding, unicode_errors=unicode_errors, no_header=True
+        )
         return cls._from_parts(keys, array)
 
     def save_glove(self, path: PathLike) -> None:
         """Write GloVe text (no header line) atomically."""
-        _formats.write_word2vec(path, self.index_to_key, self._vectors, binary=False,
-                                write_header=False)
+        _formats.write_word2vec(path, self.index_to_key, self._vectors, binary=False, write_header=False)
 
     def save(self, path: PathLike) -> None:
         """Write the native format atomically (UTF-8 JSON keys and attributes + raw float32)."""

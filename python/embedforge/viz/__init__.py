@@ -6,13 +6,13 @@ need them, so importing this package is cheap; install them with `pip install 'e
 
 from __future__ import annotations
 
+from ._common import save_figure
 from .animation import animate
 from .html import page_data, to_html
 from .lessons import animate_line_fit, conv_heatmap, one_hot_figure, projection_bars
 from .plots import analogy_arrows, heatmap, loss_curves, neighbor_table, scatter
 from .projection import METHODS, project
 from .projector import export_projector
-from ._common import save_figure
 
 __all__ = [
     "project",

@@ -60,8 +60,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
-                               dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix, dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -83,8 +84,9 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: float | None = None) -> 
     return target
 
 
-def cosine_neighbors(matrix: np.ndarray, topn: int, rows: Sequence[int] | None = None,
-                     chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def cosine_neighbors(
+    matrix: np.ndarray, topn: int, rows: Sequence[int] | None = None, chunk: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-`topn` cosine neighbours (indices, similarities) of `rows` (default all), excluding the row itself."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     unit = matrix / np.where(norms == 0, 1.0, norms)
@@ -95,12 +97,12 @@ def cosine_neighbors(matrix: np.ndarray, topn: int, rows: Sequence[int] | None =
     if k == 0:
         return idx, sim
     for start in range(0, len(rows_arr), chunk):
-        sel = rows_arr[start:start + chunk]
+        sel = rows_arr[start : start + chunk]
         s = unit[sel] @ unit.T
         s[np.arange(len(sel)), sel] = -np.inf
         part = np.argpartition(-s, k - 1, axis=1)[:, :k]
         part_s = np.take_along_axis(s, part, axis=1)
         order = np.argsort(-part_s, axis=1, kind="stable")
-        idx[start:start + len(sel)] = np.take_along_axis(part, order, axis=1)
-        sim[start:start + len(sel)] = np.take_along_axis(part_s, order, axis=1)
+        idx[start : start + len(sel)] = np.take_along_axis(part, order, axis=1)
+        sim[start : start + len(sel)] = np.take_along_axis(part_s, order, axis=1)
     return idx, sim

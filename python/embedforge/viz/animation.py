@@ -33,9 +33,18 @@ def _frames(snapshots: Any) -> list[np.ndarray]:
     return frames
 
 
-def animate(snapshots: Any, labels: Sequence[Any] | None, path: str | os.PathLike[str], *, fps: float = 4,
-            titles: Sequence[str] | None = None, groups: Sequence[Any] | None = None,
-            figsize: tuple[float, float] = (6.0, 6.0), dpi: float = 80, hold_last: int = 3) -> Path:
+def animate(
+    snapshots: Any,
+    labels: Sequence[Any] | None,
+    path: str | os.PathLike[str],
+    *,
+    fps: float = 4,
+    titles: Sequence[str] | None = None,
+    groups: Sequence[Any] | None = None,
+    figsize: tuple[float, float] = (6.0, 6.0),
+    dpi: float = 80,
+    hold_last: int = 3,
+) -> Path:
     """Write a GIF with one frame per snapshot (list or {epoch: array} of N x 2 arrays); returns the path.
 
     Axis limits are fixed from all snapshots so movement is visible; the last frame is held for
@@ -66,13 +75,19 @@ def animate(snapshots: Any, labels: Sequence[Any] | None, path: str | os.PathLik
     ax = fig.add_subplot()
     fig.subplots_adjust(left=0.08, right=0.97, bottom=0.07, top=0.92)
     pts = ax.scatter(frames[0][:, 0], frames[0][:, 1], s=18, c=colors)
-    texts = [ax.text(frames[0][i, 0], frames[0][i, 1], names[i], fontsize=9, ha="left", va="bottom")
-             for i in range(n)] if names else []
+    texts = (
+        [ax.text(frames[0][i, 0], frames[0][i, 1], names[i], fontsize=9, ha="left", va="bottom") for i in range(n)]
+        if names
+        else []
+    )
     if palette:
         from matplotlib.lines import Line2D
 
-        ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=c, label=str(g)) for g, c in palette.items()],
-                  loc="upper right", fontsize="small")
+        ax.legend(
+            handles=[Line2D([], [], marker="o", linestyle="", color=c, label=str(g)) for g, c in palette.items()],
+            loc="upper right",
+            fontsize="small",
+        )
     ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
     ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
     ax.grid(alpha=0.3)

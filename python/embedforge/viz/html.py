@@ -16,8 +16,16 @@ from .projection import project
 __all__ = ["to_html", "page_data"]
 
 
-def page_data(vectors: Any, labels: Sequence[Any] | None = None, *, groups: Sequence[Any] | None = None,
-              method: str = "pca", topn: int = 10, max_points: int | None = 5000, seed: int = 0) -> dict:
+def page_data(
+    vectors: Any,
+    labels: Sequence[Any] | None = None,
+    *,
+    groups: Sequence[Any] | None = None,
+    method: str = "pca",
+    topn: int = 10,
+    max_points: int | None = 5000,
+    seed: int = 0,
+) -> dict:
     """The JSON-ready data the page embeds: words, 2-D positions, groups, neighbour indices and cosines.
 
     Neighbours are computed in the full-dimensional space among the points kept (the first `max_points`).
@@ -232,9 +240,18 @@ _PAGE = r"""<!DOCTYPE html>
 """
 
 
-def to_html(vectors: Any, path: str | os.PathLike[str], labels: Sequence[Any] | None = None, *,
-            groups: Sequence[Any] | None = None, method: str = "pca", topn: int = 10,
-            max_points: int | None = 5000, title: str = "embedforge: embedding explorer", seed: int = 0) -> Path:
+def to_html(
+    vectors: Any,
+    path: str | os.PathLike[str],
+    labels: Sequence[Any] | None = None,
+    *,
+    groups: Sequence[Any] | None = None,
+    method: str = "pca",
+    topn: int = 10,
+    max_points: int | None = 5000,
+    title: str = "embedforge: embedding explorer",
+    seed: int = 0,
+) -> Path:
     """Write one self-contained HTML file (data inlined as JSON, no external scripts) and return its path."""
     data = page_data(vectors, labels, groups=groups, method=method, topn=topn, max_points=max_points, seed=seed)
     page = _PAGE.replace("__TITLE__", _html.escape(title)).replace("__DATA__", _json_for_script(data))

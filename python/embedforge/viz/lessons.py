@@ -21,8 +21,14 @@ def _figure(figsize: tuple[float, float], dpi: float) -> Any:
     return Figure(figsize=figsize, dpi=dpi, layout="constrained")
 
 
-def conv_heatmap(result: Any, *, max_filters: int = 32, path: str | os.PathLike[str] | None = None,
-                 figsize: tuple[float, float] | None = None, dpi: float = 100) -> Any:
+def conv_heatmap(
+    result: Any,
+    *,
+    max_filters: int = 32,
+    path: str | os.PathLike[str] | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float = 100,
+) -> Any:
     """One heatmap per filter width of a :class:`embedforge.models.ConvNgrams`: filters × n-gram starts.
 
     The x axis is labelled with the tokens (each column is the n-gram starting there); a dot marks
@@ -55,9 +61,15 @@ def conv_heatmap(result: Any, *, max_filters: int = 32, path: str | os.PathLike[
     return fig
 
 
-def projection_bars(scores: Sequence[tuple[str, float]], *, axis_name: str = "direction",
-                    baseline: np.ndarray | None = None, path: str | os.PathLike[str] | None = None,
-                    figsize: tuple[float, float] | None = None, dpi: float = 100) -> Any:
+def projection_bars(
+    scores: Sequence[tuple[str, float]],
+    *,
+    axis_name: str = "direction",
+    baseline: np.ndarray | None = None,
+    path: str | os.PathLike[str] | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float = 100,
+) -> Any:
     """Horizontal bars of each word's projection onto a direction; ``baseline`` (random words) is shaded.
 
     The band is the 5th–95th percentile of the baseline projections: bars inside it are within what
@@ -83,9 +95,18 @@ def projection_bars(scores: Sequence[tuple[str, float]], *, axis_name: str = "di
     return fig
 
 
-def animate_line_fit(x: Any, y: Any, params: Any, path: str | os.PathLike[str], *,
-                     titles: Sequence[str] | None = None, frame_ms: int = 120, hold_ms: int = 1500,
-                     figsize: tuple[float, float] = (5.0, 4.0), dpi: float = 80) -> Path:
+def animate_line_fit(
+    x: Any,
+    y: Any,
+    params: Any,
+    path: str | os.PathLike[str],
+    *,
+    titles: Sequence[str] | None = None,
+    frame_ms: int = 120,
+    hold_ms: int = 1500,
+    figsize: tuple[float, float] = (5.0, 4.0),
+    dpi: float = 80,
+) -> Path:
     """A GIF with one frame per snapshot of (a, b): the data and the line y = a·x + b, written by Pillow.
 
     No ffmpeg or other movie writer is used: each frame is drawn by matplotlib into memory and Pillow
@@ -125,14 +146,29 @@ def animate_line_fit(x: Any, y: Any, params: Any, path: str | os.PathLike[str], 
             frames.append(im.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT))
     durations = [frame_ms] * (len(frames) - 1) + [max(frame_ms, hold_ms)]
     with atomic_path(path, suffix=".gif") as tmp:
-        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0,
-                       disposal=1, optimize=False)
+        frames[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=frames[1:],
+            duration=durations,
+            loop=0,
+            disposal=1,
+            optimize=False,
+        )
     return Path(path)
 
 
-def one_hot_figure(ids: Any, delta: Any, grad_rows: Any, table_grad: Any, *,
-                   path: str | os.PathLike[str] | None = None, figsize: tuple[float, float] = (12.0, 4.0),
-                   dpi: float = 100) -> Any:
+def one_hot_figure(
+    ids: Any,
+    delta: Any,
+    grad_rows: Any,
+    table_grad: Any,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    figsize: tuple[float, float] = (12.0, 4.0),
+    dpi: float = 100,
+) -> Any:
     """The lesson's figure: δ (N×V) beside ∂L/∂x̄ (N×D) and δᵀ·∂L/∂x̄ (V×D), one colour scale for the gradients."""
     mats = [np.asarray(getattr(m, "detach", lambda: m)(), dtype=np.float64) for m in (delta, grad_rows, table_grad)]
     ids = [int(i) for i in np.asarray(ids).reshape(-1)]
@@ -144,8 +180,10 @@ def one_hot_figure(ids: Any, delta: Any, grad_rows: Any, table_grad: Any, *,
     axes[0].set_xlabel("table row v")
     vmax = max(float(np.abs(m).max()) for m in mats[1:]) or 1.0
     image = None
-    for ax, m, name, ylabel in ((axes[1], mats[1], "∂L/∂x̄ (N×D)", "looked-up row i"),
-                                (axes[2], mats[2], "δᵀ·∂L/∂x̄ = ∂L/∂W (V×D)", "table row v")):
+    for ax, m, name, ylabel in (
+        (axes[1], mats[1], "∂L/∂x̄ (N×D)", "looked-up row i"),
+        (axes[2], mats[2], "δᵀ·∂L/∂x̄ = ∂L/∂W (V×D)", "table row v"),
+    ):
         image = ax.imshow(m, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
         ax.set_title(name)
         ax.set_xlabel("dimension")

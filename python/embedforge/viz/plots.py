@@ -45,11 +45,22 @@ def _row(index: Mapping[str, int], word: str) -> int:
         raise KeyError(f"{word!r} is not in the vocabulary ({len(index)} words)") from None
 
 
-def scatter(vectors: Any, labels: Sequence[Any] | None = None, *, groups: Sequence[Any] | None = None,
-            method: str = "pca", dims: int = 2, max_labels: int | None = 60, title: str | None = None,
-            path: str | os.PathLike[str] | None = None, figsize: tuple[float, float] = (8.0, 6.0),
-            dpi: float = 100, point_size: float = 14.0, seed: int = 0,
-            projection_kwargs: Mapping[str, Any] | None = None) -> Any:
+def scatter(
+    vectors: Any,
+    labels: Sequence[Any] | None = None,
+    *,
+    groups: Sequence[Any] | None = None,
+    method: str = "pca",
+    dims: int = 2,
+    max_labels: int | None = 60,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+    figsize: tuple[float, float] = (8.0, 6.0),
+    dpi: float = 100,
+    point_size: float = 14.0,
+    seed: int = 0,
+    projection_kwargs: Mapping[str, Any] | None = None,
+) -> Any:
     """Labelled scatter of vectors (projected with `method` unless already `dims` wide); returns the Figure.
 
     Only the first `max_labels` rows get a text label (KeyedVectors are ordered by frequency, so those are
@@ -89,10 +100,18 @@ def scatter(vectors: Any, labels: Sequence[Any] | None = None, *, groups: Sequen
     return fig
 
 
-def heatmap(initial: Any, trained: Any | None = None, *, labels: Sequence[Any] | None = None,
-            max_rows: int = 40, max_cols: int = 64, titles: tuple[str, str] = ("initial", "trained"),
-            path: str | os.PathLike[str] | None = None, figsize: tuple[float, float] = (10.0, 6.0),
-            dpi: float = 100) -> Any:
+def heatmap(
+    initial: Any,
+    trained: Any | None = None,
+    *,
+    labels: Sequence[Any] | None = None,
+    max_rows: int = 40,
+    max_cols: int = 64,
+    titles: tuple[str, str] = ("initial", "trained"),
+    path: str | os.PathLike[str] | None = None,
+    figsize: tuple[float, float] = (10.0, 6.0),
+    dpi: float = 100,
+) -> Any:
     """Heatmap of an embedding matrix, or initial and trained side by side on one colour scale."""
     mats = [as_matrix(initial)[:max_rows, :max_cols]]
     if trained is not None:
@@ -150,8 +169,11 @@ def _history_series(history: Any) -> tuple[dict[str, list[float]], dict[str, lis
         history = history.history
     if hasattr(history, "steps") and hasattr(history, "epochs"):  # a History
         return _records_to_series(history.steps), _records_to_series(history.epochs)
-    if isinstance(history, Mapping) and ("steps" in history or "epochs" in history) and all(
-            isinstance(v, Sequence) and all(isinstance(r, Mapping) for r in v) for v in history.values()):
+    if (
+        isinstance(history, Mapping)
+        and ("steps" in history or "epochs" in history)
+        and all(isinstance(v, Sequence) and all(isinstance(r, Mapping) for r in v) for v in history.values())
+    ):
         return _records_to_series(history.get("steps", [])), _records_to_series(history.get("epochs", []))
     if isinstance(history, Sequence) and not isinstance(history, (str, bytes)):
         return {}, _records_to_series(list(history))
@@ -167,8 +189,14 @@ def _plottable(series: dict[str, list[float]]) -> dict[str, list[float]]:
     return lossy or {k: v for k, v in series.items() if k.lower() not in ("epoch", "step", "lr")}
 
 
-def loss_curves(history: Any, *, path: str | os.PathLike[str] | None = None, log_scale: bool = False,
-                figsize: tuple[float, float] = (8.0, 4.5), dpi: float = 100) -> Any:
+def loss_curves(
+    history: Any,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    log_scale: bool = False,
+    figsize: tuple[float, float] = (8.0, 4.5),
+    dpi: float = 100,
+) -> Any:
     """Loss curves from a Trainer (or its History), a dict of series, or a list of per-epoch dicts.
 
     Per-step records (or series named with "step"/"batch") go in a per-step panel, per-epoch ones in a
@@ -195,8 +223,9 @@ def loss_curves(history: Any, *, path: str | os.PathLike[str] | None = None, log
     return fig
 
 
-def _neighbors_of(vectors: Any, labels: Sequence[Any] | None, word: str, topn: int,
-                  cache: dict[str, Any]) -> list[tuple[str, float]]:
+def _neighbors_of(
+    vectors: Any, labels: Sequence[Any] | None, word: str, topn: int, cache: dict[str, Any]
+) -> list[tuple[str, float]]:
     if labels is None and hasattr(vectors, "most_similar"):
         if hasattr(vectors, "key_to_index") and word not in vectors.key_to_index:
             raise KeyError(f"{word!r} is not in the vocabulary ({len(vectors.key_to_index)} words)")
@@ -208,8 +237,9 @@ def _neighbors_of(vectors: Any, labels: Sequence[Any] | None, word: str, topn: i
     return [(cache["names"][j], float(s)) for j, s in zip(idx[0], sim[0])]
 
 
-def neighbor_table(vectors: Any, words: Sequence[str], topn: int = 5, *, labels: Sequence[Any] | None = None,
-                   fmt: str = "markdown") -> str:
+def neighbor_table(
+    vectors: Any, words: Sequence[str], topn: int = 5, *, labels: Sequence[Any] | None = None, fmt: str = "markdown"
+) -> str:
     """Table of the `topn` cosine neighbours of each word, as Markdown (`fmt="markdown"`) or plain text."""
     if fmt not in ("markdown", "text"):
         raise ValueError(f"fmt={fmt!r} must be 'markdown' or 'text'")
@@ -227,9 +257,18 @@ def neighbor_table(vectors: Any, words: Sequence[str], topn: int = 5, *, labels:
     return "\n".join("  ".join(c.ljust(cols[j]) for j, c in enumerate(r)).rstrip() for r in [header] + rows)
 
 
-def analogy_arrows(vectors: Any, a: str, b: str, c: str, *, labels: Sequence[Any] | None = None,
-                   context: int = 3, path: str | os.PathLike[str] | None = None,
-                   figsize: tuple[float, float] = (7.0, 6.0), dpi: float = 100) -> Any:
+def analogy_arrows(
+    vectors: Any,
+    a: str,
+    b: str,
+    c: str,
+    *,
+    labels: Sequence[Any] | None = None,
+    context: int = 3,
+    path: str | os.PathLike[str] | None = None,
+    figsize: tuple[float, float] = (7.0, 6.0),
+    dpi: float = 100,
+) -> Any:
     """Plot the analogy a − b + c ≈ d: arrows b→a and c→(a − b + c), d being the nearest other word.
 
     Vectors are unit-normalised first (3CosAdd, as in word2vec's analogy test); the figure's axes are the

@@ -22,9 +22,15 @@ def _pbtxt_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def export_projector(vectors: Any, out_dir: str | os.PathLike[str], labels: Sequence[Any] | None = None, *,
-                     metadata: Mapping[str, Sequence[Any]] | None = None, tensor_name: str = "embeddings",
-                     max_points: int | None = None) -> Path:
+def export_projector(
+    vectors: Any,
+    out_dir: str | os.PathLike[str],
+    labels: Sequence[Any] | None = None,
+    *,
+    metadata: Mapping[str, Sequence[Any]] | None = None,
+    tensor_name: str = "embeddings",
+    max_points: int | None = None,
+) -> Path:
     """Write a TensorBoard projector folder (load with `tensorboard --logdir DIR`) and return its path.
 
     metadata.tsv has one column (the labels) without a header, or a header row when `metadata` adds
