@@ -54,7 +54,8 @@ $(LINT_STAMP): $(DEPS)
 lint: $(LINT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/clang-format --dry-run -Werror $(CXX_SOURCES)
+	@echo "clang-format --dry-run -Werror <C++/CUDA sources>"
+	@$(BIN)/clang-format --dry-run -Werror $(CXX_SOURCES)
 
 format: $(LINT_STAMP)
 	$(BIN)/ruff check --fix .

@@ -21,10 +21,9 @@ import multiprocessing as mp
 import statistics
 import sys
 
+import embedforge
 import torch
 import torch.nn.functional as F
-
-import embedforge
 from embedforge.benchmark import WORKLOADS, make_inputs, median_ms
 
 
@@ -55,14 +54,17 @@ def _steps(inp: dict, mlp: torch.nn.Module, what: str, layer: str):
 
     def make(lookup, table):
         if what == "infer":
+
             def step():
                 with torch.no_grad():
                     mlp(lookup())
         else:
+
             def step():
                 table.grad = None
                 mlp.zero_grad(set_to_none=True)
                 F.mse_loss(mlp(lookup()), target).backward()
+
         return step
 
     return make(ours, tables[0]), make(theirs, tables[1])
@@ -72,22 +74,32 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workloads", nargs="+", default=["W1", "W3", "W4"], choices=list(WORKLOADS))
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    ap.add_argument("--what", nargs="+", default=["infer", "train dense", "train sparse"],
-                    choices=["infer", "train dense", "train sparse"])
+    ap.add_argument(
+        "--what",
+        nargs="+",
+        default=["infer", "train dense", "train sparse"],
+        choices=["infer", "train dense", "train sparse"],
+    )
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--scale", type=float, default=1.0, help="shrink tables by this factor for a quick run")
     ap.add_argument("--busy", type=int, default=0, help="spinning processes to run meanwhile")
-    ap.add_argument("--layer", choices=["op", "module"], default="op",
-                    help="op: both functions on one shared table; module: embedforge.nn.EmbeddingBag vs "
-                         "torch.nn.EmbeddingBag, each with its own copy of the table")
+    ap.add_argument(
+        "--layer",
+        choices=["op", "module"],
+        default="op",
+        help="op: both functions on one shared table; module: embedforge.nn.EmbeddingBag vs "
+        "torch.nn.EmbeddingBag, each with its own copy of the table",
+    )
     args = ap.parse_args(argv)
     stop = mp.Event()
     hogs = [mp.Process(target=_spin, args=(stop,), daemon=True) for _ in range(args.busy)]
     for h in hogs:
         h.start()
-    print(f"# embedforge {embedforge.__version__} ({embedforge.build_info()['cpu_isa']}), torch {torch.__version__}, "
-          f"layer {args.layer}, busy {args.busy}, scale {args.scale}")
+    print(
+        f"# embedforge {embedforge.__version__} ({embedforge.build_info()['cpu_isa']}), torch {torch.__version__}, "
+        f"layer {args.layer}, busy {args.busy}, scale {args.scale}"
+    )
     print(f"{'workload':8} {'thr':>3} {'what':13} {'ours ms':>9} {'torch ms':>9} {'torch/ours':>10}")
     before = torch.get_num_threads()
     try:

@@ -11,9 +11,8 @@ import argparse
 import platform
 import sys
 
-import torch
-
 import embedforge
+import torch
 from embedforge.benchmark import WORKLOADS, compare_embedding_bag, format_table
 
 
@@ -27,11 +26,14 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="shrink tables by this factor for a quick run")
     args = ap.parse_args(argv)
     info = embedforge.build_info()
-    print(f"# embedforge {embedforge.__version__} ({info['cpu_isa']}), torch {torch.__version__}, "
-          f"{platform.processor() or platform.machine()}, scale {args.scale}")
+    print(
+        f"# embedforge {embedforge.__version__} ({info['cpu_isa']}), torch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, scale {args.scale}"
+    )
     print(format_table([], header=True))
-    rows = compare_embedding_bag(args.workloads, args.threads, args.what, args.repeats, args.iters, args.scale,
-                                 progress=print)
+    rows = compare_embedding_bag(
+        args.workloads, args.threads, args.what, args.repeats, args.iters, args.scale, progress=print
+    )
     print()
     print(format_table(rows))
     return 0

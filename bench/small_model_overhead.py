@@ -17,10 +17,9 @@ import statistics
 import sys
 import time
 
+import embedforge
 import torch
 import torch.nn.functional as F
-
-import embedforge
 
 
 def _median_us(fn, iters: int) -> float:
@@ -62,6 +61,7 @@ def main(argv=None) -> int:
             def run():
                 m.weight.grad = None
                 m(ids).backward(grad)
+
             return run
 
         _compare(f"Embedding fwd+bwd pad={pad}", fb(ours), fb(ref), args.repeats, args.iters)
@@ -69,6 +69,7 @@ def main(argv=None) -> int:
         def fwd(m):
             def run():
                 m(ids)
+
             return run
 
         _compare(f"Embedding fwd (grad mode) pad={pad}", fwd(ours), fwd(ref), args.repeats, args.iters)
@@ -93,10 +94,16 @@ def main(argv=None) -> int:
         def run():
             w.grad = None
             f().sum().backward()
+
         return run
 
-    _compare("embedding_bag fwd+bwd", bag_fb(lambda: embedforge.ops.embedding_bag(w, bag_ids, offs)),
-             bag_fb(lambda: F.embedding_bag(bag_ids, w, offs)), args.repeats, args.iters)
+    _compare(
+        "embedding_bag fwd+bwd",
+        bag_fb(lambda: embedforge.ops.embedding_bag(w, bag_ids, offs)),
+        bag_fb(lambda: F.embedding_bag(bag_ids, w, offs)),
+        args.repeats,
+        args.iters,
+    )
     return 0
 
 

@@ -74,6 +74,19 @@ def test_ngrams_count_code_points_not_bytes():
     assert offs2[1] == offs[1]
 
 
+def test_ngram_buckets_match_fasttext_hash_for_non_ascii_words():
+    """Buckets are fastText's (and gensim's): FNV-1a over UTF-8 bytes xored as signed chars."""
+    ft_inner = pytest.importorskip("gensim.models.fasttext_inner", reason="gensim is the reference")
+    rng = np.random.default_rng()
+    alphabet = list("abcxyz") + list("éïüßñ") + list("日本語ж") + ["\U0001f600"]
+    words = ["".join(rng.choice(alphabet, size=rng.integers(1, 9))) for _ in range(40)] + ["naïve", "日本語"]
+    bucket = int(rng.integers(1000, 2_000_000))
+    offs, rows = C.w2v_ngram_rows(words, 3, 6, bucket, 0)
+    for i, w in enumerate(words):
+        expect = [ft_inner.ft_hash_bytes(g) % bucket for g in ft_inner.compute_ngrams_bytes(w, 3, 6)]
+        assert list(rows[offs[i] : offs[i + 1]]) == expect, w
+
+
 def test_fasttext_save_load_keeps_oov(tmp_path):
     model = embedforge.FastText(CORPUS, sg=1, **dict(KW, epochs=1))
     p = tmp_path / "ft.model"

@@ -45,8 +45,8 @@ PreparedBags prepare_bags(const Tensor& indices, const std::optional<Tensor>& of
     b.num_bags = include_last_offset ? p.num_offsets - 1 : p.num_offsets;
     b.end = b.num_indices;  // refined by check_values once the data may be read
   } else {
-    EF_CHECK(indices.dim() == 2, "ValueError",
-             "indices must be 2-D (fixed-length bags) when offsets is None, got a ", indices.dim(), "-D tensor");
+    EF_CHECK(indices.dim() == 2, "ValueError", "indices must be 2-D (fixed-length bags) when offsets is None, got a ",
+             indices.dim(), "-D tensor");
     b.num_bags = indices.size(0);
     b.bag_size = indices.size(1);
   }
@@ -55,9 +55,9 @@ PreparedBags prepare_bags(const Tensor& indices, const std::optional<Tensor>& of
     EF_CHECK(p.pool != core::Pool::kMax, "ValueError",
              "per_sample_weights are only supported for mode='sum' and mode='mean', not 'max'");
     const ScalarType st = w.scalar_type();
-    EF_CHECK(st == ScalarType::Float || st == ScalarType::BFloat16 || st == ScalarType::Half ||
-                 st == ScalarType::Double,
-             "TypeError", "per_sample_weights must be a floating-point tensor, got ", scalar_type_name(st));
+    EF_CHECK(
+        st == ScalarType::Float || st == ScalarType::BFloat16 || st == ScalarType::Half || st == ScalarType::Double,
+        "TypeError", "per_sample_weights must be a floating-point tensor, got ", scalar_type_name(st));
     EF_CHECK(w.dim() == indices.dim(), "ValueError", "per_sample_weights must have the shape of indices");
     for (int64_t d = 0; d < w.dim(); ++d)
       EF_CHECK(w.size(d) == indices.size(d), "ValueError", "per_sample_weights must have the shape of indices: size ",
@@ -110,8 +110,8 @@ std::tuple<Tensor, Tensor> embedding_bag_cpu(Tensor weight, Tensor indices, std:
   const Tensor w = contig(weight);
   const int64_t B = p.bags.num_bags;
   Tensor out = torch::stable::new_empty(w, {B, D});
-  Tensor max_rows = torch::stable::new_empty(w, {p.pool == core::Pool::kMax ? B : 0, p.pool == core::Pool::kMax ? D : 0},
-                                             ScalarType::Long);
+  Tensor max_rows = torch::stable::new_empty(
+      w, {p.pool == core::Pool::kMax ? B : 0, p.pool == core::Pool::kMax ? D : 0}, ScalarType::Long);
   core::ForwardArgs a;
   a.weight = w.data_ptr();
   a.dtype = dt;

@@ -29,8 +29,8 @@ template <typename... Args>
   throw std::runtime_error(oss.str());
 }
 
-#define EF_CHECK(cond, kind, ...)                        \
-  do {                                                    \
+#define EF_CHECK(cond, kind, ...)                             \
+  do {                                                        \
     if (!(cond)) ::embedforge::ops::raise(kind, __VA_ARGS__); \
   } while (0)
 
@@ -85,8 +85,8 @@ inline void check_cpu(const Tensor& t, const char* name) {
 inline int64_t checked_size(int64_t rows, int64_t cols, int64_t elem_size, const char* what) {
   EF_CHECK(rows >= 0 && cols >= 0, "ValueError", what, " must have non-negative sizes, got [", rows, ", ", cols, "]");
   int64_t n = 0, bytes = 0;
-  EF_CHECK(!__builtin_mul_overflow(rows, cols, &n) && !__builtin_mul_overflow(n, elem_size, &bytes), "ValueError",
-           what, " of [", rows, ", ", cols, "] elements overflows a 64-bit size");
+  EF_CHECK(!__builtin_mul_overflow(rows, cols, &n) && !__builtin_mul_overflow(n, elem_size, &bytes), "ValueError", what,
+           " of [", rows, ", ", cols, "] elements overflows a 64-bit size");
   return n;
 }
 

@@ -17,8 +17,9 @@ def bags_of(indices, offsets, include_last_offset):
     return [(off[b], off[b + 1] if b + 1 < len(off) else n) for b in range(len(off))]
 
 
-def embedding_bag_ref(weight, indices, offsets=None, mode="sum", per_sample_weights=None, padding_idx=None,
-                      include_last_offset=False):
+def embedding_bag_ref(
+    weight, indices, offsets=None, mode="sum", per_sample_weights=None, padding_idx=None, include_last_offset=False
+):
     """Float64 pooled lookup with autograd through plain indexing (differentiable in weight and psw)."""
     flat = indices.reshape(-1)
     psw = None if per_sample_weights is None else per_sample_weights.reshape(-1)

@@ -4,17 +4,16 @@ gradients), opcheck, torch.compile, fake shapes, determinism, every ISA build, e
 from __future__ import annotations
 
 import os
-import zlib
 import subprocess
 import sys
+import zlib
 
+import embedforge
 import pytest
 import torch
 import torch.nn.functional as F
-
-import embedforge
-from embedforge.ops import embedding_bag
 from ef_devices import device_params
+from embedforge.ops import embedding_bag
 from reference_embedding_bag import embedding_bag_ref
 
 DEVICES = device_params()
@@ -39,8 +38,9 @@ def random_batch(gen, V, D, B, max_len, id_dtype=torch.int64, padding_idx=None, 
 @pytest.mark.parametrize("id_dtype", [torch.int64, torch.int32])
 def test_matches_torch_forward_and_grad(device, mode, padding_idx, id_dtype):
     gen = torch.Generator().manual_seed(zlib.crc32(repr((mode, padding_idx, str(id_dtype))).encode()))
-    weight, indices, offsets = random_batch(gen, V=50, D=13, B=17, max_len=9, id_dtype=id_dtype,
-                                            padding_idx=padding_idx, device=device)
+    weight, indices, offsets = random_batch(
+        gen, V=50, D=13, B=17, max_len=9, id_dtype=id_dtype, padding_idx=padding_idx, device=device
+    )
     w1 = weight.clone().requires_grad_()
     w2 = weight.clone().requires_grad_()
     ours = embedding_bag(w1, indices, offsets, mode=mode, padding_idx=padding_idx)
@@ -213,7 +213,9 @@ def test_gradient_equals_onehot_product_in_float64():
     out.backward(g)
     onehot = torch.zeros(indices.numel(), V, dtype=torch.float64)
     onehot[torch.arange(indices.numel()), indices] = 1
-    bag_of = torch.repeat_interleave(torch.arange(len(offsets)), torch.diff(torch.cat([offsets, torch.tensor([indices.numel()])])))
+    bag_of = torch.repeat_interleave(
+        torch.arange(len(offsets)), torch.diff(torch.cat([offsets, torch.tensor([indices.numel()])]))
+    )
     expected = onehot.T @ g.double()[bag_of]
     torch.testing.assert_close(w.grad.double(), expected, rtol=1e-6, atol=1e-6)
 
@@ -235,12 +237,14 @@ def test_backward_bit_identical_for_1_and_2_threads():
                 results.append((threads, sparse, out.detach(), w.grad.to_dense() if sparse else w.grad))
     finally:
         torch.set_num_threads(before)
-    for (_, sparse, out, grad) in results[2:]:
+    for _, sparse, out, grad in results[2:]:
         ref = results[1] if sparse else results[0]
         assert torch.equal(out, ref[2]) and torch.equal(grad, ref[3])
 
 
-@pytest.mark.skipif(embedforge.build_info()["cpu_isa"] == "baseline", reason="this CPU has no AVX2: only the baseline build runs")
+@pytest.mark.skipif(
+    embedforge.build_info()["cpu_isa"] == "baseline", reason="this CPU has no AVX2: only the baseline build runs"
+)
 def test_every_isa_build_agrees():
     code = (
         "import torch, embedforge as ef\n"
@@ -280,8 +284,14 @@ def test_every_width_of_the_vector_kernels_against_float64(D, threads):
             rtol, atol = (1e-5, 5e-5) if dtype == torch.float32 else (2 * torch.finfo(dtype).eps,) * 2
             for mode in ("sum", "mean"):
                 for p, pad in ((None, None), (psw, None), (None, 5), (psw, 5)):
-                    ref = embedding_bag_ref(w.double(), indices, offsets, mode=mode,
-                                            per_sample_weights=None if p is None else p.double(), padding_idx=pad)
+                    ref = embedding_bag_ref(
+                        w.double(),
+                        indices,
+                        offsets,
+                        mode=mode,
+                        per_sample_weights=None if p is None else p.double(),
+                        padding_idx=pad,
+                    )
                     for ids, offs in ((indices, offsets), (indices.int(), offsets.int())):
                         ours = embedding_bag(w, ids, offs, mode=mode, per_sample_weights=p, padding_idx=pad)
                         torch.testing.assert_close(ours.double(), ref, rtol=rtol, atol=atol)
@@ -372,13 +382,20 @@ def test_opcheck(device):
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_opcheck_backward_ops(device):
-    w, i, o = torch.randn(20, 6).to(device), torch.randint(0, 20, (15,)).to(device), torch.tensor([0, 4, 4, 10]).to(device)
+    w, i, o = (
+        torch.randn(20, 6).to(device),
+        torch.randint(0, 20, (15,)).to(device),
+        torch.tensor([0, 4, 4, 10]).to(device),
+    )
     g = torch.randn(4, 6).to(device)
     mr = torch.empty(0, 0, dtype=torch.int64, device=device)
-    torch.library.opcheck(torch.ops.embedforge.embedding_bag_backward_dense.default, (g, i, o, 20, 0, None, mr, -1, False))
+    torch.library.opcheck(
+        torch.ops.embedforge.embedding_bag_backward_dense.default, (g, i, o, 20, 0, None, mr, -1, False)
+    )
     torch.library.opcheck(torch.ops.embedforge.embedding_bag_backward_psw.default, (g, w, i, o, 1, -1, False))
     torch.library.opcheck(
-        torch.ops.embedforge.embedding_bag_backward_rows.default, (g, i, o, 20, 0, None, mr, -1, False),
+        torch.ops.embedforge.embedding_bag_backward_rows.default,
+        (g, i, o, 20, 0, None, mr, -1, False),
         test_utils=("test_schema", "test_autograd_registration", "test_faketensor"),
     )
 
@@ -435,7 +452,9 @@ def test_empty_and_all_padding_bags_give_zeros(device, mode):
 @pytest.mark.parametrize("device", DEVICES)
 def test_no_ids_no_bags(device):
     w = torch.randn(10, 4, device=device, requires_grad=True)
-    out = embedding_bag(w, torch.empty(0, dtype=torch.int64, device=device), torch.empty(0, dtype=torch.int64, device=device))
+    out = embedding_bag(
+        w, torch.empty(0, dtype=torch.int64, device=device), torch.empty(0, dtype=torch.int64, device=device)
+    )
     assert out.shape == (0, 4)
     out.sum().backward()
     assert torch.equal(w.grad, torch.zeros_like(w))
@@ -444,7 +463,9 @@ def test_no_ids_no_bags(device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_duplicate_ids_in_a_bag_and_one_row_table(device):
     w = torch.randn(1, 3, device=device, requires_grad=True)
-    out = embedding_bag(w, torch.zeros(6, dtype=torch.int64, device=device), torch.tensor([0, 2], device=device), mode="max")
+    out = embedding_bag(
+        w, torch.zeros(6, dtype=torch.int64, device=device), torch.tensor([0, 2], device=device), mode="max"
+    )
     torch.testing.assert_close(out, w.detach().expand(2, 3))
     out.sum().backward()
     torch.testing.assert_close(w.grad, torch.full((1, 3), 2.0, device=device))  # once per bag, not per duplicate
@@ -455,8 +476,10 @@ def test_large_dim_and_long_bags_against_torch():
     weight, indices, offsets = random_batch(gen, V=500, D=259, B=9, max_len=300)
     for mode in MODES:
         torch.testing.assert_close(
-            embedding_bag(weight, indices, offsets, mode=mode), F.embedding_bag(indices, weight, offsets, mode=mode),
-            rtol=1e-5, atol=1e-5,
+            embedding_bag(weight, indices, offsets, mode=mode),
+            F.embedding_bag(indices, weight, offsets, mode=mode),
+            rtol=1e-5,
+            atol=1e-5,
         )
 
 
@@ -469,7 +492,9 @@ def test_negative_padding_idx_counts_from_the_end():
 def test_mixed_offset_dtype_is_accepted():
     w = torch.randn(10, 4)
     ids, offs = torch.tensor([1, 2, 3], dtype=torch.int32), torch.tensor([0, 1])
-    torch.testing.assert_close(embedding_bag(w, ids, offs, mode="mean"), F.embedding_bag(ids.long(), w, offs, mode="mean"))
+    torch.testing.assert_close(
+        embedding_bag(w, ids, offs, mode="mean"), F.embedding_bag(ids.long(), w, offs, mode="mean")
+    )
 
 
 # ---- bad input: a named Python error, never a crash ----------------------------------------------------
@@ -479,21 +504,61 @@ W = torch.randn(10, 4)
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(indices=torch.tensor([1, 10]), offsets=torch.tensor([0])), IndexError, r"indices\[1\]=10 is out of range for a table of 10 rows"),
+        (
+            dict(indices=torch.tensor([1, 10]), offsets=torch.tensor([0])),
+            IndexError,
+            r"indices\[1\]=10 is out of range for a table of 10 rows",
+        ),
         (dict(indices=torch.tensor([1, -1]), offsets=torch.tensor([0])), IndexError, r"indices\[1\]=-1 is negative"),
         (dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([1])), ValueError, r"offsets\[0\]=1 must be 0"),
-        (dict(indices=torch.tensor([1, 2, 3]), offsets=torch.tensor([0, 2, 1])), ValueError, r"non-decreasing.*offsets\[2\]=1"),
-        (dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0, 5])), ValueError, r"offsets\[1\]=5 is past the end"),
-        (dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0]), per_sample_weights=torch.ones(3)), ValueError, "shape of indices"),
-        (dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0]), per_sample_weights=torch.ones(2), mode="max"), ValueError, "not 'max'"),
-        (dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0]), per_sample_weights=torch.ones(2, dtype=torch.int64)), TypeError, "floating-point"),
+        (
+            dict(indices=torch.tensor([1, 2, 3]), offsets=torch.tensor([0, 2, 1])),
+            ValueError,
+            r"non-decreasing.*offsets\[2\]=1",
+        ),
+        (
+            dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0, 5])),
+            ValueError,
+            r"offsets\[1\]=5 is past the end",
+        ),
+        (
+            dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0]), per_sample_weights=torch.ones(3)),
+            ValueError,
+            "shape of indices",
+        ),
+        (
+            dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0]), per_sample_weights=torch.ones(2), mode="max"),
+            ValueError,
+            "not 'max'",
+        ),
+        (
+            dict(
+                indices=torch.tensor([1, 2]),
+                offsets=torch.tensor([0]),
+                per_sample_weights=torch.ones(2, dtype=torch.int64),
+            ),
+            TypeError,
+            "floating-point",
+        ),
         (dict(indices=torch.tensor([1.0, 2.0]), offsets=torch.tensor([0])), TypeError, "int32 or int64"),
         (dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0.0])), TypeError, "offsets must be int32 or int64"),
         (dict(indices=torch.tensor([1, 2])), ValueError, "2-D"),
         (dict(indices=torch.tensor([[1, 2]]), offsets=torch.tensor([0])), ValueError, "1-D when offsets"),
-        (dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0]), padding_idx=10), ValueError, "padding_idx=10 is out of range"),
-        (dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0]), mode="median"), ValueError, "mode must be one of"),
-        (dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([], dtype=torch.int64), include_last_offset=True), ValueError, "at least one entry"),
+        (
+            dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0]), padding_idx=10),
+            ValueError,
+            "padding_idx=10 is out of range",
+        ),
+        (
+            dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([0]), mode="median"),
+            ValueError,
+            "mode must be one of",
+        ),
+        (
+            dict(indices=torch.tensor([1, 2]), offsets=torch.tensor([], dtype=torch.int64), include_last_offset=True),
+            ValueError,
+            "at least one entry",
+        ),
     ],
 )
 def test_bad_input_raises_named_error(kwargs, error, match):
@@ -517,7 +582,15 @@ def test_raw_op_checks_too():
         torch.ops.embedforge.embedding_bag(W, torch.tensor([1]), torch.tensor([0]), 7, None, -1, False, False)
     with pytest.raises(RuntimeError, match=r"indices\[1\]=50"):
         torch.ops.embedforge.embedding_bag_backward_dense(
-            torch.randn(1, 4), torch.tensor([1, 50]), torch.tensor([0]), 10, 0, None, torch.empty(0, 0, dtype=torch.int64), -1, False
+            torch.randn(1, 4),
+            torch.tensor([1, 50]),
+            torch.tensor([0]),
+            10,
+            0,
+            None,
+            torch.empty(0, 0, dtype=torch.int64),
+            -1,
+            False,
         )
 
 

@@ -6,16 +6,12 @@ maths by hand on the rows the batch touches (torch.optim where its semantics are
 
 from __future__ import annotations
 
-import copy
 import math
-
 import zlib
 
 import pytest
 import torch
 import torch.nn.functional as F
-
-import embedforge
 from embedforge.nn import EmbeddingBag
 from embedforge.ops import fused_optim as fo
 from embedforge.optim import (
@@ -49,8 +45,9 @@ def random_batch(gen, V, B, max_len, hot=3):
 def dense_grad64(W, ids, offsets, mode, psw, pad, grad_out):
     """torch's gradient of the table, in float64."""
     W64 = W.detach().double().requires_grad_()
-    out = F.embedding_bag(ids, W64, offsets, mode=mode, per_sample_weights=None if psw is None else psw.double(),
-                          padding_idx=pad)
+    out = F.embedding_bag(
+        ids, W64, offsets, mode=mode, per_sample_weights=None if psw is None else psw.double(), padding_idx=pad
+    )
     out.backward(grad_out.double())
     return W64.grad
 
@@ -158,11 +155,17 @@ def test_max_mode_updates_only_the_rows_that_won():
     torch.testing.assert_close(bag.weight.detach().double(), W0.double() - 0.5 * G, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("make_torch_opt,cfg", [
-    (lambda p: torch.optim.SGD([p], lr=0.3), SGD(lr=0.3)),
-    (lambda p: torch.optim.Adagrad([p], lr=0.2, eps=1e-10, initial_accumulator_value=0.05),
-     Adagrad(lr=0.2, eps=1e-10, initial_accumulator_value=0.05)),
-], ids=["sgd", "adagrad"])
+@pytest.mark.parametrize(
+    "make_torch_opt,cfg",
+    [
+        (lambda p: torch.optim.SGD([p], lr=0.3), SGD(lr=0.3)),
+        (
+            lambda p: torch.optim.Adagrad([p], lr=0.2, eps=1e-10, initial_accumulator_value=0.05),
+            Adagrad(lr=0.2, eps=1e-10, initial_accumulator_value=0.05),
+        ),
+    ],
+    ids=["sgd", "adagrad"],
+)
 def test_equals_torch_optimizer_where_semantics_match(make_torch_opt, cfg):
     # With no weight decay, untouched rows get a zero gradient and torch's SGD/Adagrad leave them
     # as they are, exactly our lazy semantics: same result on a dense-gradient torch table.
@@ -221,19 +224,24 @@ def test_bit_identical_for_one_and_two_threads(make_cfg, dtype):
             bag = EmbeddingBag(V, D, mode="sum", _weight=init.clone(), optimizer=make_cfg())
             for ids, offsets, g in batches:
                 bag(ids, offsets).backward(g)
-            results.append((bag.weight.detach().clone(), {k: v.clone() for k, v in bag.optimizer_state.state().items()}))
+            results.append(
+                (bag.weight.detach().clone(), {k: v.clone() for k, v in bag.optimizer_state.state().items()})
+            )
     finally:
         torch.set_num_threads(old)
     (w1, s1), (w2, s2) = results
-    assert torch.equal(w1.view(torch.int16) if dtype == torch.bfloat16 else w1,
-                       w2.view(torch.int16) if dtype == torch.bfloat16 else w2)
+    assert torch.equal(
+        w1.view(torch.int16) if dtype == torch.bfloat16 else w1, w2.view(torch.int16) if dtype == torch.bfloat16 else w2
+    )
     assert s1.keys() == s2.keys()
     for k in s1:
         assert torch.equal(s1[k], s2[k]), k
 
 
 @pytest.mark.parametrize("make_cfg", CONFIGS)
-@pytest.mark.parametrize("D,mode,use_psw", [(16, "sum", False), (64, "mean", False), (32, "sum", True), (24, "sum", False)])
+@pytest.mark.parametrize(
+    "D,mode,use_psw", [(16, "sum", False), (64, "mean", False), (32, "sum", True), (24, "sum", False)]
+)
 def test_large_batches_bit_identical_for_one_and_two_threads(make_cfg, D, mode, use_psw):
     # Batches of ~30k ids take the parallel grouping passes (and the fixed-width kernels for
     # D = 16/32/64); hot rows make some rows' segments long.
@@ -254,7 +262,9 @@ def test_large_batches_bit_identical_for_one_and_two_threads(make_cfg, D, mode, 
             bag = EmbeddingBag(V, D, mode=mode, _weight=init.clone(), optimizer=make_cfg())
             for ids, offsets, psw, g in batches:
                 bag(ids, offsets, per_sample_weights=psw).backward(g)
-            results.append((bag.weight.detach().clone(), {k: v.clone() for k, v in bag.optimizer_state.state().items()}))
+            results.append(
+                (bag.weight.detach().clone(), {k: v.clone() for k, v in bag.optimizer_state.state().items()})
+            )
     finally:
         torch.set_num_threads(old)
     (w1, s1), (w2, s2) = results
@@ -268,8 +278,13 @@ def test_large_batch_matches_float64_reference():
     # One large step (parallel grouping, fixed-width kernel) against the float64 reference.
     gen = torch.Generator().manual_seed(23)
     V, D, B = 20_000, 64, 800
-    for cfg in [SGD(lr=0.3), Adagrad(lr=0.2, eps=1e-8), RowWiseAdagrad(lr=0.2, eps=1e-8), Adam(lr=0.05),
-                LazyAdam(lr=0.05)]:
+    for cfg in [
+        SGD(lr=0.3),
+        Adagrad(lr=0.2, eps=1e-8),
+        RowWiseAdagrad(lr=0.2, eps=1e-8),
+        Adam(lr=0.05),
+        LazyAdam(lr=0.05),
+    ]:
         torch.manual_seed(1)
         bag = EmbeddingBag(V, D, mode="sum", optimizer=cfg)
         ref = Ref(cfg, bag.weight)
@@ -281,7 +296,9 @@ def test_large_batch_matches_float64_reference():
         # Element-wise normalised steps (Adagrad's first step, Adam) are lr * g / |g|: for the few
         # entries whose float32 gradient nearly cancels, the float64 reference differs by ~1e-4.
         atol = 2e-4 if isinstance(cfg, (Adam, Adagrad)) else 2e-5
-        torch.testing.assert_close(bag.weight.detach().double(), ref.W, rtol=2e-5, atol=atol, msg=lambda m: f"{cfg}: {m}")
+        torch.testing.assert_close(
+            bag.weight.detach().double(), ref.W, rtol=2e-5, atol=atol, msg=lambda m: f"{cfg}: {m}"
+        )
 
 
 def test_adagrad_zero_gradient_rows_stay_finite():
@@ -308,12 +325,42 @@ def sample_inputs(device="cpu"):
     yield "fused_adagrad_step", (w.clone(), torch.full((V, D), 0.1), grad, *batch, 0.1, 1e-8, 0.0, *flags)
     yield "fused_rowwise_adagrad_step", (w.clone(), torch.zeros(V), grad, *batch, 0.1, 1e-8, 0.0, *flags)
     for per_row in (False, True):
-        yield "fused_adam_step", (w.clone(), torch.zeros(V, D), torch.zeros(V, D),
-                                  torch.zeros(V if per_row else 1, dtype=torch.int64), grad, *batch,
-                                  0.01, 0.9, 0.999, 1e-8, 0.0, per_row, *flags)
+        yield (
+            "fused_adam_step",
+            (
+                w.clone(),
+                torch.zeros(V, D),
+                torch.zeros(V, D),
+                torch.zeros(V if per_row else 1, dtype=torch.int64),
+                grad,
+                *batch,
+                0.01,
+                0.9,
+                0.999,
+                1e-8,
+                0.0,
+                per_row,
+                *flags,
+            ),
+        )
     psw = torch.rand(ids.shape, generator=gen)
-    yield "fused_sgd_step", (w.to(torch.bfloat16), grad.to(torch.bfloat16), ids, offsets, 1, psw,
-                             torch.empty(0, 0, dtype=torch.int64), 2, False, 0.1, 0.0, *flags)
+    yield (
+        "fused_sgd_step",
+        (
+            w.to(torch.bfloat16),
+            grad.to(torch.bfloat16),
+            ids,
+            offsets,
+            1,
+            psw,
+            torch.empty(0, 0, dtype=torch.int64),
+            2,
+            False,
+            0.1,
+            0.0,
+            *flags,
+        ),
+    )
 
 
 @pytest.mark.parametrize("case", list(range(6)))
@@ -375,8 +422,9 @@ def test_bf16_table_tracks_float32_training_with_stochastic_rounding():
     grads = [torch.full((B, D), 0.02) for _ in range(40)]
 
     def run(dtype, sr):
-        bag = EmbeddingBag(V, D, mode="sum", _weight=init.clone().to(dtype),
-                           optimizer=SGD(lr=0.01, stochastic_rounding=sr, seed=5))
+        bag = EmbeddingBag(
+            V, D, mode="sum", _weight=init.clone().to(dtype), optimizer=SGD(lr=0.01, stochastic_rounding=sr, seed=5)
+        )
         for (ids, offsets), g in zip(batches, grads):
             bag(ids, offsets).backward(g.to(dtype))
         return bag.weight.detach().float()
@@ -489,32 +537,63 @@ def test_bad_learning_rate(bad):
 
 
 def _op_state(V, D):
-    return dict(weight=torch.randn(V, D), s=torch.rand(V, D), m=torch.rand(V, D), v=torch.rand(V, D),
-                step=torch.tensor([3]), srow=torch.rand(V))
+    return dict(
+        weight=torch.randn(V, D),
+        s=torch.rand(V, D),
+        m=torch.rand(V, D),
+        v=torch.rand(V, D),
+        step=torch.tensor([3]),
+        srow=torch.rand(V),
+    )
 
 
-@pytest.mark.parametrize("call,err,match", [
-    (lambda t, b, g: fo.adagrad_step(t["weight"], t["s"], g, b, lr=float("nan"), eps=1e-8), ValueError, "lr="),
-    (lambda t, b, g: fo.adagrad_step(t["weight"], t["s"], g, b, lr=-1.0, eps=1e-8), ValueError, "lr="),
-    (lambda t, b, g: fo.adagrad_step(t["weight"], t["s"][:, :3], g, b, lr=0.1, eps=1e-8), ValueError, "state_sum"),
-    (lambda t, b, g: fo.adagrad_step(t["weight"], t["s"].double(), g, b, lr=0.1, eps=1e-8), TypeError, "float32"),
-    (lambda t, b, g: fo.rowwise_adagrad_step(t["weight"], t["s"], g, b, lr=0.1, eps=1e-8), ValueError, "state_sum"),
-    (lambda t, b, g: fo.adagrad_step(t["weight"], t["weight"], g, b, lr=0.1, eps=1e-8), ValueError, "share memory"),
-    (lambda t, b, g: fo.adam_step(t["weight"], t["m"], t["v"], t["step"], g, b, 0.1, 0.9, 1.5, 1e-8), ValueError,
-     "beta2"),
-    (lambda t, b, g: fo.adam_step(t["weight"], t["m"], t["m"], t["step"], g, b, 0.1, 0.9, 0.99, 1e-8), ValueError,
-     "share memory"),
-    (lambda t, b, g: fo.adam_step(t["weight"], t["m"], t["v"], t["step"].int(), g, b, 0.1, 0.9, 0.99, 1e-8),
-     TypeError, "int64"),
-    (lambda t, b, g: fo.adam_step(t["weight"], t["m"], t["v"], t["step"], g, b, 0.1, 0.9, 0.99, 1e-8,
-                                  per_row_step=True), ValueError, "size"),
-    (lambda t, b, g: fo.sgd_step(t["weight"], g[:, :2], b, lr=0.1), ValueError, "grad"),
-    (lambda t, b, g: fo.sgd_step(t["weight"].t(), g, b, lr=0.1), ValueError, "contiguous"),
-    (lambda t, b, g: fo.sgd_step(t["weight"], g, b._replace(indices=b.indices * 1000), lr=0.1), IndexError,
-     "out of range"),
-    (lambda t, b, g: fo.adam_step(t["weight"], t["m"], t["v"], t["step"], g,
-                                  b._replace(indices=-b.indices - 1), 0.1, 0.9, 0.99, 1e-8), IndexError, "negative"),
-])
+@pytest.mark.parametrize(
+    "call,err,match",
+    [
+        (lambda t, b, g: fo.adagrad_step(t["weight"], t["s"], g, b, lr=float("nan"), eps=1e-8), ValueError, "lr="),
+        (lambda t, b, g: fo.adagrad_step(t["weight"], t["s"], g, b, lr=-1.0, eps=1e-8), ValueError, "lr="),
+        (lambda t, b, g: fo.adagrad_step(t["weight"], t["s"][:, :3], g, b, lr=0.1, eps=1e-8), ValueError, "state_sum"),
+        (lambda t, b, g: fo.adagrad_step(t["weight"], t["s"].double(), g, b, lr=0.1, eps=1e-8), TypeError, "float32"),
+        (lambda t, b, g: fo.rowwise_adagrad_step(t["weight"], t["s"], g, b, lr=0.1, eps=1e-8), ValueError, "state_sum"),
+        (lambda t, b, g: fo.adagrad_step(t["weight"], t["weight"], g, b, lr=0.1, eps=1e-8), ValueError, "share memory"),
+        (
+            lambda t, b, g: fo.adam_step(t["weight"], t["m"], t["v"], t["step"], g, b, 0.1, 0.9, 1.5, 1e-8),
+            ValueError,
+            "beta2",
+        ),
+        (
+            lambda t, b, g: fo.adam_step(t["weight"], t["m"], t["m"], t["step"], g, b, 0.1, 0.9, 0.99, 1e-8),
+            ValueError,
+            "share memory",
+        ),
+        (
+            lambda t, b, g: fo.adam_step(t["weight"], t["m"], t["v"], t["step"].int(), g, b, 0.1, 0.9, 0.99, 1e-8),
+            TypeError,
+            "int64",
+        ),
+        (
+            lambda t, b, g: fo.adam_step(
+                t["weight"], t["m"], t["v"], t["step"], g, b, 0.1, 0.9, 0.99, 1e-8, per_row_step=True
+            ),
+            ValueError,
+            "size",
+        ),
+        (lambda t, b, g: fo.sgd_step(t["weight"], g[:, :2], b, lr=0.1), ValueError, "grad"),
+        (lambda t, b, g: fo.sgd_step(t["weight"].t(), g, b, lr=0.1), ValueError, "contiguous"),
+        (
+            lambda t, b, g: fo.sgd_step(t["weight"], g, b._replace(indices=b.indices * 1000), lr=0.1),
+            IndexError,
+            "out of range",
+        ),
+        (
+            lambda t, b, g: fo.adam_step(
+                t["weight"], t["m"], t["v"], t["step"], g, b._replace(indices=-b.indices - 1), 0.1, 0.9, 0.99, 1e-8
+            ),
+            IndexError,
+            "negative",
+        ),
+    ],
+)
 def test_failed_step_changes_nothing(call, err, match):
     V, D, B = 12, 5, 4
     t = _op_state(V, D)
@@ -598,8 +677,9 @@ def test_step_op_under_torch_compile():
     empty = torch.empty(0, 0, dtype=torch.int64)
 
     def step(w, s, g, i, o):
-        torch.ops.embedforge.fused_rowwise_adagrad_step(w, s, g, i, o, 0, None, empty, -1, False, 0.1, 1e-8, 0.0,
-                                                        False, 0)
+        torch.ops.embedforge.fused_rowwise_adagrad_step(
+            w, s, g, i, o, 0, None, empty, -1, False, 0.1, 1e-8, 0.0, False, 0
+        )
         return w * 1.0
 
     w0, s0 = torch.randn(V, D, generator=gen), torch.rand(V, generator=gen)
@@ -611,8 +691,10 @@ def test_step_op_under_torch_compile():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(),
-                    reason="no CUDA device on this machine (CUDA kernels are compiled by `make cuda-check`)")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="no CUDA device on this machine (CUDA kernels are compiled by `make cuda-check`)",
+)
 @pytest.mark.parametrize("make_cfg", CONFIGS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_cuda_step_matches_cpu(make_cfg, dtype):
@@ -629,7 +711,9 @@ def test_cuda_step_matches_cpu(make_cfg, dtype):
             ids, offsets = random_batch(g2, V, B, 7)
             grad = torch.randn(B, D, generator=g2).to(dtype)
             bag(ids.to(device), offsets.to(device)).backward(grad.to(device))
-        results.append((bag.weight.detach().float().cpu(), {k: v.cpu() for k, v in bag.optimizer_state.state().items()}))
+        results.append(
+            (bag.weight.detach().float().cpu(), {k: v.cpu() for k, v in bag.optimizer_state.state().items()})
+        )
     (wc, sc), (wg, sg) = results
     tol = 1e-5 if dtype == torch.float32 else 2e-2
     torch.testing.assert_close(wg, wc, rtol=tol, atol=tol)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import embedforge  # noqa: F401  (registers the ops)
 import numpy as np
 import pytest
 import torch
-
-import embedforge  # noqa: F401  (registers the ops)
 from embedforge.ops import sgns_step
 
 
@@ -77,8 +76,14 @@ def test_fake_shapes():
 
     with FakeTensorMode():
         I, O = torch.empty(5, 3), torch.empty(5, 3)
-        out = sgns_step(I, O, torch.zeros(4, dtype=torch.int64), torch.zeros(4, dtype=torch.int64),
-                        torch.zeros(2, dtype=torch.int64), 0.1)
+        out = sgns_step(
+            I,
+            O,
+            torch.zeros(4, dtype=torch.int64),
+            torch.zeros(4, dtype=torch.int64),
+            torch.zeros(2, dtype=torch.int64),
+            0.1,
+        )
         assert out.shape == (4,)
 
 

@@ -20,8 +20,11 @@ void ngram_buckets(std::string_view word, const SubwordSpec& spec, std::vector<i
   for (size_t i = 0; i < nchar; ++i) {
     for (int n = spec.min_n < 1 ? 1 : spec.min_n; n <= spec.max_n && i + n <= nchar; ++n) {
       if (n == 1 && (i == 0 || i + 1 == nchar)) continue;  // a lone "<" or ">" says nothing
+      // FNV-1a as fastText computes it: each byte is xored as a sign-extended char, so bytes >= 0x80
+      // (every byte of a non-ASCII character) hash as fastText's and gensim's buckets do.
       uint32_t h = 2166136261u;
-      for (size_t b = starts[i]; b < starts[i + n]; ++b) h = (h ^ static_cast<unsigned char>(w[b])) * 16777619u;
+      for (size_t b = starts[i]; b < starts[i + n]; ++b)
+        h = (h ^ static_cast<uint32_t>(static_cast<int32_t>(static_cast<signed char>(w[b])))) * 16777619u;
       out.push_back(static_cast<int64_t>(h % static_cast<uint64_t>(spec.bucket)));
     }
   }

@@ -53,9 +53,7 @@ def _init_weight(num_embeddings: int, embedding_dim: int, weight: Optional[Tenso
     if weight is None:
         return torch.empty((num_embeddings, embedding_dim), device=device, dtype=dtype)
     if tuple(weight.shape) != (num_embeddings, embedding_dim):
-        raise ValueError(
-            f"_weight has shape {tuple(weight.shape)}, expected ({num_embeddings}, {embedding_dim})"
-        )
+        raise ValueError(f"_weight has shape {tuple(weight.shape)}, expected ({num_embeddings}, {embedding_dim})")
     return weight
 
 
@@ -125,8 +123,10 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
         self.optimizer_state: Optional[FusedState] = None
         if optimizer is not None:
             if self.weight.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-                raise TypeError(f"a fused optimizer updates float32, bfloat16 or float16 tables, not {self.weight.dtype} "
-                                "(float64 tables train with a torch optimizer)")
+                raise TypeError(
+                    f"a fused optimizer updates float32, bfloat16 or float16 tables, not {self.weight.dtype} "
+                    "(float64 tables train with a torch optimizer)"
+                )
             self.optimizer_state = FusedState(optimizer, self.weight)
             owned_tables.claim(self.weight, self)
 

@@ -42,14 +42,16 @@ def _embedding_bag_fake(weight, indices, offsets, mode, per_sample_weights, padd
 
 
 @torch.library.register_fake("embedforge::embedding_bag_backward_dense")
-def _backward_dense_fake(grad, indices, offsets, num_rows, mode, per_sample_weights, max_rows, padding_idx,
-                         include_last_offset):
+def _backward_dense_fake(
+    grad, indices, offsets, num_rows, mode, per_sample_weights, max_rows, padding_idx, include_last_offset
+):
     return grad.new_empty((num_rows, grad.shape[1]))
 
 
 @torch.library.register_fake("embedforge::embedding_bag_backward_rows")
-def _backward_rows_fake(grad, indices, offsets, num_rows, mode, per_sample_weights, max_rows, padding_idx,
-                        include_last_offset):
+def _backward_rows_fake(
+    grad, indices, offsets, num_rows, mode, per_sample_weights, max_rows, padding_idx, include_last_offset
+):
     ctx = torch.library.get_ctx()
     touched = ctx.new_dynamic_size()
     return grad.new_empty((touched,), dtype=torch.int64), grad.new_empty((touched, grad.shape[1]))
@@ -81,12 +83,25 @@ def _backward(ctx, grad_out, _grad_max_rows):
         # create_graph=True: the gradients must themselves be differentiable (double backward).
         return _backward_differentiable(ctx, grad_out, indices, offsets, per_sample_weights, max_rows, weight)
     if ctx.needs_input_grad[0]:
-        args = (grad_out, indices, offsets, ctx.num_rows, ctx.mode, per_sample_weights, max_rows, ctx.padding_idx,
-                ctx.include_last_offset)
+        args = (
+            grad_out,
+            indices,
+            offsets,
+            ctx.num_rows,
+            ctx.mode,
+            per_sample_weights,
+            max_rows,
+            ctx.padding_idx,
+            ctx.include_last_offset,
+        )
         if ctx.sparse:
             rows, row_grads = _ops.embedding_bag_backward_rows(*args)
             grad_weight = torch.sparse_coo_tensor(
-                rows.unsqueeze(0), row_grads, (ctx.num_rows, grad_out.shape[1]), is_coalesced=True, check_invariants=False
+                rows.unsqueeze(0),
+                row_grads,
+                (ctx.num_rows, grad_out.shape[1]),
+                is_coalesced=True,
+                check_invariants=False,
             )
         else:
             grad_weight = _ops.embedding_bag_backward_dense(*args)
@@ -127,8 +142,9 @@ class _DenseGrad(torch.autograd.Function):
     @staticmethod
     def forward(grad, psw, indices, offsets, num_rows, mode, max_rows, pad, include_last_offset):
         with _below_autograd():
-            return _ops.embedding_bag_backward_dense(grad.contiguous(), indices, offsets, num_rows, mode, psw,
-                                                     max_rows, pad, include_last_offset)
+            return _ops.embedding_bag_backward_dense(
+                grad.contiguous(), indices, offsets, num_rows, mode, psw, max_rows, pad, include_last_offset
+            )
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -161,8 +177,9 @@ class _PswGrad(torch.autograd.Function):
     @staticmethod
     def forward(grad, weight, indices, offsets, mode, pad, include_last_offset):
         with _below_autograd():
-            return _ops.embedding_bag_backward_psw(grad.contiguous(), weight.contiguous(), indices, offsets, mode, pad,
-                                                   include_last_offset)
+            return _ops.embedding_bag_backward_psw(
+                grad.contiguous(), weight.contiguous(), indices, offsets, mode, pad, include_last_offset
+            )
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -180,8 +197,9 @@ class _PswGrad(torch.autograd.Function):
             d_grad = _lookup(weight, indices, offsets, mode, gg_ids, pad, ilo).to(grad.dtype)
         if ctx.needs_input_grad[1]:
             empty = torch.empty((0, 0), dtype=torch.int64, device=grad.device)
-            d_weight = _DenseGrad.apply(grad, gg_ids.to(torch.float32), indices, offsets, num_rows, mode, empty, pad,
-                                        ilo).to(weight.dtype)
+            d_weight = _DenseGrad.apply(
+                grad, gg_ids.to(torch.float32), indices, offsets, num_rows, mode, empty, pad, ilo
+            ).to(weight.dtype)
         return d_grad, d_weight, None, None, None, None, None
 
 
@@ -196,8 +214,9 @@ def _backward_differentiable(ctx, grad_out, indices, offsets, per_sample_weights
         psw = per_sample_weights
         if psw is not None and psw.dtype != torch.float32:
             psw = psw.to(torch.float32)
-        grad_weight = _DenseGrad.apply(grad_out, psw, indices, offsets, ctx.num_rows, ctx.mode, max_rows,
-                                       ctx.padding_idx, ctx.include_last_offset)
+        grad_weight = _DenseGrad.apply(
+            grad_out, psw, indices, offsets, ctx.num_rows, ctx.mode, max_rows, ctx.padding_idx, ctx.include_last_offset
+        )
     if ctx.psw_shape is not None and ctx.needs_input_grad[4]:
         g = _PswGrad.apply(grad_out, weight, indices, offsets, ctx.mode, ctx.padding_idx, ctx.include_last_offset)
         grad_psw = g.reshape(ctx.psw_shape).to(ctx.psw_dtype)
@@ -223,11 +242,11 @@ class _EagerEmbeddingBag(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse,
-                grad_pad):
+    def forward(weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse, grad_pad):
         with _below_autograd():
-            return _ops.embedding_bag(weight, indices, offsets, mode, per_sample_weights, padding_idx,
-                                      include_last_offset, sparse)
+            return _ops.embedding_bag(
+                weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse
+            )
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -257,16 +276,16 @@ class _EagerEmbeddingBag(torch.autograd.Function):
             part = _lookup_plain(weight, indices, offsets, mode, t_psw, pad, ilo)
             tangent = part if tangent is None else tangent + part
         if tangent is None:
-            tangent = torch.zeros((_num_bags(indices, offsets, ilo), weight.shape[1]), dtype=weight.dtype,
-                                  device=weight.device)
+            tangent = torch.zeros(
+                (_num_bags(indices, offsets, ilo), weight.shape[1]), dtype=weight.dtype, device=weight.device
+            )
         return tangent.to(weight.dtype), None
 
 
 def _lookup_plain(weight, indices, offsets, mode, psw, pad, include_last_offset):
     """The forward kernel alone (no autograd), for tangents."""
     with _below_autograd():
-        return _ops.embedding_bag(weight.contiguous(), indices, offsets, mode, psw, pad, include_last_offset,
-                                  False)[0]
+        return _ops.embedding_bag(weight.contiguous(), indices, offsets, mode, psw, pad, include_last_offset, False)[0]
 
 
 def _dual_or_transformed(weight, per_sample_weights) -> bool:
@@ -284,19 +303,24 @@ def _run(weight, indices, offsets, mode, per_sample_weights, pad, include_last_o
     """The op on validated inputs, eager fast paths first; tagged native errors become Python ones."""
     try:
         if torch.compiler.is_compiling():
-            out = _ops.embedding_bag(weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse)[0]
+            out = _ops.embedding_bag(
+                weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse
+            )[0]
             if grad_pad != pad and out.requires_grad:
                 # Forward returns the stored padding row; its gradient is masked out.
                 out = torch.where((indices == grad_pad), out.detach(), out)
             return out
-        if (torch.is_grad_enabled() and (
-            weight.requires_grad or (per_sample_weights is not None and per_sample_weights.requires_grad)
-        )) or _dual_or_transformed(weight, per_sample_weights):
+        if (
+            torch.is_grad_enabled()
+            and (weight.requires_grad or (per_sample_weights is not None and per_sample_weights.requires_grad))
+        ) or _dual_or_transformed(weight, per_sample_weights):
             return _EagerEmbeddingBag.apply(
                 weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse, grad_pad
             )[0]
         with _below_autograd():
-            return _ops.embedding_bag(weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse)[0]
+            return _ops.embedding_bag(
+                weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse
+            )[0]
     except RuntimeError as exc:
         err = translated_error(exc)
         if err is exc:
@@ -361,8 +385,11 @@ def _check_ids(indices: torch.Tensor, num_rows: int) -> None:
     if bad.numel():
         j = int(bad[0])
         value = int(indices.reshape(-1)[j])
-        rule = "is negative; ids must lie in [0, " + f"{num_rows})" if value < 0 else \
-            f"is out of range for a table of {num_rows} rows"
+        rule = (
+            "is negative; ids must lie in [0, " + f"{num_rows})"
+            if value < 0
+            else f"is out of range for a table of {num_rows} rows"
+        )
         raise _native_kinds()["IndexError"](f"indices[{j}]={value} {rule}")
 
 
@@ -388,17 +415,28 @@ def _torch_bag(weight, indices, offsets, mode, per_sample_weights, pad, include_
         elif off and off[-1] > indices.numel():
             err = f"offsets[{len(off) - 1}]={off[-1]} is past the end of indices ({indices.numel()} ids)"
         elif include_last_offset and off[-1] != indices.numel():
-            err = (f"offsets[{len(off) - 1}]={off[-1]} must equal the number of indices ({indices.numel()}) when "
-                   "include_last_offset=True")
+            err = (
+                f"offsets[{len(off) - 1}]={off[-1]} must equal the number of indices ({indices.numel()}) when "
+                "include_last_offset=True"
+            )
         if err is not None:
             raise _native_kinds()["ValueError"](err)
     psw = None if per_sample_weights is None else per_sample_weights.to(weight.dtype)
     if psw is not None and mode != "sum":
-        raise NotImplementedError(f"embedding_bag: per_sample_weights with mode={mode!r} on a float64 table "
-                                  "(float64 runs on torch's kernels, which weight only sums)")
-    return torch.nn.functional.embedding_bag(indices, weight, offsets, mode=mode, per_sample_weights=psw,
-                                             include_last_offset=include_last_offset, sparse=sparse,
-                                             padding_idx=None if pad < 0 else pad)
+        raise NotImplementedError(
+            f"embedding_bag: per_sample_weights with mode={mode!r} on a float64 table "
+            "(float64 runs on torch's kernels, which weight only sums)"
+        )
+    return torch.nn.functional.embedding_bag(
+        indices,
+        weight,
+        offsets,
+        mode=mode,
+        per_sample_weights=psw,
+        include_last_offset=include_last_offset,
+        sparse=sparse,
+        padding_idx=None if pad < 0 else pad,
+    )
 
 
 def embedding_bag(

@@ -21,8 +21,9 @@ Update = Optional[Callable[[torch.Tensor, torch.Tensor, Batch], None]]
 
 
 @torch.library.register_fake("embedforge::embedding_bag_collection")
-def _collection_fake(weights, values, offsets, feature_table, feature_pool, feature_padding_idx, per_sample_weights,
-                     batch_size):
+def _collection_fake(
+    weights, values, offsets, feature_table, feature_pool, feature_padding_idx, per_sample_weights, batch_size
+):
     width = sum(weights[t].shape[1] for t in feature_table)
     return weights[0].new_empty((batch_size, width))
 
@@ -35,9 +36,9 @@ def _table_batch(t, spec, values, offsets, psw, grad_out):
     for f in feats:
         s, e = int(offsets[f * B]), int(offsets[(f + 1) * B])
         ids.append(values[s:e])
-        offs.append(offsets[f * B:(f + 1) * B] - s + base)
+        offs.append(offsets[f * B : (f + 1) * B] - s + base)
         c0 = spec["col"][f]
-        gs.append(grad_out[:, c0:c0 + spec["dims"][t]])
+        gs.append(grad_out[:, c0 : c0 + spec["dims"][t]])
         if psw is not None:
             ps.append(psw[s:e])
         base += e - s
@@ -49,9 +50,16 @@ class _CollectionLookup(torch.autograd.Function):
     @staticmethod
     def forward(ctx, spec, values, offsets, per_sample_weights, *weights):
         with translate_errors():
-            out = _ops.embedding_bag_collection(list(weights), values, offsets, spec["feature_table"],
-                                                spec["feature_pool"], spec["feature_pad"], per_sample_weights,
-                                                spec["batch"])
+            out = _ops.embedding_bag_collection(
+                list(weights),
+                values,
+                offsets,
+                spec["feature_table"],
+                spec["feature_pool"],
+                spec["feature_pad"],
+                per_sample_weights,
+                spec["batch"],
+            )
         ctx.spec, ctx.weights = spec, weights
         ctx.values, ctx.offsets, ctx.psw = values, offsets, per_sample_weights
         ctx.done = False
@@ -63,8 +71,11 @@ class _CollectionLookup(torch.autograd.Function):
             raise BackwardTwiceError("backward ran twice through a collection lookup whose tables update themselves")
         spec, grad_out = ctx.spec, grad_out.contiguous()
         grads: List[Optional[torch.Tensor]] = [None] * len(ctx.weights)
-        grad_psw = torch.zeros_like(ctx.psw, dtype=torch.float32) if (ctx.psw is not None and ctx.needs_input_grad[3]) \
+        grad_psw = (
+            torch.zeros_like(ctx.psw, dtype=torch.float32)
+            if (ctx.psw is not None and ctx.needs_input_grad[3])
             else None
+        )
         batches = []
         for t, w in enumerate(ctx.weights):
             if not spec["features_of"][t]:
@@ -79,7 +90,7 @@ class _CollectionLookup(torch.autograd.Function):
                 pos = 0
                 for f in spec["features_of"][t]:
                     s, e = int(ctx.offsets[f * spec["batch"]]), int(ctx.offsets[(f + 1) * spec["batch"]])
-                    grad_psw[s:e] = gp[pos:pos + e - s]
+                    grad_psw[s:e] = gp[pos : pos + e - s]
                     pos += e - s
         for t, w in enumerate(ctx.weights):
             if batches[t] is None:
@@ -90,8 +101,17 @@ class _CollectionLookup(torch.autograd.Function):
                 update(w, g, b)
             elif ctx.needs_input_grad[4 + t]:
                 with translate_errors():
-                    grads[t] = _ops.embedding_bag_backward_dense(g, b.indices, b.offsets, w.shape[0], b.mode, b.per_sample_weights,
-                                                                 b.max_rows, b.padding_idx, False)
+                    grads[t] = _ops.embedding_bag_backward_dense(
+                        g,
+                        b.indices,
+                        b.offsets,
+                        w.shape[0],
+                        b.mode,
+                        b.per_sample_weights,
+                        b.max_rows,
+                        b.padding_idx,
+                        False,
+                    )
         ctx.done = True
         if grad_psw is not None:
             grad_psw = grad_psw.to(ctx.psw.dtype)

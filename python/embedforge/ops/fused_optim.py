@@ -56,38 +56,102 @@ def _grad(grad: torch.Tensor) -> torch.Tensor:
     return grad.contiguous()
 
 
-def sgd_step(weight, grad, batch: Batch, lr: float, weight_decay: float = 0.0, stochastic_rounding: bool = True,
-             seed: int = 0) -> None:
+def sgd_step(
+    weight, grad, batch: Batch, lr: float, weight_decay: float = 0.0, stochastic_rounding: bool = True, seed: int = 0
+) -> None:
     """``weight[r] -= lr * (g_r + weight_decay * weight[r])`` for every touched row r."""
     with translate_errors():
-        _ops.fused_sgd_step(weight, _grad(grad), *batch, float(lr), float(weight_decay), bool(stochastic_rounding),
-                            int(seed))
+        _ops.fused_sgd_step(
+            weight, _grad(grad), *batch, float(lr), float(weight_decay), bool(stochastic_rounding), int(seed)
+        )
 
 
-def adagrad_step(weight, state_sum, grad, batch: Batch, lr: float, eps: float, weight_decay: float = 0.0,
-                 stochastic_rounding: bool = True, seed: int = 0) -> None:
+def adagrad_step(
+    weight,
+    state_sum,
+    grad,
+    batch: Batch,
+    lr: float,
+    eps: float,
+    weight_decay: float = 0.0,
+    stochastic_rounding: bool = True,
+    seed: int = 0,
+) -> None:
     """Element-wise Adagrad on touched rows: ``s += g²; w -= lr * g / (sqrt(s) + eps)``; s [V, D]."""
     with translate_errors():
-        _ops.fused_adagrad_step(weight, state_sum, _grad(grad), *batch, float(lr), float(eps), float(weight_decay),
-                                bool(stochastic_rounding), int(seed))
+        _ops.fused_adagrad_step(
+            weight,
+            state_sum,
+            _grad(grad),
+            *batch,
+            float(lr),
+            float(eps),
+            float(weight_decay),
+            bool(stochastic_rounding),
+            int(seed),
+        )
 
 
-def rowwise_adagrad_step(weight, state_sum, grad, batch: Batch, lr: float, eps: float, weight_decay: float = 0.0,
-                         stochastic_rounding: bool = True, seed: int = 0) -> None:
+def rowwise_adagrad_step(
+    weight,
+    state_sum,
+    grad,
+    batch: Batch,
+    lr: float,
+    eps: float,
+    weight_decay: float = 0.0,
+    stochastic_rounding: bool = True,
+    seed: int = 0,
+) -> None:
     """Row-wise Adagrad on touched rows: ``s_r += mean(g_r²); w_r -= lr * g_r / (sqrt(s_r) + eps)``; s [V]."""
     with translate_errors():
-        _ops.fused_rowwise_adagrad_step(weight, state_sum, _grad(grad), *batch, float(lr), float(eps),
-                                        float(weight_decay), bool(stochastic_rounding), int(seed))
+        _ops.fused_rowwise_adagrad_step(
+            weight,
+            state_sum,
+            _grad(grad),
+            *batch,
+            float(lr),
+            float(eps),
+            float(weight_decay),
+            bool(stochastic_rounding),
+            int(seed),
+        )
 
 
-def adam_step(weight, exp_avg, exp_avg_sq, step, grad, batch: Batch, lr: float, beta1: float, beta2: float,
-              eps: float, weight_decay: float = 0.0, per_row_step: bool = False, stochastic_rounding: bool = True,
-              seed: int = 0) -> None:
+def adam_step(
+    weight,
+    exp_avg,
+    exp_avg_sq,
+    step,
+    grad,
+    batch: Batch,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float = 0.0,
+    per_row_step: bool = False,
+    stochastic_rounding: bool = True,
+    seed: int = 0,
+) -> None:
     """Adam on touched rows; ``step`` is [1] (table count) or [V] with ``per_row_step`` (lazy Adam)."""
     with translate_errors():
-        _ops.fused_adam_step(weight, exp_avg, exp_avg_sq, step, _grad(grad), *batch, float(lr), float(beta1),
-                             float(beta2), float(eps), float(weight_decay), bool(per_row_step),
-                             bool(stochastic_rounding), int(seed))
+        _ops.fused_adam_step(
+            weight,
+            exp_avg,
+            exp_avg_sq,
+            step,
+            _grad(grad),
+            *batch,
+            float(lr),
+            float(beta1),
+            float(beta2),
+            float(eps),
+            float(weight_decay),
+            bool(per_row_step),
+            bool(stochastic_rounding),
+            int(seed),
+        )
 
 
 # ---- the forward whose backward is an update -------------------------------------------------
@@ -95,8 +159,9 @@ class _LookupWithUpdate(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, per_sample_weights, indices, offsets, mode, padding_idx, include_last_offset, update):
         with translate_errors():
-            out, max_rows = _ops.embedding_bag(weight, indices, offsets, mode, per_sample_weights, padding_idx,
-                                               include_last_offset, False)
+            out, max_rows = _ops.embedding_bag(
+                weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, False
+            )
         # Kept on ctx, not saved tensors: the step mutates `weight`, and a second backward must
         # reach our own check (BackwardTwiceError) rather than a freed-buffer error.
         ctx.weight = weight
@@ -123,8 +188,9 @@ class _LookupWithUpdate(torch.autograd.Function):
         if b.per_sample_weights is not None and ctx.needs_input_grad[1]:
             # Needs the rows as the forward saw them, so it runs before the update.
             with translate_errors():
-                g = _ops.embedding_bag_backward_psw(grad_out, ctx.weight, b.indices, b.offsets, b.mode, b.padding_idx,
-                                                    b.include_last_offset)
+                g = _ops.embedding_bag_backward_psw(
+                    grad_out, ctx.weight, b.indices, b.offsets, b.mode, b.padding_idx, b.include_last_offset
+                )
             grad_psw = g.reshape(b.per_sample_weights.shape).to(b.per_sample_weights.dtype)
         ctx.update(ctx.weight, grad_out, b)
         ctx.done = True
@@ -151,5 +217,6 @@ def embedding_bag_with_update(
     pad = _check_inputs(weight, indices, offsets, mode, per_sample_weights, padding_idx)
     if offsets is not None and offsets.dtype != indices.dtype:
         indices, offsets = indices.long(), offsets.long()
-    return _LookupWithUpdate.apply(weight, per_sample_weights, indices, offsets, MODES[mode], pad,
-                                   include_last_offset, update)
+    return _LookupWithUpdate.apply(
+        weight, per_sample_weights, indices, offsets, MODES[mode], pad, include_last_offset, update
+    )

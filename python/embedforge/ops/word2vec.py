@@ -20,8 +20,14 @@ def _sgns_step_fake(in_table, out_table, centers, contexts, negatives, lr):
     return in_table.new_empty((centers.shape[0],))
 
 
-def sgns_step(in_table: torch.Tensor, out_table: torch.Tensor, centers: torch.Tensor, contexts: torch.Tensor,
-              negatives: torch.Tensor, lr: float) -> torch.Tensor:
+def sgns_step(
+    in_table: torch.Tensor,
+    out_table: torch.Tensor,
+    centers: torch.Tensor,
+    contexts: torch.Tensor,
+    negatives: torch.Tensor,
+    lr: float,
+) -> torch.Tensor:
     """One SGD step of skip-gram with negative sampling, in place on both tables; returns the loss per pair [N].
 
     in_table [V, D] (input vectors, rows `contexts`), out_table [V, D] (output vectors, rows
