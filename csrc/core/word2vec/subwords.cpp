@@ -24,7 +24,7 @@ void ngram_buckets(std::string_view word, const SubwordSpec& spec, std::vector<i
       // (every byte of a non-ASCII character) hash as fastText's and gensim's buckets do.
       uint32_t h = 2166136261u;
       for (size_t b = starts[i]; b < starts[i + n]; ++b)
-        h = (h ^ static_cast<uint32_t>(static_cast<int32_t>(static_cast<signed char>(w[b])))) * 16777619u;
+        h = (h ^ static_cast<uint32_t>(static_cast<signed char>(w[b]))) * 16777619u;
       out.push_back(static_cast<int64_t>(h % static_cast<uint64_t>(spec.bucket)));
     }
   }
