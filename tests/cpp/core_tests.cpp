@@ -20,6 +20,7 @@
 
 #include "core/embedding_bag.h"
 #include "core/fused_optim.h"
+#include "core/word2vec/corpus_reader.h"
 #include "core/word2vec/job.h"
 #include "core/word2vec/trainer.h"
 #include "core/word2vec/vocab.h"
@@ -672,6 +673,103 @@ static void test_w2v_progress_and_file_epoch() {
   std::remove(path.c_str());
 }
 
+// The corpus reader against a plain reference: random lines of random words (ASCII, two- and three-byte
+// UTF-8 letters) separated by runs of ASCII and Unicode spaces, read whole and in byte ranges that
+// tile the file at random cuts. Small chunks are not configurable, so the file is made longer than
+// one 1 MiB chunk, with three-byte spaces placed across the chunk boundary.
+static void test_corpus_reader(std::mt19937& rng) {
+  const std::vector<std::string> spaces = {" ",
+                                           "\t",
+                                           "\r",
+                                           "\v",
+                                           "\f",
+                                           "\x1c",
+                                           "\x1f",
+                                           "\xc2\x85",
+                                           "\xc2\xa0",
+                                           "\xe1\x9a\x80",
+                                           "\xe2\x80\x80",
+                                           "\xe2\x80\x8a",
+                                           "\xe2\x80\xa8",
+                                           "\xe2\x80\xa9",
+                                           "\xe2\x80\xaf",
+                                           "\xe2\x81\x9f",
+                                           "\xe3\x80\x80"};
+  // Letters that share lead bytes with the spaces but are not spaces (U+00A1, U+1681, U+2010, U+3001).
+  const std::vector<std::string> letters = {"a", "b", "z", "\xc2\xa1", "\xe1\x9a\x81", "\xe2\x80\x90", "\xe3\x80\x81"};
+  const size_t chunk = w2v::LineTokenizer::kChunkBytes;
+  auto random_word = [&]() {
+    std::string word;
+    const int len = std::uniform_int_distribution<int>(1, 4)(rng);
+    for (int k = 0; k < len; ++k) word += letters[rng() % letters.size()];
+    return word;
+  };
+  for (size_t cut : {1, 2}) {  // a three-byte space cut after its first byte, then after its second
+    std::vector<std::vector<std::string>> ref_lines;
+    std::string text;
+    bool straddled = false;
+    while (text.size() < chunk + 5000) {
+      std::vector<std::string> line;
+      if (rng() % 2) text += spaces[rng() % spaces.size()];
+      if (!straddled && text.size() + 200 > chunk) {
+        // One word ending exactly `cut` bytes before the boundary, then U+3000 across it.
+        const std::string pad(chunk - cut - text.size(), 'a');
+        text += pad + "\xe3\x80\x80" + "zz\n";
+        ref_lines.push_back({pad, "zz"});
+        straddled = true;
+        continue;
+      }
+      const int words = std::uniform_int_distribution<int>(0, 6)(rng);
+      for (int w = 0; w < words; ++w) {
+        line.push_back(random_word());
+        text += line.back();
+        const int run = std::uniform_int_distribution<int>(1, 2)(rng);
+        for (int r = 0; r < run; ++r) text += spaces[rng() % spaces.size()];
+      }
+      ref_lines.push_back(line);
+      text += '\n';
+    }
+    text += "last\xe2\x80";  // ends inside a would-be space, no newline: one token "last\xe2\x80"
+    ref_lines.push_back({"last\xe2\x80"});
+    const std::string path = temp_path("core_tests_reader.txt");
+    {
+      std::ofstream f(path, std::ios::binary);
+      f << text;
+    }
+    auto read = [&](int64_t b, int64_t e) {
+      std::vector<std::vector<std::string>> lines(1);
+      w2v::LineTokenizer tok(path, b, e);
+      tok.run([&](std::string_view t) { lines.back().emplace_back(t); }, [&]() { lines.emplace_back(); }, nullptr);
+      lines.pop_back();
+      return lines;
+    };
+    const auto whole = read(0, w2v::LineTokenizer::kToEnd);
+    EXPECT(whole == ref_lines, "corpus reader: %zu lines read, %zu written (or tokens differ)", whole.size(),
+           ref_lines.size());
+    for (int trial = 0; trial < 3; ++trial) {
+      std::vector<int64_t> cuts = {0};
+      for (int k = 0; k < 4; ++k) cuts.push_back(int64_t(rng() % text.size()));
+      cuts.push_back(int64_t(text.size()));
+      std::sort(cuts.begin(), cuts.end());
+      std::vector<std::vector<std::string>> joined;
+      for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+        const auto part = read(cuts[k], cuts[k + 1]);
+        joined.insert(joined.end(), part.begin(), part.end());
+      }
+      EXPECT(joined == ref_lines, "corpus reader: ranges at random cuts read %zu lines, the file has %zu",
+             joined.size(), ref_lines.size());
+    }
+    bool threw = false;
+    try {
+      w2v::LineTokenizer bad(path, 10, 5);
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+    EXPECT(threw, "corpus reader: an inverted byte range was accepted");
+    std::remove(path.c_str());
+  }
+}
+
 int main() {
   std::mt19937 rng(1234);
   test_forward_backward(rng, serial_parallel());
@@ -685,6 +783,7 @@ int main() {
   test_w2v_determinism();
   test_w2v_worker_failure();
   test_w2v_progress_and_file_epoch();
+  test_corpus_reader(rng);
   std::printf("core_tests (%s): %d passed, %d failed\n", embedding_bag_isa(), passed, failed);
   return failed == 0 ? 0 : 1;
 }
