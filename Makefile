@@ -5,6 +5,8 @@
 #   make wheel      build a wheel into dist/
 #   make cuda-check build the CUDA kernels (nvcc required, no GPU needed) and run the CUDA tests
 #   make sanitize   build the core under ASan+UBSan and run the native core tests
+#   make gpu-check  on a GPU machine: build with CUDA for that GPU, run the CUDA tests and the GPU benches,
+#                   write out/gpu-check/report.md (uses the Python holding a CUDA torch; no downloads)
 #   make lint       ruff (lint + format check) for Python, clang-format check for C++/CUDA
 #   make format     apply ruff's fixes and both formatters to the tree
 #   make notebooks  execute every notebook in notebooks/ and write HTML copies into out/notebooks/
@@ -30,7 +32,7 @@ LOCK   := flock build/.lock
 # `pip install .` builds in a fresh temporary tree, as build isolation expects.
 BUILD_DIR := --config-settings=build-dir=build/{wheel_tag}
 
-.PHONY: lint format fuzz run test bench wheel sdist cuda-check sanitize develop venv clean notebooks compat-check install-check
+.PHONY: lint format fuzz run test bench wheel sdist cuda-check gpu-check sanitize develop venv clean notebooks compat-check install-check
 
 # Lint tools are pinned: a formatter upgrade must not turn a clean tree red.
 LINT_DEPS := ruff==0.17.6 clang-format==23.1.5
@@ -99,6 +101,10 @@ cuda-check: $(DEPS)
 	$(LOCK) env EMBEDFORGE_CUDA=ON $(PIP_INSTALL) --no-build-isolation --no-deps $(BUILD_DIR) -e .
 	$(PY) -c "import embedforge, torch; i = embedforge.build_info(); assert i['cuda'], i; print('CUDA kernels built:', i)"
 	$(PY) -m pytest -q -m cuda -rs tests
+
+# No $(DEPS): a GPU machine has its own CUDA torch and may have no network to build .venv.
+gpu-check:
+	tools/gpu_check.sh
 
 sanitize: $(DEPS)
 	@mkdir -p build
