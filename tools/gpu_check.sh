@@ -78,10 +78,23 @@ step build "$T_BUILD" env EMBEDFORGE_CUDA=ON "$PY" -m pip install --no-index --n
 
 if [ "${status[build]}" = ok ]; then
   export PYTHONPATH="$PWD/$SITE${PYTHONPATH:+:$PYTHONPATH}"
+  # An editable install of embedforge in this Python would shadow the fresh build: say so, stop.
+  where=$("$PY" -c "import embedforge; print(embedforge.__file__)" 2>&1)
+  case "$where" in
+    "$PWD/$SITE"/*) ;;
+    *)
+      echo "gpu-check: this Python imports embedforge from $where, not from the fresh build in $SITE" >&2
+      echo "gpu-check: run it with PYTHON=<a Python holding torch but no editable embedforge>" >&2
+      exit 1
+      ;;
+  esac
   step info 60 "$PY" -m embedforge info
   # Only the files that hold CUDA cases are collected: the GPU machine need not have every test extra.
   mapfile -t cuda_files < <(grep -rlE "device_params|mark\.cuda" tests --include='test_*.py' | sort)
-  step tests "$T_TESTS" "$PY" -m pytest -p no:cacheprovider -q -rs -m cuda "${cuda_files[@]}"
+  # Then the cases that take "cuda" as a plain device parameter (the sgns op) and the `info` CLI rows.
+  step tests "$T_TESTS" bash -c '"$0" -m pytest -p no:cacheprovider -q -rs -m cuda "${@}" &&
+    "$0" -m pytest -p no:cacheprovider -q -rs -k "cuda or info" tests/ops/test_word2vec_op.py tests/test_word2vec.py tests/test_cli.py' \
+    "$PY" "${cuda_files[@]}"
   step bench "$T_BENCH" env PYTHONUNBUFFERED=1 "$PY" bench/gpu_bench.py --device cuda --json "$OUT_DIR/gpu_bench.json"
 else
   for s in info tests bench; do status[$s]="not run (build failed)"; seconds[$s]=0; done
