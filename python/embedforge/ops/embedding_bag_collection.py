@@ -12,6 +12,7 @@ from typing import Callable, List, Optional, Sequence
 import torch
 
 from .._native import translate_errors
+from ._fake_checks import check_same_device
 from .fused_optim import BackwardTwiceError, Batch
 
 __all__ = ["embedding_bag_collection"]
@@ -24,6 +25,12 @@ Update = Optional[Callable[[torch.Tensor, torch.Tensor, Batch], None]]
 def _collection_fake(
     weights, values, offsets, feature_table, feature_pool, feature_padding_idx, per_sample_weights, batch_size
 ):
+    args = (weights, values, offsets, feature_table, feature_pool, feature_padding_idx, per_sample_weights)
+    check_same_device("embedding_bag_collection", args)
+    torch._check(len(weights) > 0, lambda: "weights must hold at least one table")
+    for f, t in enumerate(feature_table):
+        torch._check(0 <= t < len(weights), lambda: f"feature_table[{f}]={t} is out of range for {len(weights)} tables")
+    torch._check(batch_size >= 0, lambda: f"batch_size={batch_size} must be >= 0")
     width = sum(weights[t].shape[1] for t in feature_table)
     return weights[0].new_empty((batch_size, width))
 

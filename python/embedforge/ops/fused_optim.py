@@ -16,6 +16,7 @@ from typing import Callable, NamedTuple, Optional
 import torch
 
 from .._native import translate_errors
+from ._fake_checks import check_same_device
 from .embedding_bag import MODES, _check_inputs
 
 __all__ = [
@@ -48,8 +49,15 @@ class Batch(NamedTuple):
 
 
 # ---- fake kernels: the steps mutate their inputs and return nothing -------------------------
+def _step_fake(name: str):
+    def fake(*args, **kwargs):
+        check_same_device(name, args, kwargs)
+
+    return fake
+
+
 for _name in ("fused_sgd_step", "fused_adagrad_step", "fused_rowwise_adagrad_step", "fused_adam_step"):
-    torch.library.register_fake(f"embedforge::{_name}")(lambda *args, **kwargs: None)
+    torch.library.register_fake(f"embedforge::{_name}")(_step_fake(_name))
 
 
 def _grad(grad: torch.Tensor) -> torch.Tensor:

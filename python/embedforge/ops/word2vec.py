@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from .._native import translate_errors
+from ._fake_checks import check_same_device, check_width
 
 __all__ = ["sgns_step"]
 
@@ -16,7 +17,16 @@ _ops = torch.ops.embedforge
 
 @torch.library.register_fake("embedforge::sgns_step")
 def _sgns_step_fake(in_table, out_table, centers, contexts, negatives, lr):
-    torch._check(in_table.dim() == 2 and out_table.dim() == 2, lambda: "tables must be 2-D")
+    check_same_device("sgns_step", (in_table, out_table, centers, contexts, negatives))
+    torch._check(in_table.dim() == 2, lambda: f"in_table must be 2-D, got {in_table.dim()}-D")
+    check_width("sgns_step", "out_table", out_table, "in_table", in_table.shape[1])
+    for name, t in (("centers", centers), ("contexts", contexts), ("negatives", negatives)):
+        torch._check(t.dtype == torch.int64, lambda: f"{name} must be int64, got {t.dtype}")
+        torch._check(t.dim() == 1, lambda: f"{name} must be 1-D, got {t.dim()}-D")
+    torch._check(
+        centers.shape[0] == contexts.shape[0],
+        lambda: f"centers and contexts must have the same length, got {centers.shape[0]} and {contexts.shape[0]}",
+    )
     return in_table.new_empty((centers.shape[0],))
 
 
