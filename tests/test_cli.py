@@ -360,3 +360,34 @@ def test_train_with_a_min_count_that_removes_every_word_is_a_usage_error(tmp_pat
     code, _, err = _run(["train", corpus, "-o", out, "--min-count", "100000", "--no-progress"], capsys)
     _assert_usage_error(code, err, "embedforge train: error:", "min_count")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("model", ["word2vec", "fasttext"])
+def test_train_nproc_2_trains_data_parallel_and_rank_0_writes(tmp_path: Path, model: str, capsys) -> None:
+    corpus = tmp_path / "topics.txt"
+    _topic_corpus(corpus)
+    out, saved = tmp_path / "v.bin", tmp_path / "model.npz"
+    argv = ["train", corpus, "-o", out, "--model", model, "--sg", "--vector-size", "16", "--epochs", "3"]
+    argv += ["--min-count", "1", "--nproc", "2", "--no-progress", "--save-model", saved, "--timeout", "60"]
+    code, _, err = _run(argv, capsys)
+    assert code == 0, err
+    assert "2 ranks x" in err
+    kv = load(out)
+    assert len(kv) == 30 and kv.vector_size == 16
+    top = [w for w, _ in kv.most_similar("sun3", topn=5)]
+    assert sum(w.startswith("sun") for w in top) >= 4
+    from embedforge import FastText, Word2Vec
+
+    m = (FastText if model == "fasttext" else Word2Vec).load(saved)
+    assert np.allclose(m.wv.vectors, kv.vectors, atol=1e-6)  # the vectors file holds rank 0's model
+
+
+def test_train_nproc_failure_is_one_error_line_and_no_output(tmp_path: Path, capsys) -> None:
+    corpus = tmp_path / "topics.txt"
+    _topic_corpus(corpus)
+    out = tmp_path / "v.txt"
+    argv = ["train", corpus, "-o", out, "--min-count", "100000", "--nproc", "2", "--no-progress", "--timeout", "30"]
+    code, _, err = _run(argv, capsys)
+    assert code != 0 and "embedforge train: error:" in err and "min_count" in err
+    assert "Traceback" not in err
+    assert not out.exists()

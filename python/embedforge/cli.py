@@ -187,6 +187,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         params["corpus_file"] = corpus
     cls = w2v.FastText if args.model == "fasttext" else w2v.Word2Vec
+    if args.nproc > 1:
+        return _train_distributed(args, cls, params, fmt)
     try:
         model = cls(**params)
     except (ValueError, TypeError) as exc:
@@ -202,6 +204,39 @@ def cmd_train(args: argparse.Namespace) -> int:
             Path(args.output).unlink(missing_ok=True)  # a failed command leaves no output behind
             raise
     _info(f"wrote {len(kv)} vectors of dimension {kv.vector_size} to {args.output} ({fmt})")
+    return 0
+
+
+def _train_rank(rank: int, world: int, cls: Any, params: dict, output: str, fmt: str, save_model: Any) -> tuple:
+    """One rank of `train --nproc N`: trains data-parallel; rank 0 writes the vectors (and model)."""
+    model = cls(**params, distributed=True)
+    kv = model.wv
+    if rank == 0 and len(kv):
+        _save_vectors(kv, output, fmt)
+        if save_model:
+            model.save(save_model)
+    return len(kv), kv.vector_size
+
+
+def _train_distributed(args: argparse.Namespace, cls: Any, params: dict, fmt: str) -> int:
+    """`train --nproc N`: N local ranks (embedforge.distributed.spawn, gloo on 127.0.0.1)."""
+    import os
+
+    from .distributed import SpawnError, spawn
+
+    if args.workers is None:
+        params["workers"] = max(1, (os.cpu_count() or 1) // args.nproc)
+    _info(f"training on {args.nproc} ranks x {params['workers']} threads")
+    try:
+        n, dim = spawn(
+            _train_rank, args.nproc, args=(cls, params, args.output, fmt, args.save_model), timeout=args.timeout
+        )[0]
+    except SpawnError as exc:
+        Path(args.output).unlink(missing_ok=True)  # a failed command leaves no output behind
+        raise CLIError(f"{PROG} train: error: {str(exc).splitlines()[0]}") from exc
+    if n == 0:
+        raise CLIError(f"no word occurs at least {args.min_count} times in {args.corpus}; lower --min-count")
+    _info(f"wrote {n} vectors of dimension {dim} to {args.output} ({fmt})")
     return 0
 
 
@@ -460,6 +495,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bucket", type=_positive_int, default=2_000_000, help="fastText: n-gram hash buckets")
     p.add_argument("--save-model", default=None, help="also save the full model (resumable) here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--nproc",
+        type=_positive_int,
+        default=1,
+        help="train data-parallel on N local processes (torch.distributed, gloo on 127.0.0.1; needs torch)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=300.0, help="--nproc: seconds a rank waits for the others (default 300)"
+    )
 
     p = add("neighbors", cmd_neighbors, "Print the nearest neighbours of words.")
     vectors_arg(p)

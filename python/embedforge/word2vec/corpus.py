@@ -24,6 +24,7 @@ __all__ = [
     "scan_corpus",
     "training_corpus",
     "sentences_of",
+    "token_chunks",
 ]
 
 CHUNK_TOKENS = 50_000  # tokens per chunk handed to the engine
@@ -74,15 +75,17 @@ def _drop_unknown(ids: np.ndarray) -> np.ndarray:
     return ids[ids >= 0].astype(np.int64)
 
 
-def _token_chunks(sentences: Iterable[Sequence[str]], key_to_index: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(vocabulary indices, -1 for unknown words; sentence end offsets) about CHUNK_TOKENS at a time."""
+def token_chunks(
+    sentences: Iterable[Sequence[str]], key_to_index: dict, chunk_tokens: int = CHUNK_TOKENS
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(vocabulary indices, -1 for unknown words; sentence end offsets) about `chunk_tokens` at a time."""
     get = key_to_index.get
     ids: list[int] = []
     ends: list[int] = []
     for sent in sentences:
         ids.extend(map(get, sent, repeat(-1)))
         ends.append(len(ids))
-        if len(ids) >= CHUNK_TOKENS:
+        if len(ids) >= chunk_tokens:
             yield np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
             ids, ends = [], []
     if ends:
@@ -123,7 +126,7 @@ class TokenCorpus:
 
     def chunks(self, key_to_index: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(vocabulary indices, -1 for unknown words; sentence end offsets) about CHUNK_TOKENS at a time."""
-        return _token_chunks(self._checked(), key_to_index)
+        return token_chunks(self._checked(), key_to_index)
 
     def _checked(self) -> Iterator[Any]:
         for i, sent in enumerate(self.sentences):
@@ -203,6 +206,10 @@ class IdCorpus:
                 counts = c
             else:
                 counts[: c.shape[0]] += c
+        return self.scan_of_counts(counts, sentences_seen, max_vocab_size)
+
+    def scan_of_counts(self, counts: np.ndarray, sentences: int, max_vocab_size: int | None) -> Scan:
+        """The scan given every id's count (index = token id) and the number of sentences."""
         present = np.flatnonzero(counts)
         if max_vocab_size is not None and present.size > max_vocab_size:
             # an id corpus needs no pruning while counting (one counter per id): keep the most frequent
@@ -210,7 +217,7 @@ class IdCorpus:
             present = np.sort(present[top])
         keys = self.id_to_key
         words = [keys[i] for i in present] if keys is not None else [str(i) for i in present]
-        return Scan(words, counts[present], sentences_seen, 0, present)
+        return Scan(words, counts[present], sentences, 0, present)
 
     def chunks(self, key_to_index: dict | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         remap = self.remap
@@ -235,7 +242,7 @@ class FileCorpus:
     def chunks(self, key_to_index: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Chunks read in Python (whitespace-split lines), for trainers other than the native engine."""
         with open(self.path, encoding="utf-8", errors="replace") as f:
-            yield from _token_chunks((line.split() for line in f), key_to_index)
+            yield from token_chunks((line.split() for line in f), key_to_index)
 
 
 def scan_corpus(corpus_iterable: Any, corpus_file: Any, id_to_key: Sequence[str] | None):

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from . import persist
-from .corpus import scan_corpus, training_corpus
-from .params import Params, check_gensim_vocab_options, check_int
+from .corpus import Scan, scan_corpus, training_corpus
+from .params import DEFAULT_SYNC_WORDS, Params, check_gensim_vocab_options, check_int
 from .training import NativeEngine, OpEngine, run_epochs
 
 __all__ = ["Word2Vec", "param_property"]
@@ -41,6 +41,12 @@ class Word2Vec:
     and mapped with numpy, no per-token Python). With ids, ``id_to_key[i]`` names id ``i`` (default:
     ``str(i)``); ids are checked (negative or past ``id_to_key`` raise ValueError naming sentence and
     position); words of equal count rank by id; ``max_vocab_size`` keeps the most frequent ids.
+
+    ``distributed=True`` (under ``torchrun`` or ``embedforge.distributed.spawn``): every rank reads
+    its part of the corpus (a file by byte ranges cut at line boundaries, iterables by sentence
+    index), the counts are merged into the vocabulary one process would build, and the ranks train
+    data-parallel, averaging the tables every ``sync_words`` words (per rank) and at each epoch's
+    end; see :mod:`embedforge.word2vec.distributed`.
     """
 
     _kind = "word2vec"
@@ -73,6 +79,8 @@ class Word2Vec:
         deterministic: bool = False,
         device: str = "cpu",
         id_to_key: Sequence[str] | None = None,
+        distributed: bool = False,
+        sync_words: int = DEFAULT_SYNC_WORDS,
         **extra: Any,  # a subclass's own parameters (FastText: min_n, max_n, bucket)
     ) -> None:
         own = {f.name for f in fields(self._params_class)} - {f.name for f in fields(Params)}
@@ -100,6 +108,8 @@ class Word2Vec:
             progress=progress,
             deterministic=deterministic,
             device=device,
+            distributed=distributed,
+            sync_words=sync_words,
             **extra,
         )
         self.callbacks = tuple(callbacks)
@@ -161,7 +171,17 @@ class Word2Vec:
                 f"{type(self).__name__} builds character n-grams from the keys: give id_to_key "
                 "(the string of each token id) with an id corpus"
             )
-        scan = corpus.scan(self.max_vocab_size)
+        if self.params.distributed:
+            from . import distributed
+
+            scan = distributed.scan(self, corpus)
+        else:
+            scan = corpus.scan(self.max_vocab_size)
+        self._set_vocab(scan)
+        return self
+
+    def _set_vocab(self, scan: Scan) -> None:
+        """The vocabulary from a scan: words seen >= min_count times, most frequent first (ties: scan order)."""
         words, counts = scan.words, scan.counts
         if len(words) == 0:
             raise ValueError("the corpus is empty: no tokens were found")
@@ -183,7 +203,6 @@ class Word2Vec:
             self._id_remap = np.full(int(scan.ids_present[-1]) + 1, -1, dtype=np.int32)
             self._id_remap[scan.ids_present[order]] = np.arange(order.size, dtype=np.int32)
         self._init_tables()
-        return self
 
     def _n_input_rows(self) -> int:
         return len(self.index_to_key)
@@ -252,6 +271,10 @@ class Word2Vec:
         alpha = self.alpha if start_alpha is None else float(start_alpha)
         min_alpha = self.min_alpha if end_alpha is None else float(end_alpha)
         callbacks = self.callbacks if callbacks is None else tuple(callbacks)
+        if self.params.distributed:
+            from . import distributed
+
+            return distributed.train(self, corpus, epochs, alpha, min_alpha, callbacks)
         if self.device == "cuda":
             engine = OpEngine(self, corpus, epochs, alpha, min_alpha, "cuda")
         else:
@@ -308,7 +331,14 @@ class Word2Vec:
         return arrays
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save everything needed to resume training (npz; written to a temp file, then renamed)."""
+        """Save everything needed to resume training (npz; written to a temp file, then renamed).
+
+        With ``distributed=True`` only rank 0 writes (every rank holds the same tables)."""
+        if self.params.distributed:
+            from . import distributed
+
+            if distributed.rank() != 0:
+                return
         persist.save(self, path)
 
     @classmethod

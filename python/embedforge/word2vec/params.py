@@ -12,6 +12,9 @@ __all__ = ["Params", "FastTextParams", "native", "check_int", "check_float", "ch
 
 _CASTS = {"int": int, "int | None": int, "float": float, "bool": bool}  # field annotation -> plain Python type
 _INT32_MAX = 2**31 - 1
+DEFAULT_SYNC_WORDS = (
+    1_000_000  # distributed: words each rank trains between two averagings (bench/distributed_word2vec.py)
+)
 _INT64_MAX = 2**63 - 1
 # The native trainer's field widths: a value past them would surface as a pybind11 cast error.
 _INT_MAXIMUM = {
@@ -100,6 +103,8 @@ class Params:
     progress: bool = True
     deterministic: bool = False
     device: str = field(default="cpu", metadata={"saved": False})
+    distributed: bool = field(default=False, metadata={"saved": False})  # data-parallel over torch.distributed
+    sync_words: int = field(default=DEFAULT_SYNC_WORDS, metadata={"saved": False})  # per rank, between averagings
 
     def __post_init__(self) -> None:
         if self.workers is None:
@@ -128,6 +133,8 @@ class Params:
         check_float("min_alpha", self.min_alpha, 0.0)
         check_float("sample", self.sample, 0.0)
         check_float("ns_exponent", self.ns_exponent)
+        check_int("sync_words", self.sync_words, 1, maximum=_INT64_MAX)
+        _check_flag("distributed", self.distributed, "True or False")
         _check_flag("sg", self.sg, "0 (CBOW) or 1 (skip-gram)")
         _check_flag("hs", self.hs, "0 or 1")
         _check_flag("cbow_mean", self.cbow_mean, "0 (sum) or 1 (mean)")
@@ -142,6 +149,8 @@ class Params:
                 )
             import torch
 
+            if self.distributed:
+                raise NotImplementedError("distributed=True with device='cuda': data-parallel training runs on CPU")
             if not torch.cuda.is_available():
                 raise ValueError("device='cuda' was asked for but torch sees no CUDA device")
 
