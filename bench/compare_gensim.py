@@ -1,6 +1,6 @@
 """gensim 4.x vs embedforge word2vec on one corpus file, same hyperparameters, side by side.
 
-    python bench/compare_gensim.py build/corpus.txt                 # SG-NS, CBOW-NS, SG-HS at 1 and 2 threads
+    python bench/compare_gensim.py build/corpus.txt                 # all four modes at 1 and 2 threads
     python bench/compare_gensim.py build/corpus.txt --repeats 3 --configs sg-ns
 
 Hyperparameters: vector_size 100, window 5, min_count 5, sample 1e-3, negative 5 (HS: hs=1,
@@ -10,7 +10,9 @@ is that run's alone. words/s = corpus tokens per pass x epochs / training wall s
 scan excluded, same count for both); CPU s is the process CPU time while training (a fairer figure
 when the machine is shared). Quality uses gensim's evaluators on both models' vectors:
 analogy accuracy on questions-words.txt (restrict_vocab=30000), Spearman rho on wordsim353.tsv
-and simlex999.txt from gensim's test data. Medians over --repeats runs.
+and simlex999.txt from gensim's test data. Repeat r uses seed 1 + r for both libraries (so
+--repeats 3 is three seeds); the table shows medians over repeats and, for the quality columns, the
+spread (min-max) over seeds, and each embedforge row's quality minus gensim's (medians).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ CONFIGS = {
     "sg-ns": dict(sg=1, hs=0, negative=5),
     "cbow-ns": dict(sg=0, hs=0, negative=5),
     "sg-hs": dict(sg=1, hs=1, negative=0),
+    "cbow-hs": dict(sg=0, hs=1, negative=0),
 }
 COMMON = dict(vector_size=100, window=5, min_count=5, sample=1e-3)
 
@@ -41,8 +44,8 @@ def raw_tokens(corpus: str) -> int:
     return n
 
 
-def run_one(impl: str, config: str, threads: int, corpus: str, epochs: int) -> dict:
-    kw = dict(COMMON, **CONFIGS[config], workers=threads, epochs=epochs)
+def run_one(impl: str, config: str, threads: int, corpus: str, epochs: int, seed: int) -> dict:
+    kw = dict(COMMON, **CONFIGS[config], workers=threads, epochs=epochs, seed=seed)
     if impl == "gensim":
         from gensim.models import Word2Vec
 
@@ -77,6 +80,7 @@ def run_one(impl: str, config: str, threads: int, corpus: str, epochs: int) -> d
         impl=impl,
         config=config,
         threads=threads,
+        seed=seed,
         seconds=seconds,
         cpu=cpu,
         words=words * epochs,
@@ -98,11 +102,11 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--impls", nargs="+", default=["gensim", "embedforge"], choices=["gensim", "embedforge"])
     ap.add_argument("--json", help="also write every run to this file")
-    ap.add_argument("--_worker", nargs=4, metavar=("IMPL", "CONFIG", "THREADS", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--_worker", nargs=5, metavar=("IMPL", "CONFIG", "THREADS", "SEED", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._worker:
-        impl, config, threads, out = args._worker
-        res = run_one(impl, config, int(threads), args.corpus, args.epochs)
+        impl, config, threads, seed, out = args._worker
+        res = run_one(impl, config, int(threads), args.corpus, args.epochs, int(seed))
         with open(out, "w") as f:
             json.dump(res, f)
         return
@@ -125,6 +129,7 @@ def main() -> None:
                         impl,
                         config,
                         str(threads),
+                        str(1 + rep),
                         out,
                     ]
                     subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONWARNINGS="ignore"))
@@ -133,7 +138,7 @@ def main() -> None:
                     os.unlink(out)
                     runs.append(r)
                     print(
-                        f"  {config:8s} {threads}t {impl:10s} rep {rep}: {r['seconds']:7.2f}s "
+                        f"  {config:8s} {threads}t {impl:10s} seed {1 + rep}: {r['seconds']:7.2f}s "
                         f"{r['words_per_s'] / 1e3:8.0f}k w/s  cpu {r['cpu']:7.1f}s  rss {r['rss_mb']:6.0f} MB  analogy {r['analogy']:.4f}  "
                         f"ws353 {r['ws353']:.4f}  simlex {r['simlex']:.4f}",
                         flush=True,
@@ -158,25 +163,37 @@ def main() -> None:
         + ", ".join(f"{k} {v:.0f} MB" for k, v in base_rss.items())
         + "; 'RSS over import' = peak RSS minus that"
     )
-    hdr = "| config | threads | impl | train s | CPU s | words/s | speed-up | CPU-time speed-up | peak RSS MB | RSS over import MB | analogy | ws353 rho | simlex rho |"
+    hdr = (
+        "| config | threads | impl | train s | CPU s | words/s | speed-up | CPU-time speed-up | peak RSS MB "
+        "| RSS over import MB | analogy (spread) | ws353 rho (spread) | simlex rho (spread) | vs gensim: analogy, ws353 |"
+    )
     print(hdr)
     print("|" + "---|" * (hdr.count("|") - 1))
+    quality = ("analogy", "ws353", "simlex")
     for config in args.configs:
         for threads in args.threads:
-            base = base_cpu = None
+            base = base_cpu = base_q = None
             for impl in args.impls:
                 rs = [r for r in runs if r["config"] == config and r["threads"] == threads and r["impl"] == impl]
                 med = {
                     k: statistics.median(r[k] for r in rs)
-                    for k in ("seconds", "cpu", "words_per_s", "rss_mb", "analogy", "ws353", "simlex")
+                    for k in ("seconds", "cpu", "words_per_s", "rss_mb") + quality
                 }
+                spread = {k: (min(r[k] for r in rs), max(r[k] for r in rs)) for k in quality}
                 if impl == "gensim":
-                    base, base_cpu = med["words_per_s"], med["cpu"]
+                    base, base_cpu, base_q = med["words_per_s"], med["cpu"], med
                 sp = f"{med['words_per_s'] / base:.2f}x" if base else "-"
                 sp_cpu = f"{base_cpu / med['cpu']:.2f}x" if base else "-"
+                q = " | ".join(f"{med[k]:.4f} ({spread[k][0]:.3f}-{spread[k][1]:.3f})" for k in quality)
+                delta = (
+                    f"{med['analogy'] - base_q['analogy']:+.4f}, {med['ws353'] - base_q['ws353']:+.4f}"
+                    if base_q is not None and impl != "gensim"
+                    else "-"
+                )
                 print(
-                    f"| {config} | {threads} | {impl} | {med['seconds']:.1f} | {med['cpu']:.1f} | {med['words_per_s'] / 1e3:.0f}k | {sp} | {sp_cpu} | "
-                    f"{med['rss_mb']:.0f} | {med['rss_mb'] - base_rss.get(impl, 0):.0f} | {med['analogy']:.4f} | {med['ws353']:.4f} | {med['simlex']:.4f} |"
+                    f"| {config} | {threads} | {impl} | {med['seconds']:.1f} | {med['cpu']:.1f} | "
+                    f"{med['words_per_s'] / 1e3:.0f}k | {sp} | {sp_cpu} | {med['rss_mb']:.0f} | "
+                    f"{med['rss_mb'] - base_rss.get(impl, 0):.0f} | {q} | {delta} |"
                 )
 
 
