@@ -45,8 +45,8 @@ class Word2Vec:
     ``distributed=True`` (under ``torchrun`` or ``embedforge.distributed.spawn``): every rank reads
     its part of the corpus (a file by byte ranges cut at line boundaries, iterables by sentence
     index), the counts are merged into the vocabulary one process would build, and the ranks train
-    data-parallel, averaging the tables every ``sync_words`` words (per rank) and at each epoch's
-    end; see :mod:`embedforge.word2vec.distributed`.
+    data-parallel, merging the tables (summing the ranks' updates) every ``sync_words`` words (per
+    rank, default 500,000) and at each epoch's end; see :mod:`embedforge.word2vec.distributed`.
     """
 
     _kind = "word2vec"

@@ -12,9 +12,10 @@ __all__ = ["Params", "FastTextParams", "native", "check_int", "check_float", "ch
 
 _CASTS = {"int": int, "int | None": int, "float": float, "bool": bool}  # field annotation -> plain Python type
 _INT32_MAX = 2**31 - 1
-DEFAULT_SYNC_WORDS = (
-    1_000_000  # distributed: words each rank trains between two averagings (bench/distributed_word2vec.py)
-)
+# distributed=True: words each rank trains between two merges of the tables. 500k kept the quality of
+# one process on bench/make_corpus.sh's corpus at 0.89x its speed (1M: 0.96x, analogy 0.02 lower;
+# 250k: 0.75x); one merge of word2vec's 30 MB of tables took ~30-40 ms (bench/distributed_word2vec.py).
+DEFAULT_SYNC_WORDS = 500_000
 _INT64_MAX = 2**63 - 1
 # The native trainer's field widths: a value past them would surface as a pybind11 cast error.
 _INT_MAXIMUM = {
@@ -104,7 +105,7 @@ class Params:
     deterministic: bool = False
     device: str = field(default="cpu", metadata={"saved": False})
     distributed: bool = field(default=False, metadata={"saved": False})  # data-parallel over torch.distributed
-    sync_words: int = field(default=DEFAULT_SYNC_WORDS, metadata={"saved": False})  # per rank, between averagings
+    sync_words: int = field(default=DEFAULT_SYNC_WORDS, metadata={"saved": False})  # per rank, between two merges
 
     def __post_init__(self) -> None:
         if self.workers is None:
