@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <sstream>
+#include <stdexcept>
+#include <type_traits>
 
 #include "core/cpu_features.h"
 
@@ -165,6 +168,118 @@ void embedding_bag_backward_rows(const BackwardArgs& args, const RowGroups& grou
 void embedding_bag_backward_psw(const BackwardArgs& args, const void* weight, float* grad_psw, const Parallel& par) {
   if (args.bags.num_bags == 0) return;
   EF_DISPATCH(backward_psw, args, weight, grad_psw, par)
+}
+
+namespace {
+
+// Fewer ids than this: one part (threads would cost more than they save).
+constexpr int64_t kPositionsParallelMinIds = 1 << 13;
+
+// One bag's entries: rows of grad_out scaled by w (per position with per-sample weights).
+template <typename Idx, typename T, bool kPad>
+int64_t positions_bag(const Idx* __restrict ids, int64_t s, int64_t e, Idx pad, const T* __restrict gb, int64_t D,
+                      float scale, const float* psw, int64_t k, int64_t* __restrict ids_out, T* __restrict values) {
+  for (int64_t j = s; j < e; ++j) {
+    const Idx r = ids[j];
+    if (kPad && r == pad) continue;
+    if (ids_out) ids_out[k] = static_cast<int64_t>(r);
+    T* __restrict v = values + k * D;
+    const float w = psw ? scale * psw[j] : scale;
+    for (int64_t d = 0; d < D; ++d) v[d] = from_float<T>(to_float(gb[d]) * w);
+    ++k;
+  }
+  return k;
+}
+
+template <typename Idx, typename T>
+void positions_typed(const BackwardArgs& a, const PositionPlan& plan, int64_t* ids_out, T* values,
+                     const Parallel& par) {
+  const BagLayout& bags = a.bags;
+  const Idx* ids = static_cast<const Idx*>(bags.indices);
+  const T* g = static_cast<const T*>(a.grad_out);
+  const int64_t D = a.dim;
+  const bool has_pad = bags.padding_idx >= 0;
+  const Idx pad = static_cast<Idx>(has_pad ? bags.padding_idx : 0);
+  const float* psw = a.per_sample_weights;
+  const bool mean = a.pool == Pool::kMean;
+  const int64_t P = static_cast<int64_t>(plan.part_bags.size()) - 1;
+  par.for_each(P, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      int64_t k = plan.part_first[p];
+      for (int64_t b = plan.part_bags[p], b1 = plan.part_bags[p + 1]; b < b1; ++b) {
+        const int64_t s = bags.bag_begin(b), e = bags.bag_end(b);
+        float scale = 1.f;
+        if (mean) {
+          int64_t kept = e - s;
+          if (has_pad)
+            for (int64_t j = s; j < e; ++j) kept -= ids[j] == pad;
+          scale = kept > 0 ? 1.f / static_cast<float>(kept) : 0.f;
+        }
+        const T* gb = g + b * D;
+        k = has_pad ? positions_bag<Idx, T, true>(ids, s, e, pad, gb, D, scale, psw, k, ids_out, values)
+                    : positions_bag<Idx, T, false>(ids, s, e, pad, gb, D, scale, psw, k, ids_out, values);
+      }
+    }
+  });
+}
+
+template <typename Idx>
+int64_t kept_in(const BagLayout& bags, int64_t b0, int64_t b1) {
+  if (b0 >= b1) return 0;
+  const int64_t s = bags.bag_begin(b0), e = bags.bag_end(b1 - 1);
+  if (bags.padding_idx < 0) return e - s;
+  const Idx* ids = static_cast<const Idx*>(bags.indices);
+  const Idx pad = static_cast<Idx>(bags.padding_idx);
+  int64_t n = 0;
+  for (int64_t j = s; j < e; ++j) n += ids[j] != pad;
+  return n;
+}
+
+}  // namespace
+
+PositionPlan plan_positions(const BagLayout& bags, const Parallel& par) {
+  PositionPlan plan;
+  const int64_t B = bags.num_bags;
+  const int64_t n_used = B > 0 ? bags.bag_end(B - 1) - bags.bag_begin(0) : 0;
+  // Several parts per thread: a thread that starts late leaves its parts to the others.
+  const int64_t parts = n_used < kPositionsParallelMinIds ? 1 : 4 * int64_t{std::max(1, par.threads)};
+  plan.part_bags = balance_bags(bags, parts);
+  const int64_t P = static_cast<int64_t>(plan.part_bags.size()) - 1;
+  plan.part_first.assign(static_cast<size_t>(P + 1), 0);
+  par.for_each(P, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      plan.part_first[p + 1] = bags.int64_ids ? kept_in<int64_t>(bags, plan.part_bags[p], plan.part_bags[p + 1])
+                                              : kept_in<int32_t>(bags, plan.part_bags[p], plan.part_bags[p + 1]);
+  });
+  for (int64_t p = 0; p < P; ++p) plan.part_first[p + 1] += plan.part_first[p];
+  return plan;
+}
+
+void embedding_bag_backward_positions(const BackwardArgs& args, const PositionPlan& plan, int64_t* ids_out,
+                                      void* values, const Parallel& par) {
+  if (plan.total() == 0) return;
+  if (args.pool == Pool::kMax) throw std::invalid_argument("embedding_bag_backward_positions: sum and mean only");
+  const bool i64 = args.bags.int64_ids;
+  switch (args.dtype) {
+    case DType::kFloat32:
+      if (i64)
+        positions_typed<int64_t>(args, plan, ids_out, static_cast<float*>(values), par);
+      else
+        positions_typed<int32_t>(args, plan, ids_out, static_cast<float*>(values), par);
+      break;
+    case DType::kBFloat16:
+      if (i64)
+        positions_typed<int64_t>(args, plan, ids_out, static_cast<bf16*>(values), par);
+      else
+        positions_typed<int32_t>(args, plan, ids_out, static_cast<bf16*>(values), par);
+      break;
+    case DType::kFloat16:
+      if (i64)
+        positions_typed<int64_t>(args, plan, ids_out, static_cast<f16*>(values), par);
+      else
+        positions_typed<int32_t>(args, plan, ids_out, static_cast<f16*>(values), par);
+      break;
+  }
 }
 
 }  // namespace embedforge::core

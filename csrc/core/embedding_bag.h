@@ -122,6 +122,22 @@ void embedding_bag_backward_rows(const BackwardArgs& args, const RowGroups& grou
 // mean); zero at padding positions.
 void embedding_bag_backward_psw(const BackwardArgs& args, const void* weight, float* grad_psw, const Parallel& par);
 
+// ---- per-position sparse gradient (torch's uncoalesced layout) ------------------------------
+// Sum and mean only. Every non-padding position j of a bag b contributes one entry, in position
+// order: ids_out[k] = id j, values[k] = grad_out[b] * psw[j] * (1/count of b's non-padding ids for
+// mean). Rows may repeat and are not sorted; nothing is grouped, so the cost is one pass over the
+// batch. plan_positions splits the bags into parts and counts each part's entries (total = the
+// number of non-padding positions in bags) so that the parts write at known offsets, in parallel.
+// ids_out may be nullptr (values only).
+struct PositionPlan {
+  std::vector<int64_t> part_bags;   // parts+1 bag bounds
+  std::vector<int64_t> part_first;  // parts+1 first output entry of each part (last = total)
+  int64_t total() const { return part_first.empty() ? 0 : part_first.back(); }
+};
+PositionPlan plan_positions(const BagLayout& bags, const Parallel& par);
+void embedding_bag_backward_positions(const BackwardArgs& args, const PositionPlan& plan, int64_t* ids_out,
+                                      void* values, const Parallel& par);
+
 // Which vectorised build the dispatcher picked: "avx512", "avx2" or "baseline".
 const char* embedding_bag_isa();
 

@@ -220,6 +220,28 @@ std::tuple<Tensor, Tensor> embedding_bag_backward_rows_cpu(Tensor grad, Tensor i
   return {rows, row_grads};
 }
 
+std::tuple<Tensor, Tensor> embedding_bag_backward_positions_cpu(Tensor grad, Tensor indices,
+                                                                std::optional<Tensor> offsets, int64_t num_rows,
+                                                                int64_t mode, std::optional<Tensor> per_sample_weights,
+                                                                int64_t padding_idx, bool include_last_offset,
+                                                                bool write_ids) {
+  EF_CHECK(mode == 0 || mode == 1, "ValueError",
+           "embedding_bag_backward_positions supports mode 0 (sum) and 1 (mean), got ", mode);
+  PreparedBags p = prepare_cpu(indices, offsets, mode, per_sample_weights, num_rows, padding_idx, include_last_offset);
+  check_grad(grad, p);
+  const Tensor g = contig(grad);
+  const core::BackwardArgs a = backward_args(g, p, num_rows, Tensor());
+  const core::Parallel par = torch_parallel();
+  const core::PositionPlan plan = core::plan_positions(p.bags, par);
+  const int64_t M = plan.total();
+  checked_size(M, a.dim, static_cast<int64_t>(g.element_size()), "the gradient values (ids x dim)");
+  Tensor ids = torch::stable::new_empty(g, {write_ids ? M : 0}, ScalarType::Long);
+  Tensor values = torch::stable::new_empty(g, {M, a.dim});  // every element is written
+  core::embedding_bag_backward_positions(a, plan, write_ids ? static_cast<int64_t*>(ids.data_ptr()) : nullptr,
+                                         values.data_ptr(), par);
+  return {ids, values};
+}
+
 Tensor embedding_bag_backward_psw_cpu(Tensor grad, Tensor weight, Tensor indices, std::optional<Tensor> offsets,
                                       int64_t mode, int64_t padding_idx, bool include_last_offset) {
   check_dim(weight, "weight", 2);
@@ -245,6 +267,7 @@ STABLE_TORCH_LIBRARY_IMPL(embedforge, CPU, m) {
   m.impl("embedding_bag_backward_dense", TORCH_BOX(&embedding_bag_backward_dense_cpu));
   m.impl("embedding_bag_backward_rows", TORCH_BOX(&embedding_bag_backward_rows_cpu));
   m.impl("embedding_bag_backward_psw", TORCH_BOX(&embedding_bag_backward_psw_cpu));
+  m.impl("embedding_bag_backward_positions", TORCH_BOX(&embedding_bag_backward_positions_cpu));
 }
 
 }  // namespace embedforge::ops

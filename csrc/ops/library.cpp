@@ -46,6 +46,22 @@ STABLE_TORCH_LIBRARY(embedforge, m) {
       "int padding_idx, "
       "bool include_last_offset"
       ") -> (Tensor, Tensor)");
+  // Per-position sparse gradient, sum and mean only: (ids [M] int64, values [M, D]), one entry per
+  // non-padding id in position order (the grad row of its bag times its weight and mean scale).
+  // Rows repeat and are unsorted: torch's uncoalesced layout, no grouping. write_ids=false returns
+  // ids empty (the caller uses indices themselves: int64 ids, no padding, every id in a bag).
+  m.def(
+      "embedding_bag_backward_positions("
+      "Tensor grad, "
+      "Tensor indices, "
+      "Tensor? offsets, "
+      "int num_rows, "
+      "int mode, "
+      "Tensor? per_sample_weights, "
+      "int padding_idx, "
+      "bool include_last_offset, "
+      "bool write_ids"
+      ") -> (Tensor, Tensor)");
   // Gradient w.r.t. per-sample weights, float32 [N].
   m.def(
       "embedding_bag_backward_psw("

@@ -156,9 +156,9 @@ def test_bad_ids_name_the_position():
 
 
 @pytest.mark.parametrize("cls", ["EmbeddingBag", "Embedding"])
-def test_sparse_grad_stays_flagged_coalesced_and_matches_torch(cls):
-    """torch's AccumulateGrad drops the coalesced flag of a sparse .grad; the modules set it again
-    only when the rows are in fact unique and ascending, so SparseAdam does not sort them twice."""
+def test_sparse_grad_coalesced_flag_is_honest_and_matches_torch(cls):
+    """The sparse .grad is torch's uncoalesced layout; the modules flag it coalesced only when its
+    rows are in fact unique and ascending (torch's AccumulateGrad drops the flag), never otherwise."""
     gen = torch.Generator().manual_seed(5)
     V, D = 500, 8
     ours = getattr(embedforge.nn, cls)(V, D, sparse=True)
@@ -167,8 +167,18 @@ def test_sparse_grad_stays_flagged_coalesced_and_matches_torch(cls):
         ref.weight.copy_(ours.weight)
     opt_a = torch.optim.SparseAdam(ours.parameters(), lr=0.05)
     opt_b = torch.optim.SparseAdam(ref.parameters(), lr=0.05)
-    for step in range(3):
-        if cls == "EmbeddingBag":
+
+    def check_flag(grad):
+        assert grad.is_sparse
+        rows = grad._indices()[0]
+        ascending = bool(torch.all(rows[1:] > rows[:-1]))
+        assert grad.is_coalesced() == ascending
+
+    for step in range(4):
+        if step == 3:  # unique ascending ids: flagged coalesced
+            ids = torch.arange(0, V, 7)
+            args = (ids, torch.arange(0, len(ids), 1)) if cls == "EmbeddingBag" else (ids.reshape(1, -1),)
+        elif cls == "EmbeddingBag":
             ids = torch.randint(0, V, (200,), generator=gen)
             offs = torch.arange(0, 200, 8)
             args = (ids, offs)
@@ -178,18 +188,12 @@ def test_sparse_grad_stays_flagged_coalesced_and_matches_torch(cls):
         for m in (ours, ref):
             m.weight.grad = None
             m(*args).backward(g)
-        grad = ours.weight.grad
-        assert grad.is_sparse and grad.is_coalesced()
-        rows = grad._indices()[0]
-        assert torch.all(rows[1:] > rows[:-1])
-        torch.testing.assert_close(grad.to_dense(), ref.weight.grad.to_dense())
+        check_flag(ours.weight.grad)
+        torch.testing.assert_close(ours.weight.grad.to_dense(), ref.weight.grad.to_dense())
         if step == 2:  # a second backward without zeroing: the flag must follow the real indices
             ours(*args).backward(g)
-            grad = ours.weight.grad
-            if grad.is_coalesced():
-                rows = grad._indices()[0]
-                assert torch.all(rows[1:] > rows[:-1])
-            torch.testing.assert_close(grad.to_dense(), 2 * ref.weight.grad.to_dense())
+            check_flag(ours.weight.grad)
+            torch.testing.assert_close(ours.weight.grad.to_dense(), 2 * ref.weight.grad.to_dense())
         else:
             opt_a.step()
             opt_b.step()

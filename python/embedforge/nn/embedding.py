@@ -26,13 +26,13 @@ def _unsupported(max_norm: Optional[float], scale_grad_by_freq: bool) -> None:
 
 
 def _flag_coalesced(param: Tensor) -> None:
-    """Post-accumulate-grad hook: says again that a sparse ``.grad`` is coalesced when it is.
+    """Post-accumulate-grad hook: says that a sparse ``.grad`` is coalesced when it is.
 
-    The op's sparse row gradient is coalesced and flagged so, but torch's AccumulateGrad stores a
-    sparse gradient as a new tensor without the flag, and torch optimizers (SparseAdam, sparse
-    Adagrad) would then sort it again. One vectorised pass over the rows checks that they are
-    strictly increasing (true for a single backward's gradient, false once gradients of several
-    backward passes have been summed) before the flag is set.
+    For sum and mean the op's sparse gradient is torch's uncoalesced layout (one entry per id); for
+    max it is the touched rows, coalesced, but torch's AccumulateGrad stores a sparse gradient as a
+    new tensor without the flag, and torch optimizers (SparseAdam, sparse Adagrad) would then sort it
+    again. One vectorised pass over the rows checks that they are strictly increasing before the
+    flag is set, so the flag is never claimed for repeated or unsorted rows.
     """
     g = param.grad
     if g is None or not g.is_sparse or g.is_coalesced() or g.sparse_dim() != 1:

@@ -57,6 +57,17 @@ def _backward_rows_fake(
     return grad.new_empty((touched,), dtype=torch.int64), grad.new_empty((touched, grad.shape[1]))
 
 
+@torch.library.register_fake("embedforge::embedding_bag_backward_positions")
+def _backward_positions_fake(
+    grad, indices, offsets, num_rows, mode, per_sample_weights, padding_idx, include_last_offset, write_ids
+):
+    if padding_idx < 0:  # every id of the bags (offsets start at 0 and end at the last id), if any bag
+        kept = indices.numel() if _num_bags(indices, offsets, include_last_offset) > 0 else 0
+    else:
+        kept = torch.library.get_ctx().new_dynamic_size()
+    return grad.new_empty((kept if write_ids else 0,), dtype=torch.int64), grad.new_empty((kept, grad.shape[1]))
+
+
 @torch.library.register_fake("embedforge::embedding_bag_backward_psw")
 def _backward_psw_fake(grad, weight, indices, offsets, mode, padding_idx, include_last_offset):
     return grad.new_empty((indices.numel(),), dtype=torch.float32)
@@ -73,6 +84,9 @@ def _setup_context(ctx, inputs, output):
     ctx.psw_dtype = None if per_sample_weights is None else per_sample_weights.dtype
     need_psw_grad = per_sample_weights is not None and ctx.needs_input_grad[4]
     ctx.save_for_backward(indices, offsets, per_sample_weights, max_rows, weight if need_psw_grad else None)
+
+
+_op_positions = _ops.embedding_bag_backward_positions.default
 
 
 def _backward(ctx, grad_out, _grad_max_rows):
@@ -94,7 +108,34 @@ def _backward(ctx, grad_out, _grad_max_rows):
             ctx.padding_idx,
             ctx.include_last_offset,
         )
-        if ctx.sparse:
+        if ctx.sparse and ctx.mode != MODES["max"] and not grad_out.is_cuda:
+            # torch's layout: one entry per id in position order, rows unsorted and repeating (no
+            # grouping pass); the tensor says it is not coalesced, and torch's optimizers and
+            # .coalesce() sum the repeats. int64 ids without padding are their own index list (as in
+            # torch: the gradient's indices share the ids' memory); otherwise the kernel writes them.
+            own = indices.dtype == torch.int64 and ctx.padding_idx < 0
+            ids, values = _op_positions(
+                grad_out,
+                indices,
+                offsets,
+                ctx.num_rows,
+                ctx.mode,
+                per_sample_weights,
+                ctx.padding_idx,
+                ctx.include_last_offset,
+                not own,
+            )
+            if own:
+                # Every id lies in a bag (offsets start at 0 and end at the last id), unless there are none.
+                ids = indices.reshape(-1) if values.shape[0] == indices.numel() else indices.new_empty(0)
+            grad_weight = torch.sparse_coo_tensor(
+                ids.unsqueeze(0),
+                values,
+                (ctx.num_rows, grad_out.shape[1]),
+                is_coalesced=False,
+                check_invariants=False,
+            )
+        elif ctx.sparse:
             rows, row_grads = _ops.embedding_bag_backward_rows(*args)
             grad_weight = torch.sparse_coo_tensor(
                 rows.unsqueeze(0),
@@ -456,7 +497,9 @@ def embedding_bag(
     ``indices``) scale each row in sum and mean (mean divides the weighted sum by the number of
     non-padding ids). Ids equal to ``padding_idx`` are skipped and not counted; empty bags give
     zeros. The backward never forms a one-hot matrix: gradients are reduced per touched row,
-    deterministically; ``sparse=True`` makes the table's gradient a coalesced sparse COO tensor.
+    deterministically. ``sparse=True`` makes the table's gradient a sparse COO tensor: for sum and
+    mean, torch's uncoalesced layout (one entry per non-padding id, rows repeating, ``is_coalesced()``
+    False; ``.coalesce()`` sums them); for max, the touched rows, coalesced.
 
     >>> w = torch.randn(10, 3)
     >>> embedding_bag(w, torch.tensor([1, 2, 4, 5]), torch.tensor([0, 2]), mode="mean").shape
