@@ -641,3 +641,28 @@ def test_concurrent_calls_from_python_threads():
     finally:
         torch.set_num_threads(before)
     assert not errors, errors[0]
+
+
+def test_eager_grad_mode_and_transforms_take_their_own_functions():
+    """Plain grad mode runs the Function without setup_context (no per-call signature binding);
+    torch.func transforms and dual tensors take the one with setup_context. Same gradients."""
+    gen = torch.Generator().manual_seed(23)
+    weight, indices, offsets = random_batch(gen, V=30, D=5, B=6, max_len=5)
+    psw = torch.rand(indices.shape, generator=gen)
+    w = weight.clone().requires_grad_()
+    out = embedding_bag(w, indices, offsets, mode="sum", per_sample_weights=psw)
+    assert type(out.grad_fn).__name__.startswith("_PlainEmbeddingBag")
+    g = torch.randn(out.shape, generator=gen)
+    (out * g).sum().backward()
+
+    def loss(t):
+        return (embedding_bag(t, indices, offsets, mode="sum", per_sample_weights=psw) * g).sum()
+
+    torch.testing.assert_close(torch.func.grad(loss)(weight), w.grad)
+    ref = F.embedding_bag(indices, weight.clone().requires_grad_(), offsets, mode="sum", per_sample_weights=psw)
+    torch.testing.assert_close(out, ref)
+    tangent = torch.randn(weight.shape, generator=gen)
+    _, jvp_out = torch.func.jvp(
+        lambda t: embedding_bag(t, indices, offsets, mode="sum", per_sample_weights=psw), (weight,), (tangent,)
+    )
+    torch.testing.assert_close(jvp_out, F.embedding_bag(indices, tangent, offsets, mode="sum", per_sample_weights=psw))

@@ -323,6 +323,30 @@ class _EagerEmbeddingBag(torch.autograd.Function):
         return tangent.to(weight.dtype), None
 
 
+class _PlainEmbeddingBag(torch.autograd.Function):
+    """_EagerEmbeddingBag's formula for grad mode outside torch.func transforms and forward-mode AD,
+    in the combined ``forward(ctx, ...)`` style. A Function with a separate ``setup_context`` has
+    every ``apply`` bind its arguments to ``forward``'s signature first (inspect.signature, about
+    10 us a call); one without skips that step. Transforms need ``setup_context``, so they (and
+    dual tensors) keep taking _EagerEmbeddingBag."""
+
+    @staticmethod
+    def forward(
+        ctx, weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse, grad_pad
+    ):
+        with _below_autograd():
+            out = _ops_bag(weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse)
+        _setup_context(
+            ctx, (weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse), out
+        )
+        ctx.padding_idx = grad_pad
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_max_rows):
+        return (*_backward(ctx, grad_out, grad_max_rows), None)
+
+
 def _lookup_plain(weight, indices, offsets, mode, psw, pad, include_last_offset):
     """The forward kernel alone (no autograd), for tangents."""
     with _below_autograd():
@@ -340,10 +364,15 @@ def _dual_or_transformed(weight, per_sample_weights) -> bool:
     return False
 
 
+_ops_bag = _ops.embedding_bag.default
+_is_compiling = torch.compiler.is_compiling
+_grad_enabled = torch.is_grad_enabled
+
+
 def _run(weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse, grad_pad):
     """The op on validated inputs, eager fast paths first; tagged native errors become Python ones."""
     try:
-        if torch.compiler.is_compiling():
+        if _is_compiling():
             out = _ops.embedding_bag(
                 weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse
             )[0]
@@ -351,17 +380,18 @@ def _run(weight, indices, offsets, mode, per_sample_weights, pad, include_last_o
                 # Forward returns the stored padding row; its gradient is masked out.
                 out = torch.where((indices == grad_pad), out.detach(), out)
             return out
-        if (
-            torch.is_grad_enabled()
-            and (weight.requires_grad or (per_sample_weights is not None and per_sample_weights.requires_grad))
-        ) or _dual_or_transformed(weight, per_sample_weights):
+        if _dual_or_transformed(weight, per_sample_weights):
             return _EagerEmbeddingBag.apply(
                 weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse, grad_pad
             )[0]
-        with _below_autograd():
-            return _ops.embedding_bag(
-                weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse
+        if _grad_enabled() and (
+            weight.requires_grad or (per_sample_weights is not None and per_sample_weights.requires_grad)
+        ):
+            return _PlainEmbeddingBag.apply(
+                weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse, grad_pad
             )[0]
+        with _below_autograd():
+            return _ops_bag(weight, indices, offsets, mode, per_sample_weights, pad, include_last_offset, sparse)[0]
     except RuntimeError as exc:
         err = translated_error(exc)
         if err is exc:
