@@ -27,6 +27,15 @@ def _fused_args(table, ids, grad):
 CASES = {
     "sgns_step centers": lambda I, O, ids: sgns_step(I, O, _meta(ids), ids, ids, 0.1),
     "sgns_step out_table": lambda I, O, ids: sgns_step(I, _meta(O), ids, ids, ids, 0.1),
+    "embedding_bag indices": lambda I, O, ids: ops.embedding_bag(
+        I, _meta(ids), torch.tensor([0]), 0, None, -1, False, False
+    ),
+    "embedding_bag offsets": lambda I, O, ids: ops.embedding_bag(
+        I, ids, _meta(torch.tensor([0])), 0, None, -1, False, False
+    ),
+    "backward_dense grad": lambda I, O, ids: ops.embedding_bag_backward_dense(
+        _meta(torch.ones(1, 4)), ids, torch.tensor([0]), 10, 0, None, EMPTY, -1, False
+    ),
     "collection values": lambda I, O, ids: ops.embedding_bag_collection(
         [I], _meta(ids), torch.tensor([0, 2]), [0], [0], [-1], None, 1
     ),

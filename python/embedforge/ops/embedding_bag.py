@@ -12,6 +12,7 @@ import torch
 import torch.autograd.forward_ad as _fwad
 
 from .._native import translated_error
+from ._fake_checks import check_same_device
 
 __all__ = ["embedding_bag", "embedding", "MODES"]
 
@@ -33,6 +34,7 @@ def _num_bags(indices: torch.Tensor, offsets: Optional[torch.Tensor], include_la
 # ---- fake (meta) kernels ---------------------------------------------------------------------
 @torch.library.register_fake("embedforge::embedding_bag")
 def _embedding_bag_fake(weight, indices, offsets, mode, per_sample_weights, padding_idx, include_last_offset, sparse):
+    check_same_device("embedding_bag", (weight, indices, offsets, mode, per_sample_weights))
     torch._check(weight.dim() == 2, lambda: "weight must be 2-D")
     B = _num_bags(indices, offsets, include_last_offset)
     D = weight.shape[1]
@@ -45,6 +47,9 @@ def _embedding_bag_fake(weight, indices, offsets, mode, per_sample_weights, padd
 def _backward_dense_fake(
     grad, indices, offsets, num_rows, mode, per_sample_weights, max_rows, padding_idx, include_last_offset
 ):
+    check_same_device(
+        "embedding_bag_backward_dense", (grad, indices, offsets, num_rows, mode, per_sample_weights, max_rows)
+    )
     return grad.new_empty((num_rows, grad.shape[1]))
 
 
@@ -52,6 +57,9 @@ def _backward_dense_fake(
 def _backward_rows_fake(
     grad, indices, offsets, num_rows, mode, per_sample_weights, max_rows, padding_idx, include_last_offset
 ):
+    check_same_device(
+        "embedding_bag_backward_rows", (grad, indices, offsets, num_rows, mode, per_sample_weights, max_rows)
+    )
     ctx = torch.library.get_ctx()
     touched = ctx.new_dynamic_size()
     return grad.new_empty((touched,), dtype=torch.int64), grad.new_empty((touched, grad.shape[1]))
@@ -61,6 +69,7 @@ def _backward_rows_fake(
 def _backward_positions_fake(
     grad, indices, offsets, num_rows, mode, per_sample_weights, padding_idx, include_last_offset, write_ids
 ):
+    check_same_device("embedding_bag_backward_positions", (grad, indices, offsets, num_rows, mode, per_sample_weights))
     if padding_idx < 0:  # every id of the bags (offsets start at 0 and end at the last id), if any bag
         kept = indices.numel() if _num_bags(indices, offsets, include_last_offset) > 0 else 0
     else:
@@ -70,6 +79,7 @@ def _backward_positions_fake(
 
 @torch.library.register_fake("embedforge::embedding_bag_backward_psw")
 def _backward_psw_fake(grad, weight, indices, offsets, mode, padding_idx, include_last_offset):
+    check_same_device("embedding_bag_backward_psw", (grad, weight, indices, offsets))
     return grad.new_empty((indices.numel(),), dtype=torch.float32)
 
 
