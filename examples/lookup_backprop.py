@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     for label, nbytes, note in (
         (f"one-hot δ ({batch:,} x {vocab:,})", mem.one_hot, "computed: never allocated"),
         ("dense .grad (V x D)", mem.dense, "measured; fresh pages: untouched rows never resident"),
-        ("embedforge sparse .grad (distinct rows + their ids)", mem.sparse, "measured"),
+        ("embedforge sparse .grad (a row per id + the ids)", mem.sparse, "measured"),
         ("embedforge fused optimizer step", mem.fused, "measured: no .grad at all"),
     ):
         print(f"  {label:<52} {_mib(nbytes):>12}  ({note})")

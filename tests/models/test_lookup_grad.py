@@ -48,7 +48,8 @@ def test_backward_memory_is_measured_from_the_gradients() -> None:
     assert mem.unique == 4 and mem.n_ids == 6
     assert mem.one_hot == 6 * 10_000 * 4
     assert mem.dense == 10_000 * 16 * 4
-    assert mem.sparse == 4 * 16 * 4 + 4 * 8  # distinct rows (float32) and their int64 ids
+    # torch's layout: one float32 row per id (repeats included) and the int64 ids (the batch's own tensor)
+    assert mem.sparse == 6 * 16 * 4 + 6 * 8
     assert mem.fused == 0
 
 

@@ -51,8 +51,8 @@ class BackwardMemory:
     """Bytes of each way to hold the table gradient of one batch (measured from tensors where one exists).
 
     ``one_hot``: δ alone (N×V, computed: no machine holds it for a real vocabulary); ``dense``: the V×D
-    ``.grad`` of a dense backward (measured); ``sparse``: embedforge's coalesced sparse ``.grad``, unique
-    rows and their ids (measured); ``fused``: a table with a fused optimizer keeps no ``.grad`` (measured:
+    ``.grad`` of a dense backward (measured); ``sparse``: embedforge's sparse ``.grad`` in torch's layout, one
+    row per id and the ids, uncoalesced (measured; int64 ids share the batch's memory, as in torch); ``fused``: a table with a fused optimizer keeps no ``.grad`` (measured:
     0 when ``.grad`` stays None). ``unique`` is the number of distinct ids.
     """
 
