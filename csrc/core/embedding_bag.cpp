@@ -1,4 +1,4 @@
-// Input checks, work balancing and the run-time choice of vectorised kernels.
+// Input checks, work balancing and the calls into the chosen kernel table.
 #include "core/embedding_bag.h"
 
 #include <algorithm>
@@ -8,30 +8,11 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "core/cpu_features.h"
+#include "core/isa_table.h"
 
 namespace embedforge::core {
 
-#define EF_DECLARE_ISA(ns)                                                                  \
-  namespace ns {                                                                            \
-  bool forward(const ForwardArgs&, void*, int64_t*, const Parallel&);                       \
-  void backward_dense(const BackwardArgs&, const RowGroups&, void*, bool, const Parallel&); \
-  void backward_rows(const BackwardArgs&, const RowGroups&, void*, const Parallel&);        \
-  void backward_psw(const BackwardArgs&, const void*, float*, const Parallel&);             \
-  }
-EF_DECLARE_ISA(isa_base)
-EF_DECLARE_ISA(isa_avx2)
-EF_DECLARE_ISA(isa_avx512)
-#undef EF_DECLARE_ISA
-
-#define EF_DISPATCH(fn, ...)                               \
-  switch (best_isa()) {                                    \
-    case Isa::kAvx512: isa_avx512::fn(__VA_ARGS__); break; \
-    case Isa::kAvx2: isa_avx2::fn(__VA_ARGS__); break;     \
-    default: isa_base::fn(__VA_ARGS__); break;             \
-  }
-
-const char* embedding_bag_isa() { return isa_name(best_isa()); }
+const char* embedding_bag_isa() { return isa_name(kernels().isa); }
 
 std::string check_offsets(const BagLayout& bags, int64_t num_offsets, bool include_last_offset) {
   if (!bags.offsets) return "";
@@ -141,11 +122,7 @@ std::string embedding_bag_forward(const ForwardArgs& args, void* out, int64_t* m
   bool ok = true;
   if (b.num_bags > 0 && args.dim > 0) {
     covered = b.bag_end(b.num_bags - 1);
-    switch (best_isa()) {
-      case Isa::kAvx512: ok = isa_avx512::forward(args, out, max_rows, par); break;
-      case Isa::kAvx2: ok = isa_avx2::forward(args, out, max_rows, par); break;
-      default: ok = isa_base::forward(args, out, max_rows, par); break;
-    }
+    ok = kernels().bag_forward(args, out, max_rows, par);
   }
   // A bad id, or ids no bag reads (past the last offset, or nothing pooled): the full check finds
   // the first offender for the message.
@@ -156,18 +133,18 @@ std::string embedding_bag_forward(const ForwardArgs& args, void* out, int64_t* m
 void embedding_bag_backward_dense(const BackwardArgs& args, const RowGroups& groups, void* grad_weight, bool zeroed,
                                   const Parallel& par) {
   if (args.num_rows == 0 || args.dim == 0) return;
-  EF_DISPATCH(backward_dense, args, groups, grad_weight, zeroed, par)
+  kernels().bag_backward_dense(args, groups, grad_weight, zeroed, par);
 }
 
 void embedding_bag_backward_rows(const BackwardArgs& args, const RowGroups& groups, void* row_grads,
                                  const Parallel& par) {
   if (groups.rows.empty() || args.dim == 0) return;
-  EF_DISPATCH(backward_rows, args, groups, row_grads, par)
+  kernels().bag_backward_rows(args, groups, row_grads, par);
 }
 
 void embedding_bag_backward_psw(const BackwardArgs& args, const void* weight, float* grad_psw, const Parallel& par) {
   if (args.bags.num_bags == 0) return;
-  EF_DISPATCH(backward_psw, args, weight, grad_psw, par)
+  kernels().bag_backward_psw(args, weight, grad_psw, par);
 }
 
 namespace {

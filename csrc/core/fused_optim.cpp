@@ -1,22 +1,12 @@
-// Hyper-parameter checks and the run-time choice of the vectorised fused optimizer kernels.
+// Hyper-parameter checks of the fused optimizers and the call into the chosen kernel table.
 #include "core/fused_optim.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "core/cpu_features.h"
+#include "core/isa_table.h"
 
 namespace embedforge::core {
-
-namespace isa_base {
-void fused_step(const BackwardArgs&, const RowGroups&, void*, const OptimArgs&, const Parallel&);
-}
-namespace isa_avx2 {
-void fused_step(const BackwardArgs&, const RowGroups&, void*, const OptimArgs&, const Parallel&);
-}
-namespace isa_avx512 {
-void fused_step(const BackwardArgs&, const RowGroups&, void*, const OptimArgs&, const Parallel&);
-}
 
 std::string check_optim_args(const OptimArgs& o) {
   std::ostringstream msg;
@@ -43,11 +33,7 @@ std::string check_optim_args(const OptimArgs& o) {
 void fused_optim_step(const BackwardArgs& args, const RowGroups& groups, void* weight, const OptimArgs& o,
                       const Parallel& par) {
   if (groups.rows.empty() || args.dim == 0) return;
-  switch (best_isa()) {
-    case Isa::kAvx512: isa_avx512::fused_step(args, groups, weight, o, par); break;
-    case Isa::kAvx2: isa_avx2::fused_step(args, groups, weight, o, par); break;
-    default: isa_base::fused_step(args, groups, weight, o, par); break;
-  }
+  kernels().fused_step(args, groups, weight, o, par);
 }
 
 }  // namespace embedforge::core

@@ -1,11 +1,12 @@
-// The fused optimizer kernels, compiled once per instruction set next to the embedding-bag
-// kernels (included by embedding_bag_isa_*.cpp after embedding_bag_kernels.h, whose reduce_row
-// they reuse); fused_optim.cpp picks one build at run time.
+// The fused optimizer kernels, compiled once per instruction set with the embedding-bag kernels
+// (through core/isa_kernels.h, in each isa_*.cpp); they reuse reduce_row from kernels/row_reduce.h.
+// fused_optim.cpp calls them through the kernel table (isa_table.h).
 //
 // Each optimizer is a "sink" for reduced row gradients: update_row<K> receives the gradient of one
 // touched row (reduced in position order by reduce_row) and updates that row's weight and state.
+#pragma once
 #ifndef EF_ISA_NS
-#error "define EF_ISA_NS before including fused_optim_kernels.h"
+#error "define EF_ISA_NS before including fused_optim_kernels.h (see core/isa_kernels.h)"
 #endif
 #include <cmath>
 #include <type_traits>
@@ -14,6 +15,7 @@
 #endif
 
 #include "core/fused_optim.h"
+#include "core/kernels/row_reduce.h"
 
 namespace embedforge::core::EF_ISA_NS {
 namespace {

@@ -20,6 +20,7 @@
 
 #include "core/embedding_bag.h"
 #include "core/fused_optim.h"
+#include "core/isa_table.h"
 #include "core/word2vec/corpus_reader.h"
 #include "core/word2vec/job.h"
 #include "core/word2vec/trainer.h"
@@ -770,6 +771,65 @@ static void test_corpus_reader(std::mt19937& rng) {
   }
 }
 
+// The kernel tables: the chosen one is best_isa()'s, every table this CPU runs is complete and
+// tagged with its ISA, and each one's kernels agree with the double-precision references (so a
+// table cannot hold another build's or a wrong entry unnoticed), whichever ISA the run is capped to.
+static void test_kernel_tables(std::mt19937& rng) {
+  EXPECT(kernels().isa == best_isa(), "chosen table %s, best ISA %s", isa_name(kernels().isa), isa_name(best_isa()));
+  EXPECT(&kernels() == &kernels_for(best_isa()), "kernels() is the table of best_isa()");
+  for (Isa isa : {Isa::kBaseline, Isa::kAvx2, Isa::kAvx512}) {
+    if (isa > best_isa()) continue;  // this CPU (or EMBEDFORGE_ISA) does not run that build
+    const KernelTable& t = kernels_for(isa);
+    EXPECT(t.isa == isa, "table for %s is tagged %s", isa_name(isa), isa_name(t.isa));
+    EXPECT(t.bag_forward && t.bag_backward_dense && t.bag_backward_rows && t.bag_backward_psw && t.fused_step &&
+               t.w2v_block_update && t.w2v_train_job,
+           "table %s has every kernel", isa_name(isa));
+    for (int64_t D : {16, 48, 77}) {
+      for (Pool pool : {Pool::kSum, Pool::kMean, Pool::kMax}) {
+        Case c = make_case(rng, 61, D, 17, 9, -1);
+        ForwardArgs a;
+        a.weight = c.weight.data();
+        a.num_rows = c.V;
+        a.dim = c.D;
+        a.bags = layout(c);
+        a.pool = pool;
+        std::vector<float> out(static_cast<size_t>(c.B * c.D));
+        std::vector<int64_t> am(out.size());
+        const bool ok = t.bag_forward(a, out.data(), am.data(), serial_parallel());
+        EXPECT(ok && max_abs_diff(out, ref_forward(c, pool, false)) < 1e-4, "table %s forward D=%lld pool=%d",
+               isa_name(isa), (long long)D, int(pool));
+      }
+    }
+    // One word2vec block (B inputs against M outputs) against the same update in double.
+    const int64_t D = 40;
+    const int B = 3, M = 4;
+    std::normal_distribution<float> nd(0.f, 0.5f);
+    std::vector<float> hs(B * D), os(M * D), labels = {1.f, 0.f, 0.f, 1.f};
+    for (auto& v : hs) v = nd(rng);
+    for (auto& v : os) v = nd(rng);
+    std::vector<double> ref_o(os.begin(), os.end()), ref_grad(B * D, 0.0);
+    for (int j = 0; j < M; ++j) {
+      std::vector<double> g(B);
+      for (int i = 0; i < B; ++i) {
+        double x = 0;
+        for (int64_t d = 0; d < D; ++d) x += double(hs[i * D + d]) * ref_o[j * D + d];
+        g[i] = 0.1 * (labels[j] - 1.0 / (1.0 + std::exp(-x)));
+        for (int64_t d = 0; d < D; ++d) ref_grad[i * D + d] += g[i] * ref_o[j * D + d];
+      }
+      for (int i = 0; i < B; ++i)
+        for (int64_t d = 0; d < D; ++d) ref_o[j * D + d] += g[i] * hs[i * D + d];
+    }
+    std::vector<const float*> h(B);
+    std::vector<float*> outs(M);
+    for (int i = 0; i < B; ++i) h[i] = hs.data() + i * D;
+    for (int j = 0; j < M; ++j) outs[j] = os.data() + j * D;
+    std::vector<float> grad(B * D, 0.f), gbuf(B * M);
+    t.w2v_block_update(D, B, h.data(), M, outs.data(), labels.data(), 0.1f, grad.data(), gbuf.data(), false);
+    EXPECT(max_abs_diff(os, ref_o) < 1e-5 && max_abs_diff(grad, ref_grad) < 1e-5, "table %s word2vec block update",
+           isa_name(isa));
+  }
+}
+
 int main() {
   std::mt19937 rng(1234);
   test_forward_backward(rng, serial_parallel());
@@ -779,6 +839,7 @@ int main() {
   test_balance();
   test_fused_optim(rng);
   test_grouping(rng);
+  test_kernel_tables(rng);
   test_w2v_planted();
   test_w2v_determinism();
   test_w2v_worker_failure();

@@ -4,21 +4,10 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "core/cpu_features.h"
+#include "core/isa_table.h"
 #include "core/word2vec/job.h"
 
 namespace embedforge::core::w2v {
-
-#define EF_DECLARE_ISA(ns)                                                                                        \
-  namespace ns {                                                                                                  \
-  double block_update(int64_t, int, const float* const*, int, float* const*, const float*, float, float*, float*, \
-                      bool);                                                                                      \
-  void train_job(const Model&, WorkerState&, const Job&);                                                         \
-  }
-EF_DECLARE_ISA(isa_base)
-EF_DECLARE_ISA(isa_avx2)
-EF_DECLARE_ISA(isa_avx512)
-#undef EF_DECLARE_ISA
 
 Model::Model(const TrainConfig& c, const Tables& tables, const int64_t* counts) : cfg(c), t(tables) {
   if (t.vocab <= 0) throw std::invalid_argument("the vocabulary is empty");
@@ -57,19 +46,9 @@ void WorkerState::reserve(const Model& m) {
 
 double block_update(int64_t dim, int B, const float* const* h, int M, float* const* outs, const float* labels, float lr,
                     float* grad_in, float* g, bool want_loss) {
-  switch (best_isa()) {
-    case Isa::kAvx512: return isa_avx512::block_update(dim, B, h, M, outs, labels, lr, grad_in, g, want_loss);
-    case Isa::kAvx2: return isa_avx2::block_update(dim, B, h, M, outs, labels, lr, grad_in, g, want_loss);
-    default: return isa_base::block_update(dim, B, h, M, outs, labels, lr, grad_in, g, want_loss);
-  }
+  return kernels().w2v_block_update(dim, B, h, M, outs, labels, lr, grad_in, g, want_loss);
 }
 
-void train_job(const Model& m, WorkerState& ws, const Job& job) {
-  switch (best_isa()) {
-    case Isa::kAvx512: isa_avx512::train_job(m, ws, job); break;
-    case Isa::kAvx2: isa_avx2::train_job(m, ws, job); break;
-    default: isa_base::train_job(m, ws, job); break;
-  }
-}
+void train_job(const Model& m, WorkerState& ws, const Job& job) { kernels().w2v_train_job(m, ws, job); }
 
 }  // namespace embedforge::core::w2v

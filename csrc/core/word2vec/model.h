@@ -85,7 +85,7 @@ struct WorkerState {
 double block_update(int64_t dim, int B, const float* const* h, int M, float* const* outs, const float* labels, float lr,
                     float* grad_in, float* g, bool want_loss);
 
-// Trains one job (the kernel entry for workers), dispatched to the best ISA.
+// Trains one job (the kernel entry for workers). Both call through the kernel table (core/isa_table.h).
 void train_job(const Model& m, WorkerState& ws, const struct Job& job);
 
 }  // namespace embedforge::core::w2v

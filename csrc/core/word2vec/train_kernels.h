@@ -1,9 +1,11 @@
-// The word2vec inner loops. Compiled once per instruction set (train_isa_*.cpp define EF_ISA_NS
-// and get their own -m flags); model.cpp picks one at run time. Vector loops are written in fixed
+// The word2vec inner loops. Compiled once per instruction set with the other kernels (through
+// core/isa_kernels.h, in each core/isa_*.cpp, built with that ISA's -m flags); model.cpp calls
+// them through the kernel table (core/isa_table.h). Vector loops are written in fixed
 // 16-float blocks with separate accumulators so the compiler vectorises them without -ffast-math
 // and the summation order is fixed (results do not depend on threads, only on the ISA build).
+#pragma once
 #ifndef EF_ISA_NS
-#error "define EF_ISA_NS before including train_kernels.h"
+#error "define EF_ISA_NS before including train_kernels.h (see core/isa_kernels.h)"
 #endif
 #include <cmath>
 #include <cstdint>

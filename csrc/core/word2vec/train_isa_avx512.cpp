@@ -1,3 +1,0 @@
-// The word2vec kernels built for the avx512 instruction set (flags set in CMakeLists.txt).
-#define EF_ISA_NS isa_avx512
-#include "core/word2vec/train_kernels.h"
