@@ -158,28 +158,25 @@ inline void pool_wide(const T* __restrict W, int64_t D, const Idx* __restrict id
 // the whole bag (AVX-512: up to 16 zmm = 256 float columns; AVX2: 8 ymm = 64 columns); each id
 // costs one load + add (or fma) per vector and, ahead of it, one prefetch per cache line.
 #ifdef EF_HAVE_VEC
-// Adds id j's row (columns base[0, NV*lanes) of row r) into the accumulators, weighted by psw[j]
-// when kPsw; returns false, reading nothing, when r lies outside the table. The padding id is
-// skipped and counted (pad is -1 without padding: never equal to a checked id).
+// Adds row r (columns base[0, NV*lanes) of it), weighted by psw[j] when kPsw, into the
+// accumulators; the padding id is skipped and counted (pad is -1 without padding: never equal to a
+// checked id). The caller has checked r against the table.
 template <int NV, bool kPsw, typename T>
-__attribute__((always_inline)) inline bool add_row_regs(typename VecOps::V (&acc)[NV], const T* __restrict base,
-                                                        int64_t D, uint64_t num_rows, int64_t r,
-                                                        const float* __restrict psw, int64_t j, int64_t pad,
-                                                        int64_t& skipped) {
+__attribute__((always_inline)) inline void add_row_regs(typename VecOps::V (&acc)[NV], const T* __restrict base,
+                                                        int64_t D, int64_t r, const float* __restrict psw, int64_t j,
+                                                        int64_t pad, int64_t& skipped) {
   constexpr int L = VecOps::kLanes;
-  if (__builtin_expect(static_cast<uint64_t>(r) >= num_rows, 0)) return false;
   if (r == pad) {
     ++skipped;
-    return true;
-  }
-  const T* __restrict row = base + r * D;
-  if constexpr (kPsw) {
-    const typename VecOps::V w = VecOps::set1(psw[j]);
-    for (int v = 0; v < NV; ++v) acc[v] = VecOps::fma(w, VecOps::load(row + v * L), acc[v]);
   } else {
-    for (int v = 0; v < NV; ++v) acc[v] = VecOps::add(acc[v], VecOps::load(row + v * L));
+    const T* __restrict row = base + r * D;
+    if constexpr (kPsw) {
+      const typename VecOps::V w = VecOps::set1(psw[j]);
+      for (int v = 0; v < NV; ++v) acc[v] = VecOps::fma(w, VecOps::load(row + v * L), acc[v]);
+    } else {
+      for (int v = 0; v < NV; ++v) acc[v] = VecOps::add(acc[v], VecOps::load(row + v * L));
+    }
   }
-  return true;
 }
 
 // Pools columns [c0, c0 + NV*lanes) of bag [s, e), checking each id against num_rows before its
@@ -205,12 +202,15 @@ __attribute__((always_inline)) inline bool pool_regs(const T* __restrict W, int6
     // the clamp (and spills them), instead of prefetching at constant offsets from p.
     __asm__("" : "+r"(p));
     prefetch_lines<3>(p, kLines);
-    if (!add_row_regs<NV, kPsw>(acc, base, D, num_rows, static_cast<int64_t>(ids[j]), psw, j, pad, skipped))
-      return false;
+    const int64_t r = static_cast<int64_t>(ids[j]);
+    if (__builtin_expect(static_cast<uint64_t>(r) >= num_rows, 0)) return false;
+    add_row_regs<NV, kPsw>(acc, base, D, r, psw, j, pad, skipped);
   }
-  for (; j < e; ++j)
-    if (!add_row_regs<NV, kPsw>(acc, base, D, num_rows, static_cast<int64_t>(ids[j]), psw, j, pad, skipped))
-      return false;
+  for (; j < e; ++j) {
+    const int64_t r = static_cast<int64_t>(ids[j]);
+    if (__builtin_expect(static_cast<uint64_t>(r) >= num_rows, 0)) return false;
+    add_row_regs<NV, kPsw>(acc, base, D, r, psw, j, pad, skipped);
+  }
   if (mean) {
     const int64_t count = e - s - skipped;
     if (count > 0) {
