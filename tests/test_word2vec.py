@@ -487,3 +487,51 @@ def test_op_path_reports_callbacks_and_epochs_like_the_native_path():
     assert seen == ["begin", 1, 2, "end"]
     assert words == 2 * 25_000 and examples == sum(e.examples for e in m.epoch_history) > 0
     assert m.get_latest_training_loss() == sum(e.loss for e in m.epoch_history) > 0
+
+
+# ---- gensim's saturation rule (Word2Vec): table sigmoid, no update where |h . o| >= 6 ----------------
+def _gensim_sigmoid(x):
+    table = 1.0 / (1.0 + np.exp(-((2.0 * np.arange(1000) / 1000 - 1.0) * 6.0)))
+    return table[int((x + 6.0) * (1000 / 12))]
+
+
+def reference_block_gensim(I, O, inputs, outputs, labels, lr):
+    """reference_block with gensim's rule: g = 0 for a saturated dot, else gensim's tabled sigmoid."""
+    I, O = I.astype(np.float64), O.astype(np.float64)
+    h = [I[r].mean(axis=0) for r in inputs]
+    grad_in = [np.zeros(I.shape[1]) for _ in inputs]
+    skipped = 0
+    for j, o in enumerate(outputs):
+        g = []
+        for i in range(len(inputs)):
+            x = h[i] @ O[o]
+            if abs(x) >= 6.0:
+                g.append(0.0)
+                skipped += 1
+            else:
+                g.append(lr * (labels[j] - _gensim_sigmoid(x)))
+        for i in range(len(inputs)):
+            grad_in[i] += g[i] * O[o]
+        O[o] = O[o] + sum(g[i] * h[i] for i in range(len(inputs)))
+    for i, rows in enumerate(inputs):
+        for r in rows:
+            I[r] += grad_in[i]
+    return I, O, skipped
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_block_update_with_gensims_rule_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    D = 40
+    # Large rows: about half the dots are saturated (|x| >= 6) and must leave their rows alone.
+    I = rng.normal(0, 1.0, (10, D)).astype(np.float32)
+    O = rng.normal(0, 1.0, (8, D)).astype(np.float32)
+    inputs = [[0], [3], [5, 6]]
+    outputs, labels = np.array([1, 4, 2, 7], np.int32), np.array([1, 0, 0, 0], np.float32)
+    refI, refO, skipped = reference_block_gensim(I, O, inputs, outputs, labels, 0.05)
+    exact_I, exact_O = reference_block(I, O, inputs, outputs, labels, 0.05)
+    C.w2v_block_step(I, O, inputs, outputs, labels, 0.05, gensim_rule=True)
+    assert 0 < skipped < len(inputs) * len(outputs)
+    np.testing.assert_allclose(I, refI, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(O, refO, rtol=1e-5, atol=1e-6)
+    assert np.abs(O - exact_O).max() > 1e-3  # the rule changes the update: the test can tell them apart

@@ -261,7 +261,8 @@ py::tuple ngram_rows(const py::list& words, int min_n, int max_n, int64_t bucket
 // One update block, for tests against a float64 reference: inputs[i] lists the input-table rows
 // whose mean is input vector i; outputs/labels name the output-table rows. Updates both in place.
 void block_step(py::object in_table, py::object out_table, const std::vector<std::vector<int32_t>>& inputs,
-                I32Array outputs, py::array_t<float, py::array::c_style | py::array::forcecast> labels, float lr) {
+                I32Array outputs, py::array_t<float, py::array::c_style | py::array::forcecast> labels, float lr,
+                bool gensim_rule) {
   py::array in = py::reinterpret_borrow<py::array>(in_table);
   if (!py::isinstance<py::array>(in_table) || in.ndim() != 2)
     throw py::type_error("in_table must be a 2-D numpy array");
@@ -295,7 +296,7 @@ void block_step(py::object in_table, py::object out_table, const std::vector<std
     for (int64_t d = 0; d < D; ++d) m[d] *= 1.0f / static_cast<float>(inputs[i].size());
     h[i] = m;
   }
-  w2v::block_update(D, B, h.data(), M, outs.data(), labels.data(), lr, grad.data(), g.data(), false);
+  w2v::block_update(D, B, h.data(), M, outs.data(), labels.data(), lr, grad.data(), g.data(), false, gensim_rule);
   for (int i = 0; i < B; ++i)
     for (int32_t r : inputs[i])
       for (int64_t d = 0; d < D; ++d) I[r * D + d] += grad[i * D + d];
@@ -344,5 +345,7 @@ void bind_word2vec(py::module_& m) {
         py::arg("row_base"),
         "FastText input rows per word (CSR): the word's row (when row_base > 0), then n-gram buckets + row_base.");
   m.def("w2v_block_step", &block_step, py::arg("in_table"), py::arg("out_table"), py::arg("inputs"), py::arg("outputs"),
-        py::arg("labels"), py::arg("lr"), "One deterministic update block (for tests against a reference).");
+        py::arg("labels"), py::arg("lr"), py::arg("gensim_rule") = false,
+        "One deterministic update block (for tests against a reference); gensim_rule: Word2Vec's table sigmoid and "
+        "skip.");
 }

@@ -37,7 +37,7 @@ struct KernelTable {
 
   // ---- word2vec (word2vec/train_kernels.h; see w2v::block_update and w2v::train_job in model.h)
   double (*w2v_block_update)(int64_t dim, int B, const float* const* h, int M, float* const* outs, const float* labels,
-                             float lr, float* grad_in, float* g, bool want_loss) = nullptr;
+                             float lr, float* grad_in, float* g, bool want_loss, bool gensim_rule) = nullptr;
   void (*w2v_train_job)(const w2v::Model&, w2v::WorkerState&, const w2v::Job&) = nullptr;
 };
 

@@ -824,7 +824,7 @@ static void test_kernel_tables(std::mt19937& rng) {
     for (int i = 0; i < B; ++i) h[i] = hs.data() + i * D;
     for (int j = 0; j < M; ++j) outs[j] = os.data() + j * D;
     std::vector<float> grad(B * D, 0.f), gbuf(B * M);
-    t.w2v_block_update(D, B, h.data(), M, outs.data(), labels.data(), 0.1f, grad.data(), gbuf.data(), false);
+    t.w2v_block_update(D, B, h.data(), M, outs.data(), labels.data(), 0.1f, grad.data(), gbuf.data(), false, false);
     EXPECT(max_abs_diff(os, ref_o) < 1e-5 && max_abs_diff(grad, ref_grad) < 1e-5, "table %s word2vec block update",
            isa_name(isa));
   }

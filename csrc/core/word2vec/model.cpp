@@ -45,8 +45,8 @@ void WorkerState::reserve(const Model& m) {
 }
 
 double block_update(int64_t dim, int B, const float* const* h, int M, float* const* outs, const float* labels, float lr,
-                    float* grad_in, float* g, bool want_loss) {
-  return kernels().w2v_block_update(dim, B, h, M, outs, labels, lr, grad_in, g, want_loss);
+                    float* grad_in, float* g, bool want_loss, bool gensim_rule) {
+  return kernels().w2v_block_update(dim, B, h, M, outs, labels, lr, grad_in, g, want_loss, gensim_rule);
 }
 
 void train_job(const Model& m, WorkerState& ws, const Job& job) { kernels().w2v_train_job(m, ws, job); }

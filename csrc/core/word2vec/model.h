@@ -81,9 +81,10 @@ struct WorkerState {
 // One update block: B input vectors against M output rows with labels (1 = positive). Scaled errors
 // g[i][j] = lr * (label_j - sigmoid(h_i . out_j)); grad_in[i] += sum_j g[i][j] out_j (old outputs);
 // then out_j += sum_i g[i][j] h_i. Returns the loss when want_loss, else 0. Written once per ISA.
-// B = 1 is exactly word2vec's per-pair update.
+// B = 1 is exactly word2vec's per-pair update. gensim_rule: sigmoid from gensim's 1000-entry table
+// and no update for a pair whose |h_i . out_j| >= 6 (g = 0), as gensim trains Word2Vec.
 double block_update(int64_t dim, int B, const float* const* h, int M, float* const* outs, const float* labels, float lr,
-                    float* grad_in, float* g, bool want_loss);
+                    float* grad_in, float* g, bool want_loss, bool gensim_rule = false);
 
 // Trains one job (the kernel entry for workers). Both call through the kernel table (core/isa_table.h).
 void train_job(const Model& m, WorkerState& ws, const struct Job& job);

@@ -60,6 +60,30 @@ inline void axpy(float a, const float* __restrict x, float* __restrict y, int64_
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
+// gensim's (and word2vec.c's) sigmoid: a table of 1000 values over [-6, 6). gensim skips every pair
+// whose dot is saturated (|x| >= 6: no update at all, where word2vec.c would clamp), an outlier rule
+// that measurably helps its vectors (issue 16 §3). Word2Vec follows it; FastText keeps the exact
+// sigmoid (fastText clamps; it does not skip).
+constexpr int kSigmoidTable = 1000;
+constexpr float kMaxExp = 6.f;
+struct SigmoidTable {
+  float v[kSigmoidTable];
+  SigmoidTable() {
+    for (int k = 0; k < kSigmoidTable; ++k) {
+      const double x = (2.0 * k / kSigmoidTable - 1.0) * kMaxExp;
+      v[k] = static_cast<float>(1.0 / (1.0 + std::exp(-x)));
+    }
+  }
+};
+inline const SigmoidTable kSigmoid;
+
+// The scaled error lr * (label - sigmoid(x)), by the exact sigmoid or by gensim's rule.
+inline float scaled_error(float x, float label, float lr, bool gensim_rule) {
+  if (!gensim_rule) return lr * (label - sigmoid(x));
+  if (x >= kMaxExp || x <= -kMaxExp) return 0.f;
+  return lr * (label - kSigmoid.v[static_cast<int>((x + kMaxExp) * (kSigmoidTable / kMaxExp / 2))]);
+}
+
 // -log sigmoid(x) for a positive label, -log sigmoid(-x) for a negative one, in double.
 inline double logistic_loss(float x, float label) {
   const double z = label > 0.5f ? -static_cast<double>(x) : static_cast<double>(x);
@@ -69,7 +93,7 @@ inline double logistic_loss(float x, float label) {
 }  // namespace
 
 double block_update(int64_t D, int B, const float* const* h, int M, float* const* outs, const float* labels, float lr,
-                    float* grad_in, float* g, bool want_loss) {
+                    float* grad_in, float* g, bool want_loss, bool gensim_rule) {
   // One output row at a time, so it is read once into L1 and used for the B dots, the B input
   // gradients (with its old value) and its own update. Equivalent to computing all scaled errors
   // first: the inputs only change after the block.
@@ -79,7 +103,7 @@ double block_update(int64_t D, int B, const float* const* h, int M, float* const
     float* gj = g + j * B;
     for (int i = 0; i < B; ++i) {
       const float x = dot(h[i], o, D);
-      gj[i] = lr * (labels[j] - sigmoid(x));
+      gj[i] = scaled_error(x, labels[j], lr, gensim_rule);
       if (want_loss) loss += logistic_loss(x, labels[j]);
     }
     for (int i = 0; i < B; ++i) axpy(gj[i], o, grad_in + i * D, D);
@@ -166,6 +190,7 @@ void train_sentence(const Model& m, WorkerState& ws, float lr) {
   const int n = static_cast<int>(ws.sentence.size());
   const int32_t* sen = ws.sentence.data();
   const bool want_loss = m.cfg.compute_loss;
+  const bool gensim_rule = m.t.sub_offsets == nullptr;  // Word2Vec; FastText keeps the exact sigmoid
   if (m.cfg.negative > 0 && n > 0) prepare_negatives(m, ws, sen[0]);
   for (int pos = 0; pos < n; ++pos) {
     const int reduce = m.cfg.shrink_windows ? static_cast<int>(ws.rng.below(static_cast<uint32_t>(m.cfg.window))) : 0;
@@ -192,10 +217,10 @@ void train_sentence(const Model& m, WorkerState& ws, float lr) {
       const int M = n_neg + n_hs;
       if (n_neg)
         ws.loss += block_update(D, B, ws.h.data(), n_neg, ws.outs.data(), ws.labels.data(), lr, ws.grad_in.data(),
-                                ws.g.data(), want_loss);
+                                ws.g.data(), want_loss, gensim_rule);
       if (n_hs)
         ws.loss += block_update(D, B, ws.h.data(), n_hs, ws.outs.data() + n_neg, ws.labels.data() + n_neg, lr,
-                                ws.grad_in.data(), ws.g.data(), want_loss);
+                                ws.grad_in.data(), ws.g.data(), want_loss, gensim_rule);
       (void)M;
       for (int i = 0; i < B; ++i) apply_input(m, ws.ctx[i], ws.grad_in.data() + i * D);
       ws.examples += B;
@@ -213,10 +238,10 @@ void train_sentence(const Model& m, WorkerState& ws, float lr) {
       std::memset(ws.grad_in.data(), 0, sizeof(float) * D);
       if (n_neg)
         ws.loss += block_update(D, 1, ws.h.data(), n_neg, ws.outs.data(), ws.labels.data(), lr, ws.grad_in.data(),
-                                ws.g.data(), want_loss);
+                                ws.g.data(), want_loss, gensim_rule);
       if (n_hs)
         ws.loss += block_update(D, 1, ws.h.data(), n_hs, ws.outs.data() + n_neg, ws.labels.data() + n_neg, lr,
-                                ws.grad_in.data(), ws.g.data(), want_loss);
+                                ws.grad_in.data(), ws.g.data(), want_loss, gensim_rule);
       for (int i = 0; i < B; ++i) apply_input(m, ws.ctx[i], ws.grad_in.data());
       ws.examples += 1;
     }
