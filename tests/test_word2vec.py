@@ -492,7 +492,7 @@ def test_op_path_reports_callbacks_and_epochs_like_the_native_path():
 # ---- gensim's saturation rule (Word2Vec): table sigmoid, no update where |h . o| >= 6 ----------------
 def _gensim_sigmoid(x):
     table = 1.0 / (1.0 + np.exp(-((2.0 * np.arange(1000) / 1000 - 1.0) * 6.0)))
-    return table[int((x + 6.0) * (1000 / 12))]
+    return table[min(int((x + 6.0) * (1000 / 12)), 999)]
 
 
 def reference_block_gensim(I, O, inputs, outputs, labels, lr):
@@ -535,3 +535,14 @@ def test_block_update_with_gensims_rule_matches_reference(seed):
     np.testing.assert_allclose(I, refI, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(O, refO, rtol=1e-5, atol=1e-6)
     assert np.abs(O - exact_O).max() > 1e-3  # the rule changes the update: the test can tell them apart
+
+
+def test_gensims_rule_just_below_saturation_stays_in_the_table():
+    # h . o = 6 - tiny: the table index rounds up to its size in float32; the last entry must be used.
+    D = 1
+    for x in (np.nextafter(np.float32(6), np.float32(0)), np.float32(5.99999), np.float32(-5.9999995)):
+        I = np.array([[x]], np.float32)
+        O = np.array([[1.0]], np.float32)
+        C.w2v_block_step(I, O, [[0]], np.array([0], np.int32), np.array([0], np.float32), 0.1, gensim_rule=True)
+        assert np.isfinite(I).all() and np.isfinite(O).all()
+        assert O[0, 0] != 1.0  # not saturated: the pair is updated, not skipped

@@ -81,7 +81,9 @@ inline const SigmoidTable kSigmoid;
 inline float scaled_error(float x, float label, float lr, bool gensim_rule) {
   if (!gensim_rule) return lr * (label - sigmoid(x));
   if (x >= kMaxExp || x <= -kMaxExp) return 0.f;
-  return lr * (label - kSigmoid.v[static_cast<int>((x + kMaxExp) * (kSigmoidTable / kMaxExp / 2))]);
+  // Just below 6 the float product rounds up to kSigmoidTable: the last entry, not one past it.
+  const int k = static_cast<int>((x + kMaxExp) * (kSigmoidTable / kMaxExp / 2));
+  return lr * (label - kSigmoid.v[k < kSigmoidTable ? k : kSigmoidTable - 1]);
 }
 
 // -log sigmoid(x) for a positive label, -log sigmoid(-x) for a negative one, in double.
