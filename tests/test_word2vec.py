@@ -539,7 +539,6 @@ def test_block_update_with_gensims_rule_matches_reference(seed):
 
 def test_gensims_rule_just_below_saturation_stays_in_the_table():
     # h . o = 6 - tiny: the table index rounds up to its size in float32; the last entry must be used.
-    D = 1
     for x in (np.nextafter(np.float32(6), np.float32(0)), np.float32(5.99999), np.float32(-5.9999995)):
         I = np.array([[x]], np.float32)
         O = np.array([[1.0]], np.float32)
