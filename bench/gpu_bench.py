@@ -105,11 +105,11 @@ def _torch_step(inp: dict, kind: str, device: str):
     emb = torch.nn.EmbeddingBag(V, D, mode=inp["mode"], padding_idx=inp["padding_idx"], device=device)
     with torch.no_grad():
         emb.weight.copy_(inp["weight"])
-    fused = {"fused": True} if device.startswith("cuda") else {}
+    # torch's default optimizer implementations (foreach on CUDA): Adagrad's fused kernel is CPU-only.
     if kind == "SGD":
-        opt = torch.optim.SGD(emb.parameters(), lr=LR, **fused)
+        opt = torch.optim.SGD(emb.parameters(), lr=LR)
     else:  # Adagrad; torch has no row-wise Adagrad, so RowWiseAdagrad is compared with it too
-        opt = torch.optim.Adagrad(emb.parameters(), lr=LR, eps=1e-8, **fused)
+        opt = torch.optim.Adagrad(emb.parameters(), lr=LR, eps=1e-8)
     return emb, opt
 
 
