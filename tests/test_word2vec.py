@@ -67,56 +67,8 @@ def test_cbow_sum_learns_and_wv_is_keyedvectors():
     assert topic_precision(model) == 1.0
 
 
-# ---- exact agreement of one update with a float64 reference ---------------------------------------
-def _exact_error(x, label, lr):
-    return lr * (label - 1.0 / (1.0 + np.exp(-x)))
-
-
-def reference_block(I, O, inputs, outputs, labels, lr, error=_exact_error):
-    """Slow float64 word2vec update, word2vec.c's order: inputs[i] rows are averaged into h_i (fixed
-    during the block); for each output j in turn, g_ij = error(h_i . o_j, label_j, lr) (by default
-    lr * (label_j - sigmoid(h_i . o_j))), the input gradients gain g_ij o_j, then o_j += sum_i g_ij h_i;
-    finally every input row gains its gradient."""
-    I, O = I.astype(np.float64), O.astype(np.float64)
-    h = [I[r].mean(axis=0) for r in inputs]
-    grad_in = [np.zeros(I.shape[1]) for _ in inputs]
-    for j, o in enumerate(outputs):
-        g = [error(h[i] @ O[o], labels[j], lr) for i in range(len(inputs))]
-        for i in range(len(inputs)):
-            grad_in[i] += g[i] * O[o]
-        O[o] = O[o] + sum(g[i] * h[i] for i in range(len(inputs)))
-    for i, rows in enumerate(inputs):
-        for r in rows:
-            I[r] += grad_in[i]
-    return I, O
-
-
-@pytest.mark.parametrize("dim", [1, 7, 16, 100, 131])
-def test_single_pair_update_matches_float64_reference(dim):
-    rng = np.random.default_rng(dim)
-    I = rng.normal(0, 0.5, (12, dim)).astype(np.float32)
-    O = rng.normal(0, 0.5, (12, dim)).astype(np.float32)
-    inputs, outputs, labels = [[3]], np.array([5, 1, 9, 2], np.int32), np.array([1, 0, 0, 0], np.float32)
-    O0 = O.copy()
-    refI, refO = reference_block(I, O, inputs, outputs, labels, 0.05)
-    C.w2v_block_step(I, O, inputs, outputs, labels, 0.05)
-    np.testing.assert_allclose(I, refI, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(O, refO, rtol=1e-5, atol=1e-6)
-    assert np.abs(refO[5] - O0[5]).max() > 1e-3  # the update did move the rows
-
-
-def test_window_block_with_subword_inputs_matches_reference():
-    # Several inputs sharing outputs (a skip-gram window with shared negatives), some averaged from
-    # several rows (FastText subwords), one row repeated, and an HS-style mix of labels.
-    rng = np.random.default_rng(1)
-    I = rng.normal(0, 0.3, (20, 33)).astype(np.float32)
-    O = rng.normal(0, 0.3, (9, 33)).astype(np.float32)
-    inputs = [[0, 11, 15], [4], [4], [7, 12]]
-    outputs, labels = np.array([2, 8, 3, 2], np.int32), np.array([1, 0, 1, 0], np.float32)
-    refI, refO = reference_block(I, O, inputs, outputs, labels, 0.1)
-    C.w2v_block_step(I, O, inputs, outputs, labels, 0.1)
-    np.testing.assert_allclose(I, refI, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(O, refO, rtol=1e-5, atol=1e-6)
+# The update block itself is checked against a float64 reference (exact sigmoid and gensim's rule) by
+# the native core tests (tests/cpp/core_tests.cpp, test_w2v_block_update).
 
 
 # ---- determinism and streaming ----------------------------------------------------------------------
@@ -216,21 +168,7 @@ def test_progress_line_without_tqdm(monkeypatch, capsys):
     assert captured.out == ""
 
 
-@pytest.mark.parametrize("source", ["sentences", "file"])
-def test_worker_exception_surfaces(tmp_path, source):
-    m = embedforge.Word2Vec(**FAST)
-    m.build_vocab(CORPUS)
-    m._fail_at_job = 1
-    p = tmp_path / "c.txt"
-    write_corpus(p, CORPUS)
-    with pytest.raises(RuntimeError, match="injected worker failure at job 1"):
-        if source == "file":
-            m.train(corpus_file=str(p))
-        else:
-            m.train(CORPUS)
-    m._fail_at_job = None
-    m.train(CORPUS, epochs=1)  # the model is still usable
-    assert m.epochs_trained == 1
+# A worker's exception reaching the caller is a native core test (test_w2v_worker_failure).
 
 
 def test_ctrl_c_stops_training_with_keyboardinterrupt(tmp_path):
@@ -381,6 +319,155 @@ def test_op_path_learns_planted_topics_on_cpu_kernel():
     assert topic_precision(m) >= 0.9
 
 
+def test_op_path_reads_a_corpus_file_natively(tmp_path):
+    p = tmp_path / "c.txt"
+    write_corpus(p, CORPUS)
+    m = embedforge.Word2Vec(**dict(FAST, sg=1, epochs=4))
+    m.build_vocab(corpus_file=str(p))
+    m._train_op("cpu", None, str(p), 4, 0.025, 0.0001, batch=64)
+    assert m.epochs_trained == 4 and m.epoch_history[-1].words == 25_000
+    assert topic_precision(m) >= 0.9
+
+
+def _pair_stream(counts, words=None, **cfg):
+    c = C.TrainConfig()
+    for k, v in dict(dict(sg=True, negative=5, window=2, sample=0.0, seed=7), **cfg).items():
+        setattr(c, k, v)
+    return C.Word2VecPairStream(np.asarray(counts, np.int64), words, c)
+
+
+def _drain(stream):
+    out = []
+    while (job := stream.next()) is not None:
+        out.append(job)
+    return out
+
+
+def test_pair_stream_gives_the_skipgram_pairs_of_each_window():
+    # No subsampling, fixed windows: exactly the (center, context) pairs within `window` positions.
+    st = _pair_stream([5] * 8, window=2, shrink_windows=False, alpha=0.025, min_alpha=0.0001, schedule_words=100)
+    st.begin_epoch(0)
+    ids = np.array([0, 1, 2, 3, 4, -1, 5, 6, 7], np.int32)  # -1: out of vocabulary, dropped
+    st.push(ids, np.array([6, 9], np.int64))  # sentences [0 1 2 3 4 -1] and [5 6 7]
+    assert _drain(st) == []  # under a job's worth of words: nothing yet
+    st.end_input()
+    (centers, contexts, lr, words), *rest = _drain(st)
+    assert rest == [] and words == 8 and lr == pytest.approx(0.025)
+    expected = []
+    for sent in ([0, 1, 2, 3, 4], [5, 6, 7]):
+        for i in range(len(sent)):
+            for j in range(max(0, i - 2), min(len(sent), i + 3)):
+                if j != i:
+                    expected.append((sent[i], sent[j]))
+    assert sorted(zip(centers.tolist(), contexts.tolist())) == sorted(expected)
+    assert list(zip(centers.tolist(), contexts.tolist())) != expected  # shuffled
+    assert st.words_done == 8 and st.lr == pytest.approx(0.025 - (0.025 - 0.0001) * 8 / 100, rel=1e-5)
+
+
+def test_pair_stream_shrinks_windows_and_subsamples_as_word2vec():
+    rng = np.random.default_rng(0)
+    V, n = 50, 200_000
+    counts = np.zeros(V, np.int64)
+    ids = rng.integers(0, V, n).astype(np.int32)
+    ids[rng.random(n) < 0.5] = 0  # word 0 is frequent: subsampled
+    np.add.at(counts, ids, 1)
+    sample, window = 1e-2, 4
+    st = _pair_stream(counts, window=window, sample=sample, shrink_windows=True)
+    st.begin_epoch(0)
+    ends = np.arange(100, n + 1, 100, dtype=np.int64)  # sentences of 100 words
+    st.push(ids, ends)
+    st.end_input()
+    jobs = _drain(st)
+    assert sum(j[3] for j in jobs) == n and len(jobs) == n // 10_000
+    centers = np.concatenate([j[0] for j in jobs])
+    # word2vec's keep probability (sqrt(c / T) + 1) T / c with T = sample * total, in float64
+    thr = sample * n
+    keep = np.minimum(1.0, (np.sqrt(counts / thr) + 1) * thr / counts)
+    kept = keep * counts
+    expected_share = kept[0] / kept.sum()
+    assert 0.1 < keep[0] < 0.6 and keep[1:].min() == 1.0
+    # a center's share of the pairs: its share of the kept words (windows do not depend on the word)
+    assert np.mean(centers == 0) == pytest.approx(expected_share, rel=0.03)
+    # shrunk windows: reach uniform in 1..window, so about (window + 1) pairs per kept position
+    # (less at sentence edges), never more than 2 * window
+    per_position = centers.shape[0] / kept.sum()
+    assert 0.85 * (window + 1) < per_position < window + 1
+    fixed = _pair_stream(counts, window=window, sample=sample, shrink_windows=False)
+    fixed.begin_epoch(0)
+    fixed.push(ids, ends)
+    fixed.end_input()
+    per_position_fixed = sum(j[0].shape[0] for j in _drain(fixed)) / kept.sum()
+    assert 0.9 * 2 * window < per_position_fixed <= 2 * window
+
+
+def test_pair_stream_reads_a_file_into_the_same_pairs_as_pushed_sentences(tmp_path):
+    words = sorted({w for s in CORPUS for w in s})
+    index = {w: i for i, w in enumerate(words)}
+    counts = np.zeros(len(words), np.int64)
+    for s in CORPUS:
+        for w in s:
+            counts[index[w]] += 1
+    p = tmp_path / "c.txt"
+    write_corpus(p, CORPUS)
+    a = _pair_stream(counts, words, window=5, sample=1e-3, shrink_windows=True)
+    a.begin_file_epoch(1, str(p))
+    from_file = _drain(a)
+    b = _pair_stream(counts, None, window=5, sample=1e-3, shrink_windows=True)
+    b.begin_epoch(1)
+    ids = np.array([index[w] for s in CORPUS for w in s], np.int32)
+    b.push(ids, np.cumsum([len(s) for s in CORPUS]).astype(np.int64))
+    b.end_input()
+    pushed = _drain(b)
+    assert len(from_file) == len(pushed) == 3
+    for (c1, x1, lr1, w1), (c2, x2, lr2, w2) in zip(from_file, pushed):
+        np.testing.assert_array_equal(c1, c2)
+        np.testing.assert_array_equal(x1, x2)
+        assert lr1 == lr2 and w1 == w2
+    # the next epoch continues the schedule and draws other windows
+    b.begin_epoch(2)
+    b.push(ids, np.cumsum([len(s) for s in CORPUS]).astype(np.int64))
+    b.end_input()
+    again = _drain(b)
+    assert b.words_before == 25_000 and not np.array_equal(again[0][0], pushed[0][0])
+
+
+def test_pair_stream_negatives_follow_the_unigram_power():
+    counts = np.array([1000, 100, 10, 1, 500], np.int64)
+    st = _pair_stream(counts)
+    st.begin_epoch(0)
+    neg = st.negatives(400_000)
+    assert neg.dtype == np.int64 and neg.min() >= 0 and neg.max() < 5
+    p = counts**0.75 / (counts**0.75).sum()
+    np.testing.assert_allclose(np.bincount(neg, minlength=5) / neg.shape[0], p, rtol=0.05, atol=2e-4)
+
+
+def test_pair_stream_checks_its_input(tmp_path):
+    with pytest.raises(ValueError, match="skip-gram with negative sampling"):
+        _pair_stream([3, 4], sg=False)
+    with pytest.raises(ValueError, match="skip-gram with negative sampling"):
+        _pair_stream([3, 4], hs=True)
+    with pytest.raises(ValueError, match="counts"):
+        _pair_stream([])
+    st = _pair_stream([3, 4])
+    with pytest.raises(RuntimeError, match="before begin_epoch"):
+        st.push(np.array([0, 1], np.int32), np.array([2], np.int64))
+    st.begin_epoch(0)
+    with pytest.raises(ValueError, match=r"ids\[1\]=2 is out of range"):
+        st.push(np.array([0, 2], np.int32), np.array([2], np.int64))
+    with pytest.raises(ValueError, match="ends"):
+        st.push(np.array([0, 1], np.int32), np.array([3], np.int64))
+    with pytest.raises(ValueError, match="without words"):
+        st.begin_file_epoch(0, "x.txt")
+    with pytest.raises(ValueError, match="k must be"):
+        st.negatives(-1)
+    named = _pair_stream([3, 4], ["a", "b"])
+    named.begin_file_epoch(0, str(tmp_path / "missing.txt"))
+    with pytest.raises(RuntimeError, match="cannot open corpus file"):
+        named.next()
+    named.begin_epoch(1)  # usable after the failure
+    assert named.next() is None
+
+
 def test_device_cuda_needs_skipgram_ns_and_a_gpu():
     with pytest.raises(ValueError, match="skip-gram with negative sampling only"):
         embedforge.Word2Vec(device="cuda", sg=0)
@@ -492,45 +579,3 @@ def test_op_path_reports_callbacks_and_epochs_like_the_native_path():
     assert seen == ["begin", 1, 2, "end"]
     assert words == 2 * 25_000 and examples == sum(e.examples for e in m.epoch_history) > 0
     assert m.get_latest_training_loss() == sum(e.loss for e in m.epoch_history) > 0
-
-
-# ---- gensim's saturation rule (Word2Vec): table sigmoid, no update where |h . o| >= 6 ----------------
-def _gensim_sigmoid(x):
-    table = 1.0 / (1.0 + np.exp(-((2.0 * np.arange(1000) / 1000 - 1.0) * 6.0)))
-    return table[min(int((x + 6.0) * (1000 / 12)), 999)]
-
-
-def _gensim_error(x, label, lr):
-    """gensim's rule: no update for a saturated dot, else its tabled sigmoid."""
-    return 0.0 if abs(x) >= 6.0 else lr * (label - _gensim_sigmoid(x))
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_block_update_with_gensims_rule_matches_reference(seed):
-    rng = np.random.default_rng(seed)
-    D = 40
-    # Large rows: about half the dots are saturated (|x| >= 6) and must leave their rows alone.
-    I = rng.normal(0, 1.0, (10, D)).astype(np.float32)
-    O = rng.normal(0, 1.0, (8, D)).astype(np.float32)
-    inputs = [[0], [3], [5, 6]]
-    outputs, labels = np.array([1, 4, 2, 7], np.int32), np.array([1, 0, 0, 0], np.float32)
-    refI, refO = reference_block(I, O, inputs, outputs, labels, 0.05, error=_gensim_error)
-    exact_I, exact_O = reference_block(I, O, inputs, outputs, labels, 0.05)
-    h = [I[r].astype(np.float64).mean(axis=0) for r in inputs]
-    # Saturated dots (the outputs are distinct rows, so each dot is taken at the starting values).
-    skipped = sum(abs(h[i] @ O[outputs[j]].astype(np.float64)) >= 6.0 for i in range(3) for j in range(4))
-    C.w2v_block_step(I, O, inputs, outputs, labels, 0.05, gensim_rule=True)
-    assert 0 < skipped < len(inputs) * len(outputs)
-    np.testing.assert_allclose(I, refI, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(O, refO, rtol=1e-5, atol=1e-6)
-    assert np.abs(O - exact_O).max() > 1e-3  # the rule changes the update: the test can tell them apart
-
-
-def test_gensims_rule_just_below_saturation_stays_in_the_table():
-    # h . o = 6 - tiny: the table index rounds up to its size in float32; the last entry must be used.
-    for x in (np.nextafter(np.float32(6), np.float32(0)), np.float32(5.99999), np.float32(-5.9999995)):
-        I = np.array([[x]], np.float32)
-        O = np.array([[1.0]], np.float32)
-        C.w2v_block_step(I, O, [[0]], np.array([0], np.int32), np.array([0], np.float32), 0.1, gensim_rule=True)
-        assert np.isfinite(I).all() and np.isfinite(O).all()
-        assert O[0, 0] != 1.0  # not saturated: the pair is updated, not skipped

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/word2vec/model.h"
+#include "core/word2vec/pair_stream.h"
 #include "core/word2vec/subwords.h"
 #include "core/word2vec/trainer.h"
 #include "core/word2vec/vocab.h"
@@ -42,6 +43,35 @@ float* table_ptr(const py::object& obj, const char* name, int64_t rows, int64_t 
     throw py::value_error(std::string(name) + " has " + std::to_string(a.shape(0)) + " rows, expected " +
                           std::to_string(rows));
   return static_cast<float*>(a.mutable_data());
+}
+
+// Sentences in CSR form, as both engines take them: ids in [-1, V) (-1 = out of vocabulary),
+// ends non-decreasing, the last one len(ids).
+void check_sentences(const I32Array& ids, const I64Array& ends, int64_t V) {
+  if (ids.ndim() != 1 || ends.ndim() != 1) throw py::value_error("ids and ends must be 1-D arrays");
+  const int64_t n = ids.size(), ns = ends.size();
+  const int32_t* id = ids.data();
+  const int64_t* e = ends.data();
+  int64_t prev = 0;
+  for (int64_t s = 0; s < ns; ++s) {
+    if (e[s] < prev || e[s] > n) throw py::value_error("ends must be non-decreasing and <= len(ids)");
+    prev = e[s];
+  }
+  if (ns > 0 && prev != n) throw py::value_error("ends[-1] must equal len(ids)");
+  for (int64_t k = 0; k < n; ++k)
+    if (id[k] < -1 || id[k] >= V)
+      throw py::value_error("ids[" + std::to_string(k) + "]=" + std::to_string(id[k]) +
+                            " is out of range for a vocabulary of " + std::to_string(V));
+}
+
+// The vocabulary the file readers look words up in: `words` (a list of str, in index order).
+void fill_vocab(const py::object& words, int64_t n, w2v::Vocab& vocab) {
+  for (auto item : words.cast<py::list>()) {
+    const std::string w = item.cast<std::string>();
+    const int32_t id = vocab.insert(w);
+    if (id != vocab.size() - 1) throw py::value_error("duplicate word in vocabulary: '" + w + "'");
+  }
+  if (vocab.size() != n) throw py::value_error("words and counts differ in length");
 }
 
 class PyTrainer {
@@ -84,12 +114,7 @@ class PyTrainer {
       throw py::value_error("in_table has fewer rows than the vocabulary");
     }
     if (!words.is_none()) {
-      for (auto item : words.cast<py::list>()) {
-        const std::string w = item.cast<std::string>();
-        const int32_t id = vocab_.insert(w);
-        if (id != vocab_.size() - 1) throw py::value_error("duplicate word in vocabulary: '" + w + "'");
-      }
-      if (vocab_.size() != t.vocab) throw py::value_error("words and counts differ in length");
+      fill_vocab(words, t.vocab, vocab_);
       has_vocab_ = true;
     }
     trainer_ = std::make_unique<w2v::Trainer>(cfg, t, counts_.data());
@@ -98,23 +123,10 @@ class PyTrainer {
   void begin_epoch(int64_t epoch) { trainer_->begin_epoch(epoch); }
 
   void push(I32Array ids, I64Array ends) {
-    const int64_t n = ids.size(), ns = ends.size();
-    const int32_t* id = ids.data();
-    const int64_t* e = ends.data();
-    const int64_t V = trainer_->model().t.vocab;
-    int64_t prev = 0;
-    for (int64_t s = 0; s < ns; ++s) {
-      if (e[s] < prev || e[s] > n) throw py::value_error("ends must be non-decreasing and <= len(ids)");
-      prev = e[s];
-    }
-    if (ns > 0 && prev != n) throw py::value_error("ends[-1] must equal len(ids)");
-    for (int64_t k = 0; k < n; ++k)
-      if (id[k] < -1 || id[k] >= V)
-        throw py::value_error("ids[" + std::to_string(k) + "]=" + std::to_string(id[k]) +
-                              " is out of range for a vocabulary of " + std::to_string(V));
+    check_sentences(ids, ends, trainer_->model().t.vocab);
     {
       py::gil_scoped_release r;
-      trainer_->add_sentences(id, e, ns);
+      trainer_->add_sentences(ids.data(), ends.data(), ends.size());
     }
     flush_loop(py::none());
   }
@@ -217,6 +229,81 @@ class PyTrainer {
   std::unique_ptr<w2v::Trainer> trainer_;
 };
 
+// The device path's source of examples (core/word2vec/pair_stream.h): the native engine's jobs,
+// subsampling, windows and schedule; the caller trains the pairs with sgns_step on its device.
+class PyPairStream {
+ public:
+  PyPairStream(I64Array counts, py::object words, const w2v::TrainConfig& cfg) {
+    if (counts.ndim() != 1 || counts.shape(0) == 0) throw py::value_error("counts must be a non-empty 1-D array");
+    if (cfg.window <= 0) throw py::value_error("window must be positive, got " + std::to_string(cfg.window));
+    if (cfg.negative <= 0 || !cfg.sg || cfg.hs)
+      throw py::value_error("the pair stream serves skip-gram with negative sampling only (sg=1, hs=0, negative>0)");
+    counts_ = counts;
+    w2v::Tables t;
+    t.vocab = counts.shape(0);
+    if (!words.is_none()) {
+      fill_vocab(words, t.vocab, vocab_);
+      has_vocab_ = true;
+    }
+    stream_ = std::make_unique<w2v::PairStream>(cfg, t, counts_.data());
+  }
+
+  void begin_epoch(int64_t epoch) { stream_->begin_epoch(epoch); }
+  void push(I32Array ids, I64Array ends) {
+    check_sentences(ids, ends, stream_->model().t.vocab);
+    py::gil_scoped_release r;
+    stream_->add_sentences(ids.data(), ends.data(), ends.size());
+  }
+  void end_input() { stream_->end_input(); }
+  void begin_file_epoch(int64_t epoch, const std::string& path) {
+    if (!has_vocab_) throw py::value_error("this stream was built without words; corpus_file needs them");
+    stream_->begin_file_epoch(epoch, path, &vocab_);
+  }
+
+  // (centers, contexts, lr, words) of the next job, or None.
+  py::object next() {
+    w2v::PairBatch b;
+    bool got;
+    try {
+      py::gil_scoped_release r;
+      got = stream_->next(b);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("word2vec corpus reading failed: ") + e.what());
+    }
+    if (!got) return py::none();
+    const auto n = static_cast<py::ssize_t>(b.centers.size());
+    I64Array c(n), x(n);
+    std::copy(b.centers.begin(), b.centers.end(), c.mutable_data());
+    std::copy(b.contexts.begin(), b.contexts.end(), x.mutable_data());
+    return py::make_tuple(c, x, b.lr, b.words);
+  }
+
+  I64Array negatives(int64_t k) {
+    if (k < 0 || k > (int64_t{1} << 20)) throw py::value_error("k must be in [0, 2**20], got " + std::to_string(k));
+    I64Array out(k);
+    stream_->negatives(k, out.mutable_data());
+    return out;
+  }
+
+  void abort() {
+    py::gil_scoped_release r;
+    stream_->abort();
+  }
+  int64_t words_done() const { return stream_->words_done(); }
+  float lr() const { return stream_->current_lr(); }
+  int64_t words_before() const { return stream_->words_before(); }
+  void set_words_before(int64_t w) {
+    if (w < 0) throw py::value_error("words_before must be >= 0");
+    stream_->set_words_before(w);
+  }
+
+ private:
+  I64Array counts_;  // declared before stream_: its sampler was built from these counts
+  w2v::Vocab vocab_;
+  bool has_vocab_ = false;
+  std::unique_ptr<w2v::PairStream> stream_;
+};
+
 py::tuple count_file(const std::string& path, int64_t max_vocab_size) {
   w2v::CorpusCounts c;
   {
@@ -258,50 +345,6 @@ py::tuple ngram_rows(const py::list& words, int min_n, int max_n, int64_t bucket
   return py::make_tuple(o, r);
 }
 
-// One update block, for tests against a float64 reference: inputs[i] lists the input-table rows
-// whose mean is input vector i; outputs/labels name the output-table rows. Updates both in place.
-void block_step(py::object in_table, py::object out_table, const std::vector<std::vector<int32_t>>& inputs,
-                I32Array outputs, py::array_t<float, py::array::c_style | py::array::forcecast> labels, float lr,
-                bool gensim_rule) {
-  py::array in = py::reinterpret_borrow<py::array>(in_table);
-  if (!py::isinstance<py::array>(in_table) || in.ndim() != 2)
-    throw py::type_error("in_table must be a 2-D numpy array");
-  const int64_t D = in.shape(1);
-  float* I = table_ptr(in_table, "in_table", -1, D);
-  float* O = table_ptr(out_table, "out_table", -1, D);
-  const int64_t rin = in.shape(0), rout = py::reinterpret_borrow<py::array>(out_table).shape(0);
-  const int B = static_cast<int>(inputs.size()), M = static_cast<int>(outputs.size());
-  if (labels.size() != M) throw py::value_error("labels and outputs differ in length");
-  std::vector<float> means(static_cast<size_t>(B) * D, 0.f), grad(static_cast<size_t>(B) * D, 0.f),
-      g(static_cast<size_t>(B) * M);
-  std::vector<const float*> h(B);
-  std::vector<float*> outs(M);
-  for (int j = 0; j < M; ++j) {
-    const int32_t r = outputs.data()[j];
-    if (r < 0 || r >= rout) throw py::value_error("outputs[" + std::to_string(j) + "] out of range");
-    outs[j] = O + r * D;
-  }
-  for (int i = 0; i < B; ++i) {
-    if (inputs[i].empty()) throw py::value_error("inputs[" + std::to_string(i) + "] is empty");
-    for (int32_t r : inputs[i])
-      if (r < 0 || r >= rin)
-        throw py::value_error("inputs[" + std::to_string(i) + "] has row " + std::to_string(r) + " out of range");
-    if (inputs[i].size() == 1) {
-      h[i] = I + inputs[i][0] * D;
-      continue;
-    }
-    float* m = means.data() + i * D;
-    for (int32_t r : inputs[i])
-      for (int64_t d = 0; d < D; ++d) m[d] += I[r * D + d];
-    for (int64_t d = 0; d < D; ++d) m[d] *= 1.0f / static_cast<float>(inputs[i].size());
-    h[i] = m;
-  }
-  w2v::block_update(D, B, h.data(), M, outs.data(), labels.data(), lr, grad.data(), g.data(), false, gensim_rule);
-  for (int i = 0; i < B; ++i)
-    for (int32_t r : inputs[i])
-      for (int64_t d = 0; d < D; ++d) I[r * D + d] += grad[i * D + d];
-}
-
 }  // namespace
 
 void bind_word2vec(py::module_& m) {
@@ -322,8 +365,7 @@ void bind_word2vec(py::module_& m) {
       .def_readwrite("workers", &w2v::TrainConfig::workers)
       .def_readwrite("seed", &w2v::TrainConfig::seed)
       .def_readwrite("deterministic", &w2v::TrainConfig::deterministic)
-      .def_readwrite("schedule_words", &w2v::TrainConfig::schedule_words)
-      .def_readwrite("fail_at_job", &w2v::TrainConfig::fail_at_job);
+      .def_readwrite("schedule_words", &w2v::TrainConfig::schedule_words);
   py::class_<PyTrainer>(m, "Word2VecTrainer",
                         "Native word2vec trainer over numpy tables (internal; use embedforge.Word2Vec).")
       .def(py::init<py::object, py::object, py::object, I64Array, py::object, py::object, py::object,
@@ -339,13 +381,23 @@ void bind_word2vec(py::module_& m) {
       .def_property_readonly("words_done", &PyTrainer::words_done)
       .def_property_readonly("lr", &PyTrainer::lr)
       .def_property("words_before", &PyTrainer::words_before, &PyTrainer::set_words_before);
+  py::class_<PyPairStream>(m, "Word2VecPairStream",
+                           "The native engine's skip-gram pairs for a device step (internal; device=\"cuda\").")
+      .def(py::init<I64Array, py::object, const w2v::TrainConfig&>(), py::arg("counts"), py::arg("words"),
+           py::arg("config"))
+      .def("begin_epoch", &PyPairStream::begin_epoch)
+      .def("push", &PyPairStream::push, py::arg("ids"), py::arg("ends"))
+      .def("end_input", &PyPairStream::end_input)
+      .def("begin_file_epoch", &PyPairStream::begin_file_epoch, py::arg("epoch"), py::arg("path"))
+      .def("next", &PyPairStream::next)
+      .def("negatives", &PyPairStream::negatives, py::arg("k"))
+      .def("abort", &PyPairStream::abort)
+      .def_property_readonly("words_done", &PyPairStream::words_done)
+      .def_property_readonly("lr", &PyPairStream::lr)
+      .def_property("words_before", &PyPairStream::words_before, &PyPairStream::set_words_before);
   m.def("w2v_count_file", &count_file, py::arg("path"), py::arg("max_vocab_size") = 0,
         "Stream a text file once: (words, counts, tokens, sentences, pruned_below).");
   m.def("w2v_ngram_rows", &ngram_rows, py::arg("words"), py::arg("min_n"), py::arg("max_n"), py::arg("bucket"),
         py::arg("row_base"),
         "FastText input rows per word (CSR): the word's row (when row_base > 0), then n-gram buckets + row_base.");
-  m.def("w2v_block_step", &block_step, py::arg("in_table"), py::arg("out_table"), py::arg("inputs"), py::arg("outputs"),
-        py::arg("labels"), py::arg("lr"), py::arg("gensim_rule") = false,
-        "One deterministic update block (for tests against a reference); gensim_rule: Word2Vec's table sigmoid and "
-        "skip.");
 }

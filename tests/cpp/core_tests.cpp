@@ -774,6 +774,71 @@ static void test_corpus_reader(std::mt19937& rng) {
 // The kernel tables: the chosen one is best_isa()'s, every table this CPU runs is complete and
 // tagged with its ISA, and each one's kernels agree with the double-precision references (so a
 // table cannot hold another build's or a wrong entry unnoticed), whichever ISA the run is capped to.
+// word2vec's update block (B inputs h_i against M output rows, the rows of a skip-gram window
+// sharing negatives) against the same update in double, in word2vec.c's order: for each output j
+// in turn, g_ij = lr * (label_j - sigmoid(h_i . o_j)), every input gradient gains g_ij o_j (its
+// value before this j), then o_j += sum_i g_ij h_i. An output row may repeat (it then sees its own
+// earlier update). With gensim's rule (Word2Vec) the sigmoid is gensim's 1000-entry table and a
+// saturated dot (|x| >= 6) changes nothing.
+static double ref_sigmoid_table(double x) {
+  int k = static_cast<int>((x + 6.0) * (1000.0 / 12.0));
+  if (k > 999) k = 999;
+  return 1.0 / (1.0 + std::exp(-((2.0 * k / 1000.0 - 1.0) * 6.0)));
+}
+
+static void test_w2v_block_update(std::mt19937& rng) {
+  for (bool gensim_rule : {false, true}) {
+    for (int64_t D : {1, 7, 16, 40, 100, 131}) {
+      const int B = 4, M = 5;
+      // Large values under gensim's rule, so that some dots saturate and must be skipped.
+      // (element spread s: a dot's spread is sqrt(D) s^2, 5 under gensim's rule)
+      std::normal_distribution<float> nd(0.f, gensim_rule ? std::sqrt(5.0f / std::sqrt(float(D))) : 0.5f);
+      std::vector<float> hs(B * D), os(M * D);
+      for (auto& v : hs) v = nd(rng);
+      for (auto& v : os) v = nd(rng);
+      const std::vector<int> rows = {1, 3, 0, 1, 4};  // output row per j (row 1 twice)
+      const std::vector<float> labels = {1.f, 0.f, 0.f, 1.f, 0.f};
+      const float lr = 0.05f;
+      std::vector<double> ref_o(os.begin(), os.end()), ref_grad(B * D, 0.0);
+      int saturated = 0, updated = 0;
+      for (int j = 0; j < M; ++j) {
+        double* o = ref_o.data() + rows[j] * D;
+        std::vector<double> g(B);
+        for (int i = 0; i < B; ++i) {
+          double x = 0;
+          for (int64_t d = 0; d < D; ++d) x += double(hs[i * D + d]) * o[d];
+          if (gensim_rule && std::fabs(x) >= 6.0) {
+            g[i] = 0;
+            ++saturated;
+          } else {
+            g[i] = lr * (labels[j] - (gensim_rule ? ref_sigmoid_table(x) : 1.0 / (1.0 + std::exp(-x))));
+            ++updated;
+          }
+          for (int64_t d = 0; d < D; ++d) ref_grad[i * D + d] += g[i] * o[d];
+        }
+        for (int i = 0; i < B; ++i)
+          for (int64_t d = 0; d < D; ++d) o[d] += g[i] * hs[i * D + d];
+      }
+      std::vector<const float*> h(B);
+      std::vector<float*> outs(M);
+      for (int i = 0; i < B; ++i) h[i] = hs.data() + i * D;
+      for (int j = 0; j < M; ++j) outs[j] = os.data() + rows[j] * D;
+      const std::vector<float> os0 = os;
+      std::vector<float> grad(B * D, 0.f), gbuf(B * M);
+      w2v::block_update(D, B, h.data(), M, outs.data(), labels.data(), lr, grad.data(), gbuf.data(), false,
+                        gensim_rule);
+      double moved = 0;
+      for (size_t k = 0; k < os.size(); ++k) moved = std::max(moved, double(std::fabs(os[k] - os0[k])));
+      EXPECT(max_abs_diff(os, ref_o) < 2e-5 && max_abs_diff(grad, ref_grad) < 2e-5 && (moved > 1e-4 || updated == 0),
+             "word2vec block D=%lld gensim_rule=%d: out diff %g, grad diff %g, moved %g", (long long)D,
+             int(gensim_rule), max_abs_diff(os, ref_o), max_abs_diff(grad, ref_grad), moved);
+      if (gensim_rule && D >= 16)
+        EXPECT(saturated > 0 && updated > 0, "D=%lld: the case mixes saturated (%d) and updated (%d) pairs",
+               (long long)D, saturated, updated);
+    }
+  }
+}
+
 static void test_kernel_tables(std::mt19937& rng) {
   EXPECT(kernels().isa == best_isa(), "chosen table %s, best ISA %s", isa_name(kernels().isa), isa_name(best_isa()));
   EXPECT(&kernels() == &kernels_for(best_isa()), "kernels() is the table of best_isa()");
@@ -848,6 +913,7 @@ int main() {
   test_fused_optim(rng);
   test_grouping(rng);
   test_kernel_tables(rng);
+  test_w2v_block_update(rng);
   test_w2v_planted();
   test_w2v_determinism();
   test_w2v_worker_failure();

@@ -190,12 +190,6 @@ def _expect_failure(rank, world, case):
                         raise KeyError("callback broke")
 
             Word2Vec(planted(2, 300), distributed=True, callbacks=[Boom()], **kwargs)
-        elif case == "worker":
-            m = Word2Vec(distributed=True, **kwargs)
-            m.build_vocab(planted(2, 300))
-            if rank == 1:
-                m._fail_at_job = 0
-            m.train(planted(2, 300))
         elif case == "params":
             Word2Vec(planted(2, 300), distributed=True, window=3 + rank, **kwargs)
         elif case == "max_vocab_size":
@@ -210,7 +204,6 @@ def _expect_failure(rank, world, case):
     [
         ("bad_ids", "RankFailedError", ["rank 1 failed", "ValueError", "sentence 3", "-7"]),
         ("callback", "RankFailedError", ["rank 1 failed", "KeyError", "callback broke"]),
-        ("worker", "RankFailedError", ["rank 1 failed", "word2vec training failed"]),
         ("params", "ValueError", ["window is 3 on rank 0 but 4 on rank 1"]),
         ("max_vocab_size", "NotImplementedError", ["max_vocab_size"]),
     ],

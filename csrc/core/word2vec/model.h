@@ -58,6 +58,21 @@ struct Model {
     const double lr = cfg.alpha - (cfg.alpha - cfg.min_alpha) * frac;
     return static_cast<float>(lr < cfg.min_alpha ? cfg.min_alpha : lr);
   }
+  // Frequent-word subsampling: appends the kept ids of ids[0, n) to `out` (word w is kept with
+  // probability keep_prob[w]; one draw per word that may be dropped).
+  inline void subsample(const int32_t* ids, int64_t n, Rng& rng, std::vector<int32_t>& out) const {
+    const float* keep = keep_prob.data();
+    for (int64_t k = 0; k < n; ++k) {
+      const float p = keep[ids[k]];
+      if (p >= 1.0f || rng.uniform() < p) out.push_back(ids[k]);
+    }
+  }
+  // The window of one position: `window` words each side, shrunk by a uniform draw from
+  // [0, window) when shrink_windows (word2vec's "reduced window").
+  inline int reach(Rng& rng) const {
+    return cfg.shrink_windows ? cfg.window - static_cast<int>(rng.below(static_cast<uint32_t>(cfg.window)))
+                              : cfg.window;
+  }
 };
 
 // One worker's private state: scratch space and its RNG. Threads share only the tables.

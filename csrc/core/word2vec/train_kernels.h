@@ -195,8 +195,7 @@ void train_sentence(const Model& m, WorkerState& ws, float lr) {
   const bool gensim_rule = m.t.sub_offsets == nullptr;  // Word2Vec; FastText keeps the exact sigmoid
   if (m.cfg.negative > 0 && n > 0) prepare_negatives(m, ws, sen[0]);
   for (int pos = 0; pos < n; ++pos) {
-    const int reduce = m.cfg.shrink_windows ? static_cast<int>(ws.rng.below(static_cast<uint32_t>(m.cfg.window))) : 0;
-    const int w = m.cfg.window - reduce;
+    const int w = m.reach(ws.rng);
     const int lo = pos - w < 0 ? 0 : pos - w;
     const int hi = pos + w >= n ? n - 1 : pos + w;
     ws.ctx.clear();
@@ -258,15 +257,10 @@ void train_job(const Model& m, WorkerState& ws, const Job& job) {
                              " (fail_at_job test hook)");
   int64_t begin = 0;
   int64_t words = job.start_word;
-  const float* keep = m.keep_prob.data();
   for (int64_t end : job.ends) {
     const float lr = m.lr_at(words);
     ws.sentence.clear();
-    for (int64_t k = begin; k < end; ++k) {
-      const int32_t w = job.ids[k];
-      const float p = keep[w];
-      if (p >= 1.0f || ws.rng.uniform() < p) ws.sentence.push_back(w);
-    }
+    m.subsample(job.ids.data() + begin, end - begin, ws.rng, ws.sentence);
     words += end - begin;
     ws.words += end - begin;
     begin = end;

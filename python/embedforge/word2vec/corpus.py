@@ -23,7 +23,6 @@ __all__ = [
     "first_is_ids",
     "scan_corpus",
     "training_corpus",
-    "sentences_of",
     "token_chunks",
 ]
 
@@ -69,10 +68,6 @@ def first_is_ids(corpus: Any) -> bool:
     for sent in corpus:
         return isinstance(sent, np.ndarray) and sent.dtype.kind in "iu"
     return False
-
-
-def _drop_unknown(ids: np.ndarray) -> np.ndarray:
-    return ids[ids >= 0].astype(np.int64)
 
 
 def token_chunks(
@@ -239,11 +234,6 @@ class FileCorpus:
         words, counts, _tokens, sentences, pruned_below = native().w2v_count_file(self.path, int(max_vocab_size or 0))
         return Scan(words, np.asarray(counts, dtype=np.int64), sentences, pruned_below)
 
-    def chunks(self, key_to_index: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Chunks read in Python (whitespace-split lines), for trainers other than the native engine."""
-        with open(self.path, encoding="utf-8", errors="replace") as f:
-            yield from token_chunks((line.split() for line in f), key_to_index)
-
 
 def scan_corpus(corpus_iterable: Any, corpus_file: Any, id_to_key: Sequence[str] | None):
     """The source build_vocab reads: a file, an id corpus (first sentence an integer array), or token lists."""
@@ -265,12 +255,3 @@ def training_corpus(
     if id_remap is not None:
         return IdCorpus(corpus_iterable, id_to_key, id_remap)
     return TokenCorpus(corpus_iterable)
-
-
-def sentences_of(chunks: Iterator[tuple[np.ndarray, np.ndarray]]) -> Iterator[np.ndarray]:
-    """Each sentence's in-vocabulary indices (int64), empty sentences skipped."""
-    for ids, ends in chunks:
-        for sent in np.split(ids, ends[:-1]):
-            sent = _drop_unknown(sent)
-            if sent.size:
-                yield sent

@@ -132,7 +132,6 @@ class Word2Vec:
         self.syn1neg: np.ndarray | None = None
         self.syn1: np.ndarray | None = None
         self._wv = None
-        self._fail_at_job: int | None = None  # test hook: a worker raises at this job index
         if sentences is not None and corpus_file is not None:
             raise ValueError("give either sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
@@ -223,7 +222,7 @@ class Word2Vec:
         return None, None
 
     def _config(self, schedule_words: int, alpha: float, min_alpha: float):
-        return self.params.native_config(schedule_words, alpha, min_alpha, self._fail_at_job)
+        return self.params.native_config(schedule_words, alpha, min_alpha)
 
     def train(
         self,
@@ -365,7 +364,6 @@ class Word2Vec:
         self.running_training_loss = 0.0
         self.epoch_history = []
         self._wv = None
-        self._fail_at_job = None
         self.pruned_below = 0
 
     def __repr__(self) -> str:

@@ -160,7 +160,7 @@ class Params:
         """The parameters a model file stores."""
         return tuple(f.name for f in fields(cls) if f.metadata.get("saved", True))
 
-    def native_config(self, schedule_words: int, alpha: float, min_alpha: float, fail_at_job: int | None = None):
+    def native_config(self, schedule_words: int, alpha: float, min_alpha: float):
         """The native engine's TrainConfig for one train() call (lr from alpha to min_alpha over schedule_words)."""
         cfg = native().TrainConfig()
         for name in (
@@ -178,8 +178,6 @@ class Params:
             setattr(cfg, name, getattr(self, name))
         cfg.sg, cfg.hs, cfg.cbow_mean = bool(self.sg), bool(self.hs), bool(self.cbow_mean)
         cfg.alpha, cfg.min_alpha, cfg.schedule_words = alpha, min_alpha, schedule_words
-        if fail_at_job is not None:
-            cfg.fail_at_job = int(fail_at_job)  # test hook: a worker raises at this job index
         return cfg
 
 

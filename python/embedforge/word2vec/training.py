@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from .corpus import sentences_of
 from .params import native
 
 __all__ = ["EpochInfo", "Progress", "NativeEngine", "OpEngine", "run_epochs"]
@@ -119,8 +118,10 @@ class NativeEngine:
 class OpEngine:
     """Skip-gram/NS epochs through the batched ``sgns_step`` op on a torch device (negatives shared per batch).
 
-    Subsampling, window shrinking and the learning-rate schedule are done here in numpy; the tables
-    live on the device during training and are copied back at the end of each epoch.
+    The examples come from the native engine (``Word2VecPairStream``): its corpus reading, jobs,
+    subsampling, window shrinking, learning-rate schedule and negative sampler, one job's shuffled
+    pairs at a time; the device runs the updates. The tables live on the device during training and
+    are copied back at the end of each epoch.
     """
 
     def __init__(
@@ -131,87 +132,60 @@ class OpEngine:
         if model.syn1neg is None or model.hs or not model.sg or model._subwords()[0] is not None:
             raise ValueError("the op path trains plain skip-gram with negative sampling only")
         self.model, self.corpus, self.device, self.batch = model, corpus, device, batch
-        self.alpha, self.min_alpha = alpha, min_alpha
-        self.rng = np.random.default_rng(model.seed + model.epochs_trained)
-        probs = model.counts.astype(np.float64) ** model.ns_exponent
-        probs /= probs.sum()
-        self.cum = np.cumsum(probs)
-        counts, total, sample = model.counts, model.corpus_total_words, model.sample
-        thr = sample * total
-        self.keep = np.ones(len(counts)) if sample <= 0 else np.minimum(1.0, (np.sqrt(counts / thr) + 1) * thr / counts)
-        self.schedule = max(1, total * epochs)
-        self.done = 0  # words trained over this train() call: drives the learning rate
+        self.stream = native().Word2VecPairStream(
+            model.counts,
+            model.index_to_key if corpus.path is not None else None,
+            model._config(model.corpus_total_words * epochs, alpha, min_alpha),
+        )
         self.I = torch.from_numpy(model._in).to(device)
         self.O = torch.from_numpy(model.syn1neg).to(device)
 
-    def _lr(self) -> float:
-        return max(self.min_alpha, self.alpha - (self.alpha - self.min_alpha) * self.done / self.schedule)
-
-    def _pairs(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Skip-gram (center, context) pairs of one sentence after subsampling, windows shrunk at random."""
-        rng, window = self.rng, self.model.window
-        ids = ids[rng.random(ids.shape[0]) < self.keep[ids]]
-        n = ids.shape[0]
-        if n < 2:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        reach = window - rng.integers(0, window, n) if self.model.shrink_windows else np.full(n, window)
-        cs, xs = [], []
-        for off in range(1, window + 1):
-            pos = np.arange(n - off)
-            ok = reach[pos] >= off
-            cs.append(ids[pos[ok]])
-            xs.append(ids[pos[ok] + off])
-            ok2 = reach[pos + off] >= off
-            cs.append(ids[pos[ok2] + off])
-            xs.append(ids[pos[ok2]])
-        return np.concatenate(cs), np.concatenate(xs)
-
-    def _flush(self, buf_c: list, buf_x: list, n: int) -> float:
-        """Shuffle the buffered pairs and train them in batches; returns their loss (0 unless compute_loss)."""
+    def _train(self, centers: np.ndarray, contexts: np.ndarray, lr: float) -> float:
+        """One job's pairs in batches, each with its own negatives; returns their loss (0 unless compute_loss)."""
         import torch
 
         from ..ops.word2vec import sgns_step
 
-        perm = self.rng.permutation(n)
-        lr = self._lr()
-        c = torch.from_numpy(np.concatenate(buf_c)[perm]).to(self.device)
-        x = torch.from_numpy(np.concatenate(buf_x)[perm]).to(self.device)
-        cum, rng, batch, loss = self.cum, self.rng, self.batch, 0.0
-        for s in range(0, n, batch):
-            neg = np.minimum(np.searchsorted(cum, rng.random(self.model.negative) * cum[-1]), len(cum) - 1)
-            out = sgns_step(
-                self.I, self.O, c[s : s + batch], x[s : s + batch], torch.from_numpy(neg).to(self.device), lr
-            )
+        c = torch.from_numpy(centers).to(self.device)
+        x = torch.from_numpy(contexts).to(self.device)
+        batch, k, loss = self.batch, self.model.negative, 0.0
+        for s in range(0, c.shape[0], batch):
+            neg = torch.from_numpy(self.stream.negatives(k)).to(self.device)
+            out = sgns_step(self.I, self.O, c[s : s + batch], x[s : s + batch], neg, lr)
             if self.model.compute_loss:
                 loss += float(out.double().sum())
         return loss
 
+    def _drain(self, stats: dict, progress: ProgressFn) -> None:
+        while (job := self.stream.next()) is not None:
+            centers, contexts, lr, words = job
+            stats["loss"] += self._train(centers, contexts, lr)
+            stats["examples"] += centers.shape[0]
+            stats["words"] += words
+            progress(self.stream.words_done, self.stream.lr)
+
     def epoch(self, epoch: int, progress: ProgressFn) -> dict:
         t0 = time.perf_counter()
-        model = self.model
-        words = examples = n_buf = 0
-        loss = 0.0
-        buf_c: list = []
-        buf_x: list = []
-        for ids in sentences_of(self.corpus.chunks(model.key_to_index)):
-            words += ids.shape[0]
-            self.done += ids.shape[0]
-            c, x = self._pairs(ids)
-            buf_c.append(c)
-            buf_x.append(x)
-            n_buf += c.shape[0]
-            if n_buf >= 64 * self.batch:
-                loss += self._flush(buf_c, buf_x, n_buf)
-                examples += n_buf
-                buf_c, buf_x, n_buf = [], [], 0
-                progress(words, self._lr())
-        if n_buf:
-            loss += self._flush(buf_c, buf_x, n_buf)
-            examples += n_buf
-        progress(words, self._lr())
-        model._in[...] = self.I.cpu().numpy()
-        model.syn1neg[...] = self.O.cpu().numpy()
-        return {"words": words, "examples": examples, "loss": loss, "seconds": time.perf_counter() - t0}
+        stats = {"words": 0, "examples": 0, "loss": 0.0}
+        stream = self.stream
+        try:
+            if self.corpus.path is not None:
+                stream.begin_file_epoch(epoch, self.corpus.path)
+            else:
+                stream.begin_epoch(epoch)
+                for ids, ends in self.corpus.chunks(self.model.key_to_index):
+                    stream.push(ids, ends)
+                    self._drain(stats, progress)
+                stream.end_input()
+            self._drain(stats, progress)
+        except BaseException:
+            stream.abort()
+            raise
+        finally:
+            self.model._in[...] = self.I.cpu().numpy()
+            self.model.syn1neg[...] = self.O.cpu().numpy()
+        stats["seconds"] = time.perf_counter() - t0
+        return stats
 
 
 def _call(callbacks: Sequence[Any], name: str, model: Any) -> None:
