@@ -23,6 +23,7 @@
 #include "core/isa_table.h"
 #include "core/word2vec/corpus_reader.h"
 #include "core/word2vec/job.h"
+#include "core/word2vec/pair_stream.h"
 #include "core/word2vec/trainer.h"
 #include "core/word2vec/vocab.h"
 
@@ -903,6 +904,65 @@ static void test_kernel_tables(std::mt19937& rng) {
   }
 }
 
+// The device path's examples: the same jobs from pushed sentences and from the file reader give the
+// same pairs; every pair lies within the window; the epoch counts every in-vocabulary word; an
+// abandoned file epoch stops its reader.
+static void test_w2v_pair_stream() {
+  ToyCorpus c = toy_corpus(3000, 10, 23);
+  for (size_t k = 0; k < c.ids.size(); k += 5) c.ids[k] = -1;
+  int64_t in_vocab = 0;
+  for (int32_t id : c.ids) in_vocab += id >= 0;
+  w2v::TrainConfig cfg = toy_config(c, 1);
+  cfg.sg = true;
+  cfg.hs = false;
+  cfg.negative = 5;
+  w2v::Tables t;
+  t.vocab = kW2vVocab;
+  w2v::PairStream pushed(cfg, t, c.counts.data());
+  pushed.begin_epoch(0);
+  pushed.add_sentences(c.ids.data(), c.ends.data(), static_cast<int64_t>(c.ends.size()));
+  pushed.end_input();
+  std::vector<w2v::PairBatch> a;
+  for (w2v::PairBatch b; pushed.next(b);) a.push_back(b);
+  int64_t words = 0, pairs = 0;
+  bool in_range = true;
+  for (const auto& b : a) {
+    words += b.words;
+    pairs += static_cast<int64_t>(b.centers.size());
+    for (size_t i = 0; i < b.centers.size(); ++i)
+      in_range &= b.centers[i] >= 0 && b.centers[i] < kW2vVocab && b.contexts[i] >= 0 && b.contexts[i] < kW2vVocab;
+  }
+  EXPECT(words == in_vocab && pairs > 0 && in_range && pushed.words_done() == in_vocab,
+         "pair stream: %lld words of %lld, %lld pairs", (long long)words, (long long)in_vocab, (long long)pairs);
+
+  const std::string path = temp_path("core_tests_pair_stream.txt");
+  {
+    std::ofstream f(path);
+    int64_t b = 0;
+    for (int64_t e : c.ends) {
+      for (int64_t k = b; k < e; ++k)
+        f << (c.ids[k] >= 0 ? "w" + std::to_string(c.ids[k]) : std::string("unknown")) << ' ';
+      f << '\n';
+      b = e;
+    }
+  }
+  w2v::Vocab vocab;
+  for (int i = 0; i < kW2vVocab; ++i) vocab.insert("w" + std::to_string(i));
+  w2v::PairStream from_file(cfg, t, c.counts.data());
+  from_file.begin_file_epoch(0, path, &vocab);
+  size_t n = 0;
+  bool same = true;
+  for (w2v::PairBatch b; from_file.next(b); ++n)
+    same &= n < a.size() && b.centers == a[n].centers && b.contexts == a[n].contexts && b.lr == a[n].lr;
+  EXPECT(same && n == a.size(), "file and pushed sentences give the same %zu jobs of pairs (got %zu)", a.size(), n);
+  from_file.begin_file_epoch(1, path, &vocab);  // abandoned after one job: the next begin stops the reader
+  w2v::PairBatch one;
+  EXPECT(from_file.next(one) && !one.centers.empty(), "file epoch 1 yields pairs");
+  from_file.begin_epoch(2);
+  EXPECT(!from_file.next(one), "a fresh pushed epoch has no job before input");
+  std::remove(path.c_str());
+}
+
 int main() {
   std::mt19937 rng(1234);
   test_forward_backward(rng, serial_parallel());
@@ -918,6 +978,7 @@ int main() {
   test_w2v_determinism();
   test_w2v_worker_failure();
   test_w2v_progress_and_file_epoch();
+  test_w2v_pair_stream();
   test_corpus_reader(rng);
   std::printf("core_tests (%s): %d passed, %d failed\n", embedding_bag_isa(), passed, failed);
   return failed == 0 ? 0 : 1;
