@@ -365,7 +365,8 @@ void bind_word2vec(py::module_& m) {
       .def_readwrite("workers", &w2v::TrainConfig::workers)
       .def_readwrite("seed", &w2v::TrainConfig::seed)
       .def_readwrite("deterministic", &w2v::TrainConfig::deterministic)
-      .def_readwrite("schedule_words", &w2v::TrainConfig::schedule_words);
+      .def_readwrite("schedule_words", &w2v::TrainConfig::schedule_words)
+      .def_readwrite("batch_words", &w2v::TrainConfig::job_words);
   py::class_<PyTrainer>(m, "Word2VecTrainer",
                         "Native word2vec trainer over numpy tables (internal; use embedforge.Word2Vec).")
       .def(py::init<py::object, py::object, py::object, I64Array, py::object, py::object, py::object,

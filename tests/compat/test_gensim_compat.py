@@ -128,8 +128,8 @@ def test_gensim_methods_not_offered_raise_not_implemented_naming_them():
     for obj, name in (
         (ours, "wmdistance"),
         (ours, "intersect_word2vec_format"),
-        (model, "predict_output_word"),
-        (model, "build_vocab_from_freq"),
+        (model, "estimate_memory"),
+        (model, "score"),
         (model.wv, "rank_by_centrality"),
     ):
         with pytest.raises(NotImplementedError, match=name):

@@ -39,10 +39,6 @@ def test_train_positional_total_examples_like_gensim():
         ours.train(CORPUS, total_examples=len(CORPUS), bogus=1)
     with pytest.raises(NotImplementedError, match="word_count"):
         ours.train(CORPUS, total_examples=len(CORPUS), word_count=5)
-    with pytest.raises(NotImplementedError, match="update=True"):
-        ours.build_vocab(CORPUS, update=True)
-    with pytest.raises(NotImplementedError, match="trim_rule"):
-        ours.build_vocab(CORPUS, trim_rule=lambda *a: 1)
 
 
 @pytest.mark.parametrize("hs,negative", [(0, 5), (1, 0), (1, 5)])

@@ -1,6 +1,7 @@
 // A job: a batch of sentences (word ids, out-of-vocabulary words already dropped) handed to one
 // worker, and the builder that cuts any sentence stream into the same jobs whatever its source.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -16,15 +17,15 @@ struct Job {
 };
 
 // Sentences longer than kMaxSentence ids are split into consecutive pieces (never cut); a job is
-// emitted once it holds at least kJobWords ids. Both the file reader and sentences pushed from
-// Python go through here, so the same corpus gives the same jobs.
+// emitted once it holds at least job_words ids (gensim's batch_words; kJobWords by default). Both the file reader and
+// sentences pushed from Python go through here, so the same corpus gives the same jobs.
 class JobBuilder {
  public:
   static constexpr int64_t kMaxSentence = 10000;
   static constexpr int64_t kJobWords = 10000;
 
-  JobBuilder(int64_t epoch, int64_t start_word, std::function<void(Job&&)> emit)
-      : emit_(std::move(emit)), epoch_(epoch), words_(start_word) {
+  JobBuilder(int64_t epoch, int64_t start_word, std::function<void(Job&&)> emit, int64_t job_words = kJobWords)
+      : emit_(std::move(emit)), epoch_(epoch), words_(start_word), job_words_(job_words < 1 ? 1 : job_words) {
     reset();
   }
 
@@ -39,7 +40,7 @@ class JobBuilder {
     if (n == sentence_start_) return;
     job_.ends.push_back(n);
     sentence_start_ = n;
-    if (n >= kJobWords) flush();
+    if (n >= job_words_) flush();
   }
   // Emits what is left (call at the end of an epoch).
   void finish() {
@@ -51,7 +52,7 @@ class JobBuilder {
  private:
   void reset() {
     job_ = Job{};
-    job_.ids.reserve(kJobWords + kMaxSentence);
+    job_.ids.reserve(std::min(job_words_, kJobWords) + kMaxSentence);
     job_.epoch = epoch_;
     job_.index = next_index_;
     job_.start_word = words_;
@@ -69,6 +70,7 @@ class JobBuilder {
   Job job_;
   int64_t epoch_;
   int64_t words_;
+  int64_t job_words_;
   int64_t next_index_ = 0;
   int64_t sentence_start_ = 0;
 };

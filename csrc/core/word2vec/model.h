@@ -27,6 +27,7 @@ struct TrainConfig {
   uint64_t seed = 1;
   bool deterministic = false;
   int64_t schedule_words = 0;  // in-vocabulary words over which alpha decays to min_alpha
+  int64_t job_words = 10000;   // a job holds at least this many ids (gensim's batch_words)
   int64_t fail_at_job = -1;    // test hook: a worker throws when it reaches this job index
 };
 

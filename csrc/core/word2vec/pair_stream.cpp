@@ -38,7 +38,8 @@ void PairStream::begin_epoch(int64_t epoch) {
   words_done_ = 0;
   // Negatives: their own stream per epoch, apart from the jobs' (which follow the trainer's).
   neg_rng_ = Rng::for_job(model_.cfg.seed ^ 0x5DEECE66DULL, static_cast<uint64_t>(epoch), 0);
-  builder_ = std::make_unique<JobBuilder>(epoch, words_before_, [this](Job&& j) { pushed_.push_back(std::move(j)); });
+  builder_ = std::make_unique<JobBuilder>(
+      epoch, words_before_, [this](Job&& j) { pushed_.push_back(std::move(j)); }, model_.cfg.job_words);
 }
 
 void PairStream::add_sentences(const int32_t* ids, const int64_t* ends, int64_t n_sentences) {
@@ -63,10 +64,13 @@ void PairStream::begin_file_epoch(int64_t epoch, const std::string& path, const 
   const int64_t start = words_before_;
   reader_ = std::thread([this, epoch, path, vocab, start] {
     try {
-      JobBuilder builder(epoch, start, [this](Job&& j) {
-        while (!queue_->push(j, std::chrono::milliseconds(200)))
-          if (stop_.load()) return;
-      });
+      JobBuilder builder(
+          epoch, start,
+          [this](Job&& j) {
+            while (!queue_->push(j, std::chrono::milliseconds(200)))
+              if (stop_.load()) return;
+          },
+          model_.cfg.job_words);
       LineTokenizer tok(path);
       tok.run(
           [&](std::string_view t) {

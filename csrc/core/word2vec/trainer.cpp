@@ -71,7 +71,8 @@ void Trainer::begin_epoch(int64_t epoch) {
   start_workers(epoch);
   outbox_.clear();
   outbox_head_ = 0;
-  builder_ = std::make_unique<JobBuilder>(epoch, words_before_, [this](Job&& j) { outbox_.push_back(std::move(j)); });
+  builder_ = std::make_unique<JobBuilder>(
+      epoch, words_before_, [this](Job&& j) { outbox_.push_back(std::move(j)); }, model_.cfg.job_words);
 }
 
 void Trainer::add_sentences(const int32_t* ids, const int64_t* ends, int64_t n_sentences) {
@@ -107,10 +108,13 @@ void Trainer::begin_file_epoch(int64_t epoch, const std::string& path, const Voc
   const int64_t start = words_before_;
   threads_.emplace_back([this, epoch, path, vocab, start] {
     try {
-      JobBuilder builder(epoch, start, [this](Job&& j) {
-        while (!queue_->push(j, std::chrono::milliseconds(200)))
-          if (stop_.load()) return;
-      });
+      JobBuilder builder(
+          epoch, start,
+          [this](Job&& j) {
+            while (!queue_->push(j, std::chrono::milliseconds(200)))
+              if (stop_.load()) return;
+          },
+          model_.cfg.job_words);
       LineTokenizer tok(path);
       tok.run(
           [&](std::string_view t) {

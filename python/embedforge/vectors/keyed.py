@@ -91,7 +91,6 @@ GENSIM_NOT_OFFERED = {
         "resize_vectors",
         "similarity_unseen_docs",
         "sort_by_descending_frequency",
-        "vectors_for_all",
         "wmdistance",
         "adjust_vectors",
         "get_sentence_vector",
@@ -101,12 +100,10 @@ GENSIM_NOT_OFFERED = {
     "Word2Vec": (
         "add_lifecycle_event",
         "add_null_word",
-        "build_vocab_from_freq",
         "create_binary_tree",
         "estimate_memory",
         "init_weights",
         "make_cum_table",
-        "predict_output_word",
         "prepare_vocab",
         "prepare_weights",
         "reset_from",
@@ -677,6 +674,37 @@ class KeyedVectors:
         )
 
     # ------------------------------------------------------------------ value-object habits
+    def vectors_for_all(
+        self, keys: Iterable[str], allow_inference: bool = True, copy_vecattrs: bool = False
+    ) -> KeyedVectors:
+        """gensim's: a new plain set with a vector for each distinct key that has one, in first-seen order.
+
+        ``allow_inference``: also keys this set can infer (FastText's out-of-vocabulary words from
+        their n-grams); else only its own keys. ``copy_vecattrs``: carry per-key attributes
+        (``count``...) over; inferred keys get 0, as gensim's freshly allocated attributes."""
+        if isinstance(keys, str):
+            raise TypeError("keys must be an iterable of keys, not a string")
+        chosen: list[str] = []
+        seen: set = set()
+        for key in keys:
+            if key in seen:
+                continue
+            seen.add(key)
+            if (key in self) if allow_inference else self.has_index_for(key):
+                chosen.append(key)
+        array = np.empty((len(chosen), self.vector_size), dtype=np.float32)
+        for i, key in enumerate(chosen):
+            array[i] = self.get_vector(key)
+        out = KeyedVectors._trusted(chosen, array)
+        if copy_vecattrs:
+            rows = np.array([self.key_to_index.get(k, -1) for k in chosen], dtype=np.int64)
+            mine = rows >= 0
+            for attr, values in self.expandos.items():
+                copied = np.zeros(len(chosen), dtype=values.dtype)
+                copied[mine] = values[rows[mine]]
+                out.expandos[attr] = copied
+        return out
+
     def to_numpy(self) -> np.ndarray:
         """A float32 copy of the ``[N, D]`` matrix."""
         return np.array(self._vectors, dtype=np.float32, copy=True)

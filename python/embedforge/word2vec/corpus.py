@@ -18,6 +18,13 @@ __all__ = [
     "IdCorpus",
     "FileCorpus",
     "CHUNK_TOKENS",
+    "DENSE_IDS",
+    "IdCounter",
+    "merge_id_counts",
+    "make_id_remap",
+    "id_remap_pairs",
+    "id_remap_lookup",
+    "check_id_remap",
     "check_sentences",
     "check_corpus_file",
     "first_is_ids",
@@ -27,6 +34,122 @@ __all__ = [
 ]
 
 CHUNK_TOKENS = 50_000  # tokens per chunk handed to the engine
+# Token ids below this are counted (and mapped to the vocabulary) through dense arrays indexed by id;
+# a larger id switches to sorted (id, value) pairs, so memory follows the distinct ids, never the largest.
+DENSE_IDS = 1 << 22
+
+
+def merge_id_counts(parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """Sum (ids, counts) pairs of arrays into one (sorted distinct ids, their int64 counts)."""
+    parts = [(np.asarray(i, dtype=np.int64), np.asarray(c, dtype=np.int64)) for i, c in parts if len(i)]
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    ids = np.concatenate([p[0] for p in parts])
+    counts = np.concatenate([p[1] for p in parts])
+    order = np.argsort(ids, kind="stable")
+    ids, counts = ids[order], counts[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(ids)) + 1])
+    return ids[starts], np.add.reduceat(counts, starts)
+
+
+class IdCounter:
+    """Counts of token ids: a bincount while every id is below DENSE_IDS, sorted (id, count) pairs after."""
+
+    def __init__(self) -> None:
+        self.dense: np.ndarray | None = np.zeros(0, dtype=np.int64)
+        self.sparse = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        self.pending: list = []
+        self.pending_size = 0
+
+    def add(self, flat: np.ndarray) -> None:
+        """Count a 1-D array of non-negative ids."""
+        if flat.size == 0:
+            return
+        if self.dense is not None and int(flat.max()) < DENSE_IDS:
+            c = np.bincount(flat)
+            if c.shape[0] > self.dense.shape[0]:
+                c[: self.dense.shape[0]] += self.dense
+                self.dense = c
+            else:
+                self.dense[: c.shape[0]] += c
+            return
+        if self.dense is not None:  # the first huge id: move to pairs
+            present = np.flatnonzero(self.dense)
+            self.sparse = (present, self.dense[present])
+            self.dense = None
+        self.pending.append(np.unique(flat, return_counts=True))
+        self.pending_size += self.pending[-1][0].shape[0]
+        if self.pending_size > max(self.sparse[0].shape[0], 1 << 20):  # merge in amortised O(n log n)
+            self._merge()
+
+    def _merge(self) -> None:
+        self.sparse = merge_id_counts([self.sparse, *self.pending])
+        self.pending, self.pending_size = [], 0
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted ids seen, their counts)."""
+        if self.dense is not None:
+            present = np.flatnonzero(self.dense)
+            return present.astype(np.int64), self.dense[present]
+        self._merge()
+        return self.sparse
+
+
+def make_id_remap(ids: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Token id -> vocabulary index: a dense int32 array (-1: not in it) for small ids, else a [2, n]
+    int64 array of sorted ids and their indices."""
+    ids = np.asarray(ids, dtype=np.int64)
+    index = np.asarray(index, dtype=np.int64)
+    if ids.size == 0 or int(ids.max()) < max(DENSE_IDS, 4 * ids.size):
+        remap = np.full(int(ids.max()) + 1 if ids.size else 0, -1, dtype=np.int32)
+        remap[ids] = index
+        return remap
+    order = np.argsort(ids, kind="stable")
+    return np.stack([ids[order], index[order]])
+
+
+def id_remap_pairs(remap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vocabulary indices) of a remap made by make_id_remap."""
+    if remap.ndim == 2:
+        return remap[0], remap[1]
+    ids = np.flatnonzero(remap >= 0)
+    return ids, remap[ids].astype(np.int64)
+
+
+def id_remap_lookup(remap: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Vocabulary indices (int32, -1 for ids not in the vocabulary) of the ids in `flat`."""
+    out = np.full(flat.shape[0], -1, dtype=np.int32)
+    if remap.ndim == 1:
+        known = flat < remap.shape[0]
+        out[known] = remap[flat[known]]
+        return out
+    keys = remap[0]
+    if keys.size:
+        pos = np.minimum(np.searchsorted(keys, flat), keys.size - 1)
+        hit = keys[pos] == flat
+        out[hit] = remap[1][pos[hit]]
+    return out
+
+
+def check_id_remap(remap: np.ndarray, vocab: int) -> np.ndarray:
+    """A remap read from a model file, checked (ValueError when damaged)."""
+    remap = np.asarray(remap)
+    if remap.ndim == 1 and remap.dtype.kind in "iu":
+        remap = np.ascontiguousarray(remap, dtype=np.int32)
+        ok = remap.size == 0 or (int(remap.min()) >= -1 and int(remap.max()) < vocab)
+    elif remap.ndim == 2 and remap.shape[0] == 2 and remap.dtype.kind in "iu":
+        remap = np.ascontiguousarray(remap, dtype=np.int64)
+        ids, index = remap
+        ok = bool(
+            (ids.size == 0 or ids.min() >= 0)
+            and np.all(np.diff(ids) > 0)
+            and (index.size == 0 or (index.min() >= 0 and index.max() < vocab))
+        )
+    else:
+        ok = False
+    if not ok:
+        raise ValueError("model file is inconsistent: the token-id map does not match the vocabulary")
+    return remap
 
 
 @dataclass
@@ -190,37 +313,30 @@ class IdCorpus:
             yield buf, first
 
     def scan(self, max_vocab_size: int | None) -> Scan:
-        counts = np.zeros(0, dtype=np.int64)
+        counter = IdCounter()
         sentences_seen = 0
         for arrays, first in self._groups():
-            flat = self._checked(arrays, first)
+            counter.add(self._checked(arrays, first))
             sentences_seen = first + len(arrays)
-            c = np.bincount(flat)
-            if c.shape[0] > counts.shape[0]:
-                c[: counts.shape[0]] += counts
-                counts = c
-            else:
-                counts[: c.shape[0]] += c
-        return self.scan_of_counts(counts, sentences_seen, max_vocab_size)
+        return self.scan_of_counts(*counter.result(), sentences_seen, max_vocab_size)
 
-    def scan_of_counts(self, counts: np.ndarray, sentences: int, max_vocab_size: int | None) -> Scan:
-        """The scan given every id's count (index = token id) and the number of sentences."""
-        present = np.flatnonzero(counts)
+    def scan_of_counts(
+        self, present: np.ndarray, counts: np.ndarray, sentences: int, max_vocab_size: int | None
+    ) -> Scan:
+        """The scan given the ids seen (sorted), their counts and the number of sentences."""
         if max_vocab_size is not None and present.size > max_vocab_size:
             # an id corpus needs no pruning while counting (one counter per id): keep the most frequent
-            top = np.argsort(-counts[present], kind="stable")[:max_vocab_size]
-            present = np.sort(present[top])
+            top = np.sort(np.argsort(-counts, kind="stable")[:max_vocab_size])
+            present, counts = present[top], counts[top]
         keys = self.id_to_key
         words = [keys[i] for i in present] if keys is not None else [str(i) for i in present]
-        return Scan(words, counts[present], sentences, 0, present)
+        return Scan(words, counts, sentences, 0, present)
 
     def chunks(self, key_to_index: dict | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         remap = self.remap
         for arrays, first in self._groups():
             flat = self._checked(arrays, first)
-            ids = np.full(flat.shape[0], -1, dtype=np.int32)
-            known = flat < remap.shape[0]
-            ids[known] = remap[flat[known]]
+            ids = id_remap_lookup(remap, flat)
             yield ids, np.cumsum([a.shape[0] for a in arrays], dtype=np.int64)
 
 

@@ -48,7 +48,7 @@ import torch.distributed as dist
 
 from ..distributed import comm
 from ..distributed.comm import RankFailedError
-from .corpus import CHUNK_TOKENS, FileCorpus, IdCorpus, Scan, token_chunks
+from .corpus import CHUNK_TOKENS, FileCorpus, IdCorpus, IdCounter, Scan, id_remap_lookup, merge_id_counts, token_chunks
 from .params import native
 from .training import run_epochs
 
@@ -182,31 +182,22 @@ def _check_id_sentence(corpus: IdCorpus, i: int, sent: Any) -> np.ndarray:
 
 
 def _local_counts(corpus: Any, me: int, world: int) -> tuple:
-    """This rank's counts: (words, counts, first-occurrence keys, sentences), or for ids (counts by id, sentences)."""
+    """This rank's counts: (words, counts, first-occurrence keys, sentences), or for ids ((sorted ids, counts), sentences)."""
     if isinstance(corpus, IdCorpus):
-        counts = np.zeros(0, dtype=np.int64)
+        counter = IdCounter()
         n = 0
         buf: list = []
         size = 0
-
-        def add(arrays):
-            nonlocal counts
-            c = np.bincount(np.concatenate(arrays)) if arrays else np.zeros(0, np.int64)
-            if c.shape[0] > counts.shape[0]:
-                c[: counts.shape[0]] += counts
-                counts = c
-            else:
-                counts[: c.shape[0]] += c
-
         for i, sent in _mine(corpus.sentences, me, world):
             buf.append(_check_id_sentence(corpus, i, sent))
             n += 1
             size += buf[-1].shape[0]
             if size >= CHUNK_TOKENS:
-                add(buf)
+                counter.add(np.concatenate(buf))
                 buf, size = [], 0
-        add(buf)
-        return counts.astype(np.int64), n
+        if buf:
+            counter.add(np.concatenate(buf))
+        return counter.result(), n
     counter: Counter = Counter()
     keys: list = []
     n = 0
@@ -252,11 +243,8 @@ def scan(model: Any, corpus: Any) -> Scan:
         err = exc
     parts = _status(group, "the vocabulary scan", err, local)
     if isinstance(corpus, IdCorpus):
-        size = max(p[0].shape[0] for p in parts)
-        total = np.zeros(size, dtype=np.int64)
-        for c, _ in parts:
-            total[: c.shape[0]] += c
-        return corpus.scan_of_counts(total, sum(p[1] for p in parts), model.max_vocab_size)
+        present, counts = merge_id_counts([p[0] for p in parts])
+        return corpus.scan_of_counts(present, counts, sum(p[1] for p in parts), model.max_vocab_size)
     merged: dict = {}
     for words, counts, keys, _ in parts:
         for w, c, k in zip(words, counts.tolist(), keys):
@@ -279,10 +267,7 @@ def _local_part(model: Any, corpus: Any, me: int, world: int, chunk: int) -> lis
         remap = corpus.remap
 
         def emit():
-            flat = np.concatenate(buf)
-            ids = np.full(flat.shape[0], -1, dtype=np.int32)
-            known = flat < remap.shape[0]
-            ids[known] = remap[flat[known]]
+            ids = id_remap_lookup(remap, np.concatenate(buf))
             out.append((ids, np.cumsum([a.shape[0] for a in buf], dtype=np.int64)))
 
         for i, sent in _mine(corpus.sentences, me, world):

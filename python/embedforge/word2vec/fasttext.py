@@ -9,7 +9,7 @@ import numpy as np
 from ..vectors import KeyedVectors
 from ..vectors.keyed import _check_lockf, _unlocked
 from .model import Word2Vec, param_property
-from .params import FastTextParams, check_gensim_vocab_options, native
+from .params import FastTextParams, native
 
 __all__ = ["FastText", "FastTextKeyedVectors"]
 
@@ -84,15 +84,74 @@ class FastText(Word2Vec):
         self,
         sentences=None,
         corpus_file=None,
-        *,
+        sg: int = 0,
+        hs: int = 0,
+        vector_size: int = 100,
+        alpha: float = 0.025,
+        window: int = 5,
+        min_count: int = 5,
+        max_vocab_size: int | None = None,
+        word_ngrams: int = 1,
+        sample: float = 1e-3,
+        seed: int = 1,
+        workers: int | None = None,
+        min_alpha: float = 0.0001,
+        negative: int = 5,
+        ns_exponent: float = 0.75,
+        cbow_mean: int = 1,
+        hashfxn: Any = hash,
+        epochs: int = 5,
+        null_word: int = 0,
         min_n: int = 3,
         max_n: int = 6,
+        sorted_vocab: int = 1,
         bucket: int = 2_000_000,
+        trim_rule: Any = None,
+        batch_words: int = 10_000,
+        callbacks: Any = (),
+        max_final_vocab: int | None = None,
+        shrink_windows: bool = True,
         **kwargs: Any,
     ) -> None:
+        # gensim's FastText signature and positional order; Word2Vec's own options by keyword.
+        if word_ngrams != 1:
+            raise NotImplementedError(
+                f"word_ngrams={word_ngrams!r}: only word unigrams (word_ngrams=1, the default) are supported, as in gensim"
+            )
+        self.word_ngrams = 1
         self.ngram_buckets = np.zeros(0, dtype=np.int64)
         self._sub = (None, None)
-        super().__init__(sentences, corpus_file, min_n=min_n, max_n=max_n, bucket=bucket, **kwargs)
+        super().__init__(
+            sentences,
+            corpus_file,
+            sg=sg,
+            hs=hs,
+            vector_size=vector_size,
+            alpha=alpha,
+            window=window,
+            min_count=min_count,
+            max_vocab_size=max_vocab_size,
+            sample=sample,
+            seed=seed,
+            workers=workers,
+            min_alpha=min_alpha,
+            negative=negative,
+            ns_exponent=ns_exponent,
+            cbow_mean=cbow_mean,
+            hashfxn=hashfxn,
+            epochs=epochs,
+            null_word=null_word,
+            sorted_vocab=sorted_vocab,
+            trim_rule=trim_rule,
+            batch_words=batch_words,
+            callbacks=callbacks,
+            max_final_vocab=max_final_vocab,
+            shrink_windows=shrink_windows,
+            min_n=min_n,
+            max_n=max_n,
+            bucket=bucket,
+            **kwargs,
+        )
 
     def _compute_subwords(self) -> None:
         offs, rows = native().w2v_ngram_rows(self.index_to_key, self.min_n, self.max_n, self.bucket, 0)
@@ -112,19 +171,26 @@ class FastText(Word2Vec):
         new_rows[mask] = compact.astype(np.int32)
         self._sub = (new_offs, new_rows)
 
-    def build_vocab(
-        self,
-        corpus_iterable=None,
-        corpus_file=None,
-        update=False,
-        progress_per=10000,
-        keep_raw_vocab=False,
-        trim_rule=None,
-        **kwargs,
-    ) -> FastText:
-        check_gensim_vocab_options(update, trim_rule, kwargs)
-        self.ngram_buckets = np.zeros(0, dtype=np.int64)
-        return super().build_vocab(corpus_iterable, corpus_file=corpus_file)
+    def _set_vocab(self, scan, trim_rule=None, update=False) -> None:
+        if not update:
+            self.ngram_buckets = np.zeros(0, dtype=np.int64)
+            self._sub = (None, None)
+        super()._set_vocab(scan, trim_rule, update)
+
+    def _grow_input(self, old_v: int) -> None:
+        """A grown vocabulary's input rows: its words', then the n-gram buckets they use; trained rows kept."""
+        old_buckets, old_in = self.ngram_buckets, self._in
+        self._compute_subwords()  # the buckets of old and new words: a superset of the old ones
+        V, B = len(self.index_to_key), len(self.ngram_buckets)
+        pos = np.searchsorted(self.ngram_buckets, old_buckets)
+        fresh = np.ones(B, dtype=bool)
+        fresh[pos] = False
+        new_in = np.empty((V + B, self.vector_size), dtype=np.float32)
+        new_in[:old_v] = old_in[:old_v]
+        new_in[old_v:V] = self._fresh_rows(V - old_v, 1, old_v)
+        new_in[V + pos] = old_in[old_v:]
+        new_in[V + np.flatnonzero(fresh)] = self._fresh_rows(int(fresh.sum()), 2, old_v)
+        self._in = new_in
 
     def _n_input_rows(self) -> int:
         self._compute_subwords()
@@ -179,6 +245,7 @@ class FastText(Word2Vec):
 
     def _restore(self, meta: dict, data: dict) -> None:
         super()._restore(meta, data)
+        self.word_ngrams = 1
         self.ngram_buckets = np.asarray(data["ngram_buckets"], dtype=np.int64)
         self._sub = (None, None)
         self._compute_subwords()

@@ -10,9 +10,12 @@ from typing import Any
 import numpy as np
 
 from . import persist
-from .corpus import Scan, scan_corpus, training_corpus
+from .corpus import Scan, check_id_remap, id_remap_pairs, make_id_remap, scan_corpus, training_corpus
 from .params import DEFAULT_SYNC_WORDS, Params, check_gensim_vocab_options, check_int
 from .training import NativeEngine, OpEngine, run_epochs
+
+# gensim's trim_rule answers (gensim.utils.RULE_*)
+RULE_DEFAULT, RULE_DISCARD, RULE_KEEP = 0, 1, 2
 
 __all__ = ["Word2Vec", "param_property"]
 
@@ -71,10 +74,18 @@ class Word2Vec:
         negative: int = 5,
         ns_exponent: float = 0.75,
         cbow_mean: int = 1,
+        hashfxn: Any = hash,
         epochs: int = 5,
-        shrink_windows: bool = True,
-        callbacks: Sequence[Any] = (),
+        null_word: int = 0,
+        trim_rule: Any = None,
+        sorted_vocab: int = 1,
+        batch_words: int = 10_000,
         compute_loss: bool = False,
+        callbacks: Sequence[Any] = (),
+        comment: str | None = None,
+        max_final_vocab: int | None = None,
+        shrink_windows: bool = True,
+        *,
         progress: bool = True,
         deterministic: bool = False,
         device: str = "cpu",
@@ -83,6 +94,13 @@ class Word2Vec:
         sync_words: int = DEFAULT_SYNC_WORDS,
         **extra: Any,  # a subclass's own parameters (FastText: min_n, max_n, bucket)
     ) -> None:
+        # gensim's positional order up to shrink_windows; embedforge's own options are keyword-only.
+        if hashfxn is not hash:
+            raise NotImplementedError(
+                "hashfxn: embedforge seeds the initial vectors from `seed` alone (reproducible across runs "
+                "without PYTHONHASHSEED); a custom hash function is not supported"
+            )
+        self.comment = comment
         own = {f.name for f in fields(self._params_class)} - {f.name for f in fields(Params)}
         for name in extra:
             if name not in own:
@@ -107,6 +125,10 @@ class Word2Vec:
             compute_loss=compute_loss,
             progress=progress,
             deterministic=deterministic,
+            sorted_vocab=sorted_vocab,
+            max_final_vocab=max_final_vocab,
+            null_word=null_word,
+            batch_words=batch_words,
             device=device,
             distributed=distributed,
             sync_words=sync_words,
@@ -134,9 +156,15 @@ class Word2Vec:
         self._wv = None
         if sentences is not None and corpus_file is not None:
             raise ValueError("give either sentences or corpus_file, not both")
+        self.effective_min_count = self.min_count
         if sentences is not None or corpus_file is not None:
-            self.build_vocab(sentences, corpus_file=corpus_file)
+            self.build_vocab(sentences, corpus_file=corpus_file, trim_rule=trim_rule)
             self.train(sentences, corpus_file=corpus_file)
+        elif trim_rule is not None:
+            raise ValueError(
+                "trim_rule is applied when the constructor builds the vocabulary: give sentences or "
+                "corpus_file, or pass trim_rule to build_vocab()"
+            )
 
     @property
     def device(self) -> str:
@@ -160,48 +188,170 @@ class Word2Vec:
         """Count words (one pass), keep those seen >= min_count times (most frequent first), init the tables.
 
         gensim's signature and order; ``progress_per`` (log interval) and ``keep_raw_vocab`` (keeping
-        gensim's raw counts) have no counterpart and change nothing; ``update=True`` and ``trim_rule``
-        raise NotImplementedError, unknown keyword arguments TypeError.
+        gensim's raw counts) have no counterpart and change nothing. ``trim_rule(word, count,
+        min_count)`` returns gensim's RULE_DISCARD (1), RULE_KEEP (2) or RULE_DEFAULT (0, the
+        min_count test). ``update=True`` grows a trained model's vocabulary as gensim does: the
+        corpus's counts are added to the known words', new words that pass min_count / trim_rule
+        are appended (first-occurrence order) with fresh vectors, and every trained row is kept.
+        Unknown keyword arguments raise TypeError.
         """
-        check_gensim_vocab_options(update, trim_rule, kwargs)
+        check_gensim_vocab_options(update, trim_rule, kwargs, self.max_vocab_size)
+        if update:
+            self._check_can_update()
         corpus = scan_corpus(corpus_iterable, corpus_file, self.id_to_key)
         if getattr(corpus, "id_to_key", 0) is None and self._needs_keys:
             raise ValueError(
                 f"{type(self).__name__} builds character n-grams from the keys: give id_to_key "
                 "(the string of each token id) with an id corpus"
             )
+        if update and (scan_ids := hasattr(corpus, "remap")) != (self._id_remap is not None):
+            have = "token ids" if self._id_remap is not None else "words"
+            got = "token ids" if scan_ids else "words"
+            raise TypeError(f"build_vocab(update=True): the vocabulary was built from {have}, the corpus holds {got}")
         if self.params.distributed:
             from . import distributed
 
             scan = distributed.scan(self, corpus)
         else:
             scan = corpus.scan(self.max_vocab_size)
-        self._set_vocab(scan)
+        self._set_vocab(scan, trim_rule, update)
         return self
 
-    def _set_vocab(self, scan: Scan) -> None:
-        """The vocabulary from a scan: words seen >= min_count times, most frequent first (ties: scan order)."""
+    def build_vocab_from_freq(
+        self,
+        word_freq: dict,
+        keep_raw_vocab: bool = False,
+        corpus_count: int | None = None,
+        trim_rule: Any = None,
+        update: bool = False,
+    ) -> None:
+        """gensim's: the vocabulary from a ``{word: count}`` mapping instead of a corpus pass.
+
+        The same min_count / max_final_vocab / trim_rule / sorted_vocab / null_word rules as
+        build_vocab apply; words of equal count keep the mapping's order. ``corpus_count`` is the
+        number of sentences (gensim's; it feeds nothing here but ``corpus_count``)."""
+        check_gensim_vocab_options(update, trim_rule, {}, None)
+        if self.id_to_key is not None:
+            raise NotImplementedError(
+                "build_vocab_from_freq on a model given id_to_key: its vocabulary maps token ids, not words"
+            )
+        if not isinstance(word_freq, dict):
+            raise TypeError(f"word_freq must be a dict of word -> count, got {type(word_freq).__name__}")
+        check_int("corpus_count", corpus_count, 0, allow_none=True, maximum=2**63 - 1)
+        words = list(word_freq)
+        for w in words:
+            if not isinstance(w, str):
+                raise TypeError(f"word_freq keys must be str words, got {type(w).__name__} ({w!r})")
+        for w in words:
+            check_int(f"word_freq[{w!r}]", word_freq[w], 0, maximum=2**63 - 1)
+        if update:
+            self._check_can_update()
+        counts = np.fromiter((int(word_freq[w]) for w in words), dtype=np.int64, count=len(words))
+        self._set_vocab(Scan(words, counts, int(corpus_count or 0)), trim_rule, update)
+
+    def _check_can_update(self) -> None:
+        if not self.index_to_key:
+            raise RuntimeError(
+                "build_vocab(update=True) grows an existing vocabulary: build one first (build_vocab without update)"
+            )
+
+    def _kept(self, words: list, counts: np.ndarray, trim_rule: Any) -> np.ndarray:
+        """Which scanned words stay (bool mask): gensim's effective min_count (max_final_vocab), then trim_rule."""
+        effective = self.min_count
+        if self.max_final_vocab is not None and self.max_final_vocab < len(words):
+            # gensim: one more than the count of the first word past max_final_vocab, most frequent first
+            kth = -np.partition(-counts, self.max_final_vocab)[self.max_final_vocab]
+            effective = max(effective, int(kth) + 1)
+        self.effective_min_count = effective
+        keep = counts >= effective
+        if trim_rule is not None:
+            for i, (w, c) in enumerate(zip(words, counts.tolist())):
+                rule = trim_rule(w, c, effective)
+                if rule == RULE_KEEP:
+                    keep[i] = True
+                elif rule == RULE_DISCARD:
+                    keep[i] = False
+                elif rule != RULE_DEFAULT:
+                    raise ValueError(
+                        f"trim_rule({w!r}, {c}, {effective}) returned {rule!r}; expected RULE_DISCARD (1), "
+                        "RULE_KEEP (2) or RULE_DEFAULT (0)"
+                    )
+        return keep
+
+    def _set_vocab(self, scan: Scan, trim_rule: Any = None, update: bool = False) -> None:
+        """The vocabulary from a scan: words kept by min_count / trim_rule, most frequent first (ties: scan order)."""
         words, counts = scan.words, scan.counts
         if len(words) == 0:
             raise ValueError("the corpus is empty: no tokens were found")
-        keep = np.flatnonzero(counts >= self.min_count)
+        keep = np.flatnonzero(self._kept(words, counts, trim_rule))
+        if update:
+            return self._update_vocab(scan, keep)
         if keep.size == 0:
             raise ValueError(
-                f"min_count={self.min_count} removed every word (the most frequent occurs {int(counts.max())} times); "
-                "lower min_count or give a larger corpus"
+                f"min_count={self.effective_min_count} removed every word (the most frequent occurs "
+                f"{int(counts.max())} times); lower min_count or give a larger corpus"
             )
-        order = keep[np.argsort(-counts[keep], kind="stable")]
+        order = keep[np.argsort(-counts[keep], kind="stable")] if self.sorted_vocab else keep
         self.index_to_key = [words[i] for i in order]
-        self.key_to_index = {w: i for i, w in enumerate(self.index_to_key)}
         self.counts = counts[order].copy()
         self.corpus_total_words = int(self.counts.sum())
+        if self.null_word and "\0" not in set(self.index_to_key):
+            # gensim's padding pseudo-word: count 1, never in the corpus
+            self.index_to_key.append("\0")
+            self.counts = np.append(self.counts, np.int64(1))
+        self.key_to_index = {w: i for i, w in enumerate(self.index_to_key)}
         self.corpus_count = int(scan.sentences)
         self.pruned_below = int(scan.pruned_below)
         self._id_remap = None
         if scan.ids_present is not None:
-            self._id_remap = np.full(int(scan.ids_present[-1]) + 1, -1, dtype=np.int32)
-            self._id_remap[scan.ids_present[order]] = np.arange(order.size, dtype=np.int32)
+            self._id_remap = make_id_remap(scan.ids_present[order], np.arange(order.size))
         self._init_tables()
+
+    def _update_vocab(self, scan: Scan, keep: np.ndarray) -> None:
+        """build_vocab(update=True): add the scan's counts, append new kept words, grow the tables."""
+        words, counts = scan.words, scan.counts
+        k2i = self.key_to_index
+        at = np.fromiter((k2i.get(w, -1) for w in words), dtype=np.int64, count=len(words))
+        known = at >= 0
+        new = keep[~known[keep]]  # kept words not yet in the vocabulary, in scan order
+        old_v = len(self.index_to_key)
+        total = self.counts.copy()
+        np.add.at(total, at[known], counts[known])
+        self.index_to_key = self.index_to_key + [words[i] for i in new]
+        self.key_to_index = {w: i for i, w in enumerate(self.index_to_key)}
+        self.counts = np.concatenate([total, counts[new]])
+        self.corpus_total_words = int(counts[known].sum() + counts[new].sum())  # the new corpus's, as gensim
+        self.corpus_count = int(scan.sentences)
+        self.pruned_below = int(scan.pruned_below)
+        if scan.ids_present is not None:
+            ids, index = id_remap_pairs(self._id_remap)
+            self._id_remap = make_id_remap(
+                np.concatenate([ids, scan.ids_present[new]]),
+                np.concatenate([index, np.arange(old_v, old_v + new.size)]),
+            )
+        self._grow_tables(old_v)
+
+    def _fresh_rows(self, n: int, *stream: int) -> np.ndarray:
+        """n initial input rows (uniform in [-0.5, 0.5) / D, as _init_tables) from the seed and a stream."""
+        rng = np.random.default_rng([self.seed, *stream])
+        rows = rng.random((n, self.vector_size), dtype=np.float32)
+        rows -= np.float32(0.5)
+        rows /= np.float32(self.vector_size)
+        return rows
+
+    def _grow_input(self, old_v: int) -> None:
+        """The input table for a vocabulary grown from old_v words: trained rows kept, new rows fresh."""
+        self._in = np.concatenate([self._in, self._fresh_rows(len(self.index_to_key) - old_v, 1, old_v)])
+
+    def _grow_tables(self, old_v: int) -> None:
+        """Tables for a vocabulary grown from old_v words: new input rows fresh, new output rows 0."""
+        self._grow_input(old_v)
+        zeros = np.zeros((len(self.index_to_key) - old_v, self.vector_size), dtype=np.float32)
+        if self.syn1neg is not None:
+            self.syn1neg = np.concatenate([self.syn1neg, zeros])
+        if self.syn1 is not None:  # the Huffman tree is rebuilt from the new counts, as gensim does
+            self.syn1 = np.concatenate([self.syn1, zeros])
+        self._wv = None
 
     def _n_input_rows(self) -> int:
         return len(self.index_to_key)
@@ -300,6 +450,33 @@ class Word2Vec:
         unless compute_loss=True). Each epoch's own figure is in ``epoch_history``."""
         return self.running_training_loss
 
+    def predict_output_word(self, context_words_list: Sequence[str], topn: int = 10) -> list | None:
+        """gensim's: the most probable centre words given context words, as (word, probability) pairs.
+
+        A CBOW-style pass through the negative-sampling outputs (whatever ``sg``): the context
+        vectors' sum (mean when ``cbow_mean``) against ``syn1neg``, softmax over the vocabulary.
+        Unknown context words are skipped; None when none is known (gensim logs a warning)."""
+        if not self.negative or self.syn1neg is None:
+            raise RuntimeError("predict_output_word needs the negative-sampling outputs: train with negative > 0")
+        if isinstance(context_words_list, str):
+            raise TypeError("context_words_list must be a list of words, not a string")
+        check_int("topn", topn, 0)
+        wv = self.wv
+        rows = [wv.get_index(w) for w in context_words_list if wv.has_index_for(w)]
+        if not rows:
+            import warnings
+
+            warnings.warn("predict_output_word: every context word is out of the vocabulary", stacklevel=2)
+            return None
+        h = wv.vectors[rows].astype(np.float64).sum(axis=0)
+        if self.cbow_mean:
+            h /= len(rows)
+        logits = self.syn1neg.astype(np.float64) @ h
+        prob = np.exp(logits - logits.max())
+        prob /= prob.sum()
+        top = np.argsort(-prob, kind="stable")[:topn]
+        return [(self.index_to_key[i], float(prob[i])) for i in top]
+
     # ---- vectors ---------------------------------------------------------------------------------
     def _word_vectors(self) -> np.ndarray:
         return self._in
@@ -350,6 +527,8 @@ class Word2Vec:
         for k, v in state.items():
             setattr(self, k, v)
         self.callbacks = ()
+        self.comment = None
+        self.effective_min_count = self.min_count
         self.index_to_key = list(meta["index_to_key"])
         self.key_to_index = {w: i for i, w in enumerate(self.index_to_key)}
         self.counts = np.ascontiguousarray(data["counts"], dtype=np.int64)
@@ -357,8 +536,8 @@ class Word2Vec:
         self.syn1neg = np.ascontiguousarray(data["syn1neg"]) if "syn1neg" in data else None
         self.syn1 = np.ascontiguousarray(data["syn1"]) if "syn1" in data else None
         self.id_to_key = meta.get("id_to_key")
-        self._id_remap = np.ascontiguousarray(data["id_remap"], dtype=np.int32) if "id_remap" in data else None
         n = len(self.index_to_key)
+        self._id_remap = check_id_remap(data["id_remap"], n) if "id_remap" in data else None
         if self.counts.shape != (n,) or self._in.shape[1] != self.vector_size:
             raise ValueError("model file is inconsistent: table shapes do not match the vocabulary")
         self.running_training_loss = 0.0

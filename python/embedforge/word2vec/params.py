@@ -25,6 +25,7 @@ _INT_MAXIMUM = {
     "total_examples": _INT64_MAX,
     "total_words": _INT64_MAX,
     "min_count": _INT64_MAX,
+    "max_final_vocab": _INT64_MAX,
 }
 
 
@@ -63,15 +64,18 @@ def check_float(name: str, value: Any, minimum: float | None = None) -> None:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
-def check_gensim_vocab_options(update: Any, trim_rule: Any, kwargs: dict) -> None:
-    """gensim build_vocab options without a counterpart here fail loudly."""
+def check_gensim_vocab_options(update: Any, trim_rule: Any, kwargs: dict, max_vocab_size: int | None) -> None:
+    """gensim build_vocab options: unknown ones fail loudly, and so do combinations not supported here."""
     if kwargs:
         raise TypeError(f"build_vocab() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
-    if update:
-        raise NotImplementedError("build_vocab(update=True): growing a trained model's vocabulary is not supported")
-    if trim_rule is not None:
+    if update not in (0, 1, True, False):
+        raise ValueError(f"update must be True or False, got {update!r}")
+    if trim_rule is not None and not callable(trim_rule):
+        raise TypeError(f"trim_rule must be a callable (word, count, min_count) -> RULE_*, got {trim_rule!r}")
+    if trim_rule is not None and max_vocab_size is not None:
         raise NotImplementedError(
-            "build_vocab(trim_rule=...): vocabulary trim rules are not supported; use min_count or max_vocab_size"
+            "trim_rule with max_vocab_size: the pruning while counting does not consult trim_rule "
+            "(gensim's does); use one of them"
         )
 
 
@@ -103,6 +107,10 @@ class Params:
     compute_loss: bool = False
     progress: bool = True
     deterministic: bool = False
+    sorted_vocab: int = 1  # 0: the vocabulary keeps the corpus's first-occurrence order
+    max_final_vocab: int | None = None  # raise min_count until at most this many words are kept
+    null_word: int = 0  # 1: add gensim's "\0" pseudo-word (count 1) to the vocabulary
+    batch_words: int = 10_000  # words per job handed to a worker thread (jobs also seed the random streams)
     device: str = field(default="cpu", metadata={"saved": False})
     distributed: bool = field(default=False, metadata={"saved": False})  # data-parallel over torch.distributed
     sync_words: int = field(default=DEFAULT_SYNC_WORDS, metadata={"saved": False})  # per rank, between two merges
@@ -115,7 +123,7 @@ class Params:
             v = getattr(self, f.name)
             if v is not None and f.type in _CASTS:
                 self._set(f.name, _CASTS[f.type](v))
-        for flag in ("sg", "hs", "cbow_mean"):
+        for flag in ("sg", "hs", "cbow_mean", "sorted_vocab", "null_word"):
             self._set(flag, int(bool(getattr(self, flag))))
 
     def _set(self, name: str, value: Any) -> None:
@@ -135,6 +143,10 @@ class Params:
         check_float("sample", self.sample, 0.0)
         check_float("ns_exponent", self.ns_exponent)
         check_int("sync_words", self.sync_words, 1, maximum=_INT64_MAX)
+        check_int("max_final_vocab", self.max_final_vocab, 1, allow_none=True)
+        check_int("batch_words", self.batch_words, 1)
+        _check_flag("sorted_vocab", self.sorted_vocab, "0 (first-occurrence order) or 1 (most frequent first)")
+        _check_flag("null_word", self.null_word, "0 or 1")
         _check_flag("distributed", self.distributed, "True or False")
         _check_flag("sg", self.sg, "0 (CBOW) or 1 (skip-gram)")
         _check_flag("hs", self.hs, "0 or 1")
@@ -174,6 +186,7 @@ class Params:
             "workers",
             "seed",
             "deterministic",
+            "batch_words",
         ):
             setattr(cfg, name, getattr(self, name))
         cfg.sg, cfg.hs, cfg.cbow_mean = bool(self.sg), bool(self.hs), bool(self.cbow_mean)

@@ -15,6 +15,8 @@ __all__ = ["FORMAT", "save", "load", "read_params"]
 
 FORMAT = "embedforge-word2vec-1"
 _STATE = ("corpus_total_words", "corpus_count", "epochs_trained")  # saved beside the parameters, all int
+# parameters added after the format was fixed: a file written before them loads with their defaults
+_ADDED_LATER = frozenset({"sorted_vocab", "max_final_vocab", "null_word", "batch_words"})
 _TYPES = {"int": int, "float": float, "bool": bool, "int | None": (int, type(None))}
 
 
@@ -93,11 +95,13 @@ def read_params(params_class: type, meta: dict) -> tuple[Any, dict]:
         raise TypeError("params is not a mapping")
     expected = _param_types(params_class)
     unknown = sorted(set(p) - set(expected))
-    missing = sorted(set(expected) - set(p))
+    missing = sorted(set(expected) - set(p) - _ADDED_LATER)
     if unknown or missing:
         raise ValueError(f"model file parameters do not match: unknown {unknown}, missing {missing}")
     values = {}
     for k, kind in expected.items():
+        if k not in p:  # one of _ADDED_LATER
+            continue
         v = p[k]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         ok = isinstance(v, kinds) and not (isinstance(v, bool) and bool not in kinds)
