@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "core/word2vec/corpus_reader.h"
+#include "core/word2vec/file_jobs.h"
 
 namespace embedforge::core::w2v {
 
@@ -64,21 +64,7 @@ void PairStream::begin_file_epoch(int64_t epoch, const std::string& path, const 
   const int64_t start = words_before_;
   reader_ = std::thread([this, epoch, path, vocab, start] {
     try {
-      JobBuilder builder(
-          epoch, start,
-          [this](Job&& j) {
-            while (!queue_->push(j, std::chrono::milliseconds(200)))
-              if (stop_.load()) return;
-          },
-          model_.cfg.job_words);
-      LineTokenizer tok(path);
-      tok.run(
-          [&](std::string_view t) {
-            const int32_t id = vocab->find(t);
-            if (id >= 0) builder.add(id);
-          },
-          [&]() { builder.end_sentence(); }, &stop_);
-      if (!stop_.load()) builder.finish();
+      read_file_jobs(path, *vocab, epoch, start, model_.cfg.job_words, *queue_, stop_);
     } catch (...) {
       std::lock_guard<std::mutex> lk(err_mu_);
       error_ = std::current_exception();

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "core/word2vec/corpus_reader.h"
+#include "core/word2vec/file_jobs.h"
 
 namespace embedforge::core::w2v {
 
@@ -108,21 +108,7 @@ void Trainer::begin_file_epoch(int64_t epoch, const std::string& path, const Voc
   const int64_t start = words_before_;
   threads_.emplace_back([this, epoch, path, vocab, start] {
     try {
-      JobBuilder builder(
-          epoch, start,
-          [this](Job&& j) {
-            while (!queue_->push(j, std::chrono::milliseconds(200)))
-              if (stop_.load()) return;
-          },
-          model_.cfg.job_words);
-      LineTokenizer tok(path);
-      tok.run(
-          [&](std::string_view t) {
-            const int32_t id = vocab->find(t);
-            if (id >= 0) builder.add(id);
-          },
-          [&]() { builder.end_sentence(); }, &stop_);
-      if (!stop_.load()) builder.finish();
+      read_file_jobs(path, *vocab, epoch, start, model_.cfg.job_words, *queue_, stop_);
     } catch (...) {
       fail(std::current_exception());
     }
