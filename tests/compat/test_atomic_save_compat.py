@@ -106,3 +106,86 @@ def test_concurrent_writer_in_this_process_keeps_its_temp(tmp_path):
     assert target.read_bytes() == b"outer"
     assert sorted(os.listdir(tmp_path)) == ["t.bin"]
     assert any(n.endswith(".tmp") for n in seen)  # the outer temp survived the inner save
+
+
+# Every writer of the package goes through embedforge._atomic: killed right before its rename, each
+# leaves the target as it was, and its next save removes the leftover.
+WRITERS = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import torch
+    from embedforge import Word2Vec
+    from embedforge._atomic import atomic_path
+    from embedforge.data.vocab import Tokenizer, TokenizerConfig, Vocab
+    from embedforge.train import Trainer
+    from embedforge.vectors import KeyedVectors
+
+    def save(kind, target, version):
+        if kind == "model":
+            Word2Vec([["a", "b", "c"]] * (5 + version), vector_size=4, min_count=1, epochs=1, seed=version,
+                     workers=1).save(target)
+        elif kind == "checkpoint":
+            model = torch.nn.Linear(2, 1 + version)
+            Trainer(model, torch.nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1),
+                    progress=False).save_checkpoint(target)
+        elif kind == "vocab":
+            Vocab([f"w{i}" for i in range(version + 1)]).save(target)
+        elif kind == "tokenizer":
+            Tokenizer(TokenizerConfig(), Vocab([f"t{i}" for i in range(version + 1)])).save(target)
+        elif kind == "by-name":  # the figure, projector, HTML and CLI writers open their file by name
+            with atomic_path(target) as tmp:
+                tmp.write_text(f"version {version}", encoding="utf-8")
+        else:
+            kv = KeyedVectors(2)
+            kv.add_vectors([f"k{version}"], np.ones((1, 2), dtype=np.float32))
+            kv.save_word2vec_format(target)
+
+    kind, target, version, die = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+    if die:
+        import os, signal
+        def die_before_rename(src, dst):  # written and fsynced, not yet renamed over the target
+            os.kill(os.getpid(), signal.SIGKILL)
+        os.replace = die_before_rename
+    save(kind, target, version)
+""")
+
+_WRITER_TARGETS = {
+    "model": "m.model",
+    "checkpoint": "ckpt.pt",
+    "vocab": "vocab.json",
+    "tokenizer": "tok.json",
+    "by-name": "plot.png",
+    "vectors-gz": "v.txt.gz",
+}
+
+
+def _writer(kind, target, version, die):
+    proc = subprocess.run(
+        [sys.executable, "-c", WRITERS, kind, str(target), str(version), "1" if die else "0"],
+        timeout=180,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == (-signal.SIGKILL if die else 0), proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("kind", sorted(_WRITER_TARGETS))
+def test_every_writer_killed_before_rename_keeps_the_target_and_cleans_up_next_time(tmp_path, kind):
+    target = tmp_path / _WRITER_TARGETS[kind]
+    _writer(kind, target, 0, die=False)
+    before = target.read_bytes()
+    _writer(kind, target, 1, die=True)
+    assert target.read_bytes() == before
+    leftovers = sorted(set(os.listdir(tmp_path)) - {target.name})
+    assert len(leftovers) == 1 and leftovers[0].startswith(f".{target.name}."), leftovers
+    (tmp_path / f".{target.name}.999999.0.tmp.bak").write_bytes(b"not ours")  # another pattern: kept
+    _writer(kind, target, 2, die=False)
+    assert target.read_bytes() != before  # the new version is in place
+    assert sorted(os.listdir(tmp_path)) == sorted([target.name, f".{target.name}.999999.0.tmp.bak"])
+    assert (os.stat(target).st_mode & 0o777) == (0o666 & ~_umask())  # not mkstemp's private 0600
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -7,13 +7,21 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Sequence
+from typing import Any, Hashable, Iterable, Sequence
+
+from .._atomic import atomic_write
 
 __all__ = ["PAD", "UNK", "Vocab", "TokenizerConfig", "Tokenizer", "LabelEncoder"]
 
 PAD = "<pad>"
 UNK = "<unk>"
 _WORD_RE = re.compile(r"\w+|[^\w\s]")
+
+
+def _write_json(path: str | os.PathLike, data: Any) -> None:
+    """UTF-8 JSON, written atomically (a failed save leaves the file that was there)."""
+    blob = json.dumps(data, ensure_ascii=False).encode("utf-8")
+    atomic_write(path, lambda fh: fh.write(blob))
 
 
 class Vocab:
@@ -131,8 +139,7 @@ class Vocab:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the vocabulary as JSON."""
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(self.to_dict(), fh, ensure_ascii=False)
+        _write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocab":
@@ -229,8 +236,7 @@ class Tokenizer:
     def save(self, path: str | os.PathLike) -> None:
         """Write config and vocabulary as JSON."""
         data = {"config": self.config.__dict__, "vocab": self._need_vocab().to_dict()}
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False)
+        _write_json(path, data)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Tokenizer":

@@ -27,12 +27,13 @@ import os
 import re
 import stat
 import struct
-import threading
 import zlib
 from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, Union
 
 import numpy as np
+
+from .. import _atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from .keyed import KeyedVectors
@@ -189,106 +190,25 @@ def _extension(name: str) -> str:
     return ext.lower()
 
 
-_TEMP_SUFFIX = ".tmp"
-_live_temps: set[str] = set()  # temporary files this process is writing now (threads share a pid)
-_live_lock = threading.Lock()
-
-
-def _temp_name(directory: str, base: str, pid: int, attempt: int) -> str:
-    """The temporary file :func:`atomic_write` uses for target ``base``: ``.{base}.{pid}.{n}.tmp``."""
-    return os.path.join(directory, f".{base}.{pid}.{attempt}{_TEMP_SUFFIX}")
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (one of another user counts as alive)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-def _remove_stale_temps(directory: str, base: str) -> None:
-    """Remove temporary files a killed :func:`atomic_write` left for this target.
-
-    Only names of the exact form ``.{base}.{pid}.{n}.tmp`` (decimal pid and n) for this very target
-    are considered, and only when their writer is gone: the pid names no live process, or it is
-    this process's pid but no thread here is writing that file (a file left by an earlier process
-    that had the same pid, as happens after a container restart). Files of other targets, of other
-    patterns, of live writers and anything that is not a regular file are left alone.
-    """
-    pattern = re.compile(re.escape(f".{base}.") + r"([0-9]{1,10})\.([0-9]{1,3})" + re.escape(_TEMP_SUFFIX))
-    prefix = f".{base}."
-    try:
-        names = [n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(_TEMP_SUFFIX)]
-    except OSError:
-        return
-    own = os.getpid()
-    for name in names:
-        match = pattern.fullmatch(name)
-        if match is None:
-            continue
-        pid = int(match.group(1))
-        full = os.path.join(directory, name)
-        if pid == own:
-            with _live_lock:
-                if full in _live_temps:
-                    continue
-        elif _pid_alive(pid):
-            continue
-        try:
-            if stat.S_ISREG(os.lstat(full).st_mode):
-                os.unlink(full)
-        except OSError:
-            pass
-
-
 def atomic_write(path: PathLike, write: Callable[[IO[bytes]], None], compress: bool = True) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path`` and rename it over ``path``.
+    """Call ``write(file)`` on a temporary file beside ``path`` and rename it over ``path``
+    (:func:`embedforge._atomic.atomic_write`), compressed by the target's ``.gz``/``.bz2``/``.xz``
+    suffix unless ``compress`` is False.
 
-    If ``write`` raises, the temporary file is removed and ``path`` is left as it was. A process
-    killed mid-write (SIGKILL, power loss) cannot remove its temporary file; the next save of the
-    same target removes such leftovers (see :func:`_remove_stale_temps`).
+    If ``write`` raises, the temporary file is removed and ``path`` is left as it was; a process
+    killed mid-write leaves its temporary file, which the next save of the same target removes.
     """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    _remove_stale_temps(directory, base)
-    for attempt in range(100):
-        tmp = _temp_name(directory, base, os.getpid(), attempt)
-        with _live_lock:
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                continue
-            _live_temps.add(tmp)
-        break
-    else:  # pragma: no cover - 100 temp files of live writers
-        raise FileExistsError(f"cannot create a temporary file beside {path}")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            opener = _COMPRESSORS.get(os.path.splitext(path)[1].lower()) if compress else None
-            if opener is None:
-                write(raw)
-            else:
-                with opener(raw, "wb") as stream:
-                    write(stream)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    finally:
-        with _live_lock:
-            _live_temps.discard(tmp)
+    opener = _COMPRESSORS.get(os.path.splitext(path)[1].lower()) if compress else None
+    if opener is None:
+        _atomic.atomic_write(path, write)
+        return
+
+    def compressed(raw: IO[bytes]) -> None:
+        with opener(raw, "wb") as stream:
+            write(stream)
+
+    _atomic.atomic_write(path, compressed)
 
 
 def _check_writable_keys(keys: Sequence[str], fmt: str) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import fields
 from typing import Any
 
 import numpy as np
+
+from .._atomic import atomic_write
 
 __all__ = ["FORMAT", "save", "load", "read_params"]
 
@@ -40,16 +41,7 @@ def save(model: Any, path: str | os.PathLike) -> None:
     }
     arrays = dict(model._arrays())
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load(cls: type, path: str | os.PathLike) -> Any:
