@@ -72,7 +72,7 @@ test: develop
 
 # The fuzz targets of tests/compat/test_fuzz.py with many more cases than `make test` runs (same seed).
 fuzz: develop
-	EMBEDFORGE_FUZZ_EXAMPLES=$${EMBEDFORGE_FUZZ_EXAMPLES:-3000} $(PY) -m pytest tests/compat/test_fuzz.py -p no:cacheprovider
+	EMBEDFORGE_FUZZ_EXAMPLES=$${EMBEDFORGE_FUZZ_EXAMPLES:-3000} $(PY) -m pytest tests/compat/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
 
 bench: develop
 	@mkdir -p build

@@ -579,3 +579,15 @@ def test_op_path_reports_callbacks_and_epochs_like_the_native_path():
     assert seen == ["begin", 1, 2, "end"]
     assert words == 2 * 25_000 and examples == sum(e.examples for e in m.epoch_history) > 0
     assert m.get_latest_training_loss() == sum(e.loss for e in m.epoch_history) > 0
+
+
+@pytest.mark.parametrize("sample", [0.0, 1e-3])
+def test_no_training_example_warning_names_the_real_cause(sample):
+    sentences = [["solo"], ["alone"], ["solo"]] if sample == 0 else [["a", "b"]] * 3
+    with pytest.warns(RuntimeWarning, match="no training example") as seen:
+        embedforge.Word2Vec(sentences, vector_size=4, min_count=1, epochs=1, workers=1, sample=sample)
+    text = str(seen[0].message)
+    if sample == 0:
+        assert "fewer than 2 words" in text and "subsampling" not in text
+    else:
+        assert "subsampling (sample=0.001)" in text

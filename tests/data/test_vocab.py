@@ -35,7 +35,18 @@ def test_vocab_decode_and_errors(tmp_path):
     assert Vocab.load(path) == v
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
+    with pytest.raises(ValueError, match="is not a vocabulary file.*'itos'"):
+        Vocab.load(bad)  # a damaged file raises the loaders' ValueError; from_dict({}) a KeyError
     with pytest.raises(KeyError, match="'itos'"):
+        Vocab.from_dict({})
+    bad.write_bytes(b'{"itos": ["a", 3]}')
+    with pytest.raises(ValueError, match="must be strings"):
+        Vocab.load(bad)
+    bad.write_bytes(b'{"itos": ["a"], "counts": {"a": -1}}')
+    with pytest.raises(ValueError, match="non-negative"):
+        Vocab.load(bad)
+    bad.write_bytes(b"\xff{}")
+    with pytest.raises(ValueError, match="not UTF-8 JSON"):
         Vocab.load(bad)
 
 

@@ -24,6 +24,16 @@ def _write_json(path: str | os.PathLike, data: Any) -> None:
     atomic_write(path, lambda fh: fh.write(blob))
 
 
+def _read_json(path: str | os.PathLike, what: str) -> Any:
+    """A JSON file's contents; a file that is not UTF-8 JSON raises ValueError naming it."""
+    with open(path, "rb") as fh:
+        blob = fh.read()
+    try:
+        return json.loads(blob.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{os.fspath(path)!r} is not a {what} file (not UTF-8 JSON: {exc})") from None
+
+
 class Vocab:
     """Token <-> id mapping with ``<pad>`` = 0 and ``<unk>`` = 1, built from counts.
 
@@ -131,11 +141,21 @@ class Vocab:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Vocab":
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a malformed description raises ValueError naming the problem."""
+        if not isinstance(data, dict) or "itos" not in data:
+            raise KeyError("vocabulary JSON needs an 'itos' list of tokens")
+        if not isinstance(data["itos"], list):
+            raise ValueError("a vocabulary description's 'itos' must be a list of tokens")
+        counts = data.get("counts")
+        if counts is not None and not (
+            isinstance(counts, dict)
+            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts.values())
+        ):
+            raise ValueError("a vocabulary description's 'counts' must map tokens to non-negative integers")
         try:
-            return cls(data["itos"], data.get("counts"))
-        except KeyError:
-            raise KeyError("vocabulary JSON needs an 'itos' list of tokens") from None
+            return cls(data["itos"], counts)
+        except TypeError as exc:
+            raise ValueError(f"a vocabulary description's tokens must be strings ({exc})") from None
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the vocabulary as JSON."""
@@ -144,8 +164,10 @@ class Vocab:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocab":
         """Read a vocabulary written by :meth:`save`."""
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_dict(json.load(fh))
+        try:
+            return cls.from_dict(_read_json(path, "vocabulary"))
+        except KeyError as exc:  # a damaged file: the loaders' error class
+            raise ValueError(f"{os.fspath(path)!r} is not a vocabulary file ({exc.args[0]})") from None
 
 
 @dataclass(frozen=True)
@@ -158,9 +180,17 @@ class TokenizerConfig:
     max_size: int | None = None
 
     def __post_init__(self) -> None:
-        """Validate the level."""
+        """Validate every field (a config read from a file is checked the same way)."""
         if self.level not in ("char", "word"):
             raise ValueError(f"level must be 'char' or 'word', got {self.level!r}")
+        if not isinstance(self.lower, bool):
+            raise TypeError(f"lower must be a bool, got {self.lower!r}")
+        if not isinstance(self.min_freq, int) or isinstance(self.min_freq, bool) or self.min_freq < 1:
+            raise ValueError(f"min_freq must be an int >= 1, got {self.min_freq!r}")
+        if self.max_size is not None and (
+            not isinstance(self.max_size, int) or isinstance(self.max_size, bool) or self.max_size < 0
+        ):
+            raise ValueError(f"max_size must be None or an int >= 0, got {self.max_size!r}")
 
 
 class Tokenizer:
@@ -241,9 +271,17 @@ class Tokenizer:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Tokenizer":
         """Read a tokenizer written by :meth:`save`."""
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-        return cls(TokenizerConfig(**data["config"]), Vocab.from_dict(data["vocab"]))
+        data = _read_json(path, "tokenizer")
+        if not isinstance(data, dict) or not isinstance(data.get("config"), dict) or "vocab" not in data:
+            raise ValueError(f"{os.fspath(path)!r} is not a tokenizer file (needs 'config' and 'vocab')")
+        try:
+            config = TokenizerConfig(**data["config"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{os.fspath(path)!r} has a damaged tokenizer config ({exc})") from None
+        try:
+            return cls(config, Vocab.from_dict(data["vocab"]))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{os.fspath(path)!r}: {exc}") from None
 
 
 class LabelEncoder:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import fields
 from typing import Any
 
@@ -55,7 +56,18 @@ def load(cls: type, path: str | os.PathLike) -> Any:
             data = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+    # a damaged zip can also claim encryption or another compression (NotImplementedError,
+    # RuntimeError) or hold a corrupt deflate stream (zlib.error)
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        zipfile.BadZipFile,
+        NotImplementedError,
+        RuntimeError,
+        zlib.error,
+    ) as exc:
         raise ValueError(f"{path!r} is not a readable embedforge model file ({exc})") from None
     if "meta" not in data:
         raise ValueError(f"{path!r} is not an embedforge model file (no metadata)")

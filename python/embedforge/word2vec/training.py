@@ -217,10 +217,14 @@ def run_epochs(model: Any, engine: Any, epochs: int, callbacks: Sequence[Any]) -
             model.running_training_loss += float(stats["loss"])
             if stats["examples"] == 0 and stats["words"] > 0 and not warned_empty:
                 warned_empty = True
+                cause = (
+                    f"subsampling (sample={model.sample}) drops most words of a corpus this small; set sample=0"
+                    if model.sample > 0
+                    else "every sentence holds fewer than 2 words of the vocabulary"
+                )
                 warnings.warn(
                     f"epoch {epoch}: {stats['words']} words but no training example (no word kept a context "
-                    f"word): subsampling (sample={model.sample}) drops most words of a corpus this small; "
-                    "set sample=0",
+                    f"word): {cause}",
                     RuntimeWarning,
                     stacklevel=3,
                 )
