@@ -163,3 +163,22 @@ def test_wv_counts_match_gensim(cls, ref):
     assert sorted(ours.wv.index_to_key) == sorted(theirs.wv.index_to_key)
     for word in theirs.wv.index_to_key:
         assert int(ours.wv.get_vecattr(word, "count")) == theirs.wv.get_vecattr(word, "count")
+
+
+@pytest.mark.parametrize("kind", ["Word2Vec", "FastText"])
+def test_initial_input_rows_have_gensims_range(kind):
+    # gensim 4 (and fastText) start input rows uniform in [-1, 1) / vector_size; word2vec.c's half
+    # as wide range gave measurably worse vectors (issue 16, §3). Output rows start at zero in both.
+    rng = np.random.default_rng()
+    corpus = [[f"w{i}" for i in rng.integers(0, 400, 12)] for _ in range(300)]
+    D = 32
+    ours = getattr(embedforge, kind)(vector_size=D, min_count=1, workers=1, progress=False, seed=int(rng.integers(99)))
+    ours.build_vocab(corpus)
+    theirs = getattr(gensim_models, kind)(vector_size=D, min_count=1, workers=1, seed=int(rng.integers(99)))
+    theirs.build_vocab(corpus)
+    mine = ours._in.astype(np.float64) * D
+    ref = (theirs.wv.vectors_vocab if kind == "FastText" else theirs.wv.vectors).astype(np.float64) * D
+    for x in (mine, ref):
+        assert -1.0 <= x.min() < -0.98 and 0.98 < x.max() < 1.0
+        assert abs(x.mean()) < 0.02 and abs(x.std() - 3**-0.5) < 0.01  # uniform in [-1, 1)
+    assert not ours.syn1neg.any() and not theirs.syn1neg.any()
