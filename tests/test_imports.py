@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 
 def _run(code: str) -> str:
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=240)
@@ -64,6 +66,24 @@ def test_ops_are_registered_at_import_when_torch_came_first():
         import embedforge
         w = torch.randn(5, 2)
         out = torch.ops.embedforge.embedding_bag(w, torch.tensor([[0, 4]]), None, 0, None, -1, False, False)[0]
+        print(torch.allclose(out, w[0] + w[4]))
+    """)
+    assert out.strip() == "True"
+
+
+@pytest.mark.parametrize("first", ["import torch", "import torch.nn.functional", "from torch import nn"])
+def test_ops_are_registered_when_torch_comes_after_embedforge(first):
+    # Sorted imports put embedforge before torch: the operators must be there all the same.
+    out = _run(f"""
+        import sys
+        import embedforge
+        assert "torch" not in sys.modules
+        {first}
+        import torch
+        w = torch.randn(5, 2)
+        out = torch.ops.embedforge.embedding_bag(w, torch.tensor([[0, 4]]), None, 0, None, -1, False, False)[0]
+        assert type(torch.__spec__.loader).__module__ != "embedforge", torch.__spec__.loader
+        assert not any(type(f).__module__ == "embedforge" for f in sys.meta_path)  # the hook is gone
         print(torch.allclose(out, w[0] + w[4]))
     """)
     assert out.strip() == "True"

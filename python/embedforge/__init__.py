@@ -7,8 +7,9 @@ Importing embedforge does not import torch unless torch is already loaded: word 
 (`Word2Vec`, `FastText`, `KeyedVectors`, `vectors`) run on numpy and a torch-free native module,
 so training and querying them costs no torch import (about 220 MB and a few seconds). The torch
 parts (`ops`, `nn`, `optim`, `models`, `train`, `data`, `viz`, `build_info`) load on first use;
-when torch was imported before embedforge, the operators (`torch.ops.embedforge.*`) are
-registered right away, as they are whenever any torch part is touched.
+the operators (`torch.ops.embedforge.*`) are registered as soon as torch is loaded, whether torch
+came before embedforge, after it (a hook registers them once torch's own import has finished), or
+through any torch part.
 """
 
 from __future__ import annotations
@@ -71,5 +72,57 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
+class _RegisterOpsAfterTorch:
+    """A one-shot import hook: when torch is first imported (after embedforge, as sorted imports
+    put them), register torch.ops.embedforge.* right after torch's own module has run, so that
+    ``import embedforge; import torch; torch.ops.embedforge.embedding_bag(...)`` works. Everything
+    but ``exec_module`` is torch's own loader."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "torch":
+            return None
+        _remove_hook()
+        import importlib.util
+
+        spec = importlib.util.find_spec("torch")
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = _ChainLoader(spec.loader)
+        return spec
+
+
+class _ChainLoader:
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._inner.exec_module(module)
+        module.__loader__ = module.__spec__.loader = self._inner  # torch's own loader from here on
+        try:
+            _load("ops")
+        except Exception as exc:  # torch itself works; the operators say why they do not
+            import warnings
+
+            warnings.warn(f"embedforge could not register torch.ops.embedforge.*: {exc}", RuntimeWarning, stacklevel=2)
+
+
+_HOOK = _RegisterOpsAfterTorch()
+
+
+def _remove_hook() -> None:
+    try:
+        sys.meta_path.remove(_HOOK)
+    except ValueError:
+        pass
+
+
 if "torch" in sys.modules:  # torch is paid for already: register torch.ops.embedforge.* now
     from . import ops  # noqa: E402,F401
+else:
+    sys.meta_path.insert(0, _HOOK)

@@ -182,3 +182,32 @@ def test_initial_input_rows_have_gensims_range(kind):
         assert -1.0 <= x.min() < -0.98 and 0.98 < x.max() < 1.0
         assert abs(x.mean()) < 0.02 and abs(x.std() - 3**-0.5) < 0.01  # uniform in [-1, 1)
     assert not ours.syn1neg.any() and not theirs.syn1neg.any()
+
+
+@pytest.mark.parametrize("cbow_mean", [1, 0])
+def test_deterministic_cbow_equals_gensim_step_for_step(cbow_mean):
+    # Everything random switched off (hierarchical softmax, no subsampling, full windows, a
+    # constant learning rate, one worker) and counts 6 * 2**i (a Huffman tree without ties, so both
+    # build the same tree): from gensim's initial vectors our CBOW must give gensim's vectors.
+    # cbow_mean=0 divides the error over the summed context rows as gensim does.
+    rng = np.random.default_rng()
+    V = int(rng.integers(4, 8))
+    toks = np.array([f"w{i}" for i in range(V) for _ in range(6 * 2**i)])
+    rng.shuffle(toks)
+    n = int(rng.integers(5, 10))
+    sents = [list(toks[k : k + n]) for k in range(0, len(toks), n)]
+    kw = dict(
+        vector_size=8, window=2, min_count=1, sample=0, sg=0, hs=1, negative=0, alpha=0.05, min_alpha=0.05,
+        epochs=2, seed=int(rng.integers(99)), workers=1, shrink_windows=False, batch_words=n, cbow_mean=cbow_mean,
+    )  # fmt: skip
+    theirs = gensim_models.Word2Vec(**kw)
+    theirs.build_vocab(sents)
+    ours = embedforge.Word2Vec(progress=False, **kw)
+    ours.build_vocab(sents)
+    assert ours.index_to_key == theirs.wv.index_to_key
+    ours._in[:] = theirs.wv.vectors
+    start = theirs.wv.vectors.copy()
+    theirs.train(sents, total_examples=len(sents), epochs=2)
+    ours.train(sents)
+    assert np.abs(theirs.wv.vectors - start).max() > 1e-3  # training moved them (100x the tolerance)
+    np.testing.assert_allclose(ours.wv.vectors, theirs.wv.vectors, rtol=1e-4, atol=1e-5)

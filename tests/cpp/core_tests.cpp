@@ -780,9 +780,10 @@ static void test_corpus_reader(std::mt19937& rng) {
 // in turn, g_ij = lr * (label_j - sigmoid(h_i . o_j)), every input gradient gains g_ij o_j (its
 // value before this j), then o_j += sum_i g_ij h_i. An output row may repeat (it then sees its own
 // earlier update). With gensim's rule (Word2Vec) the sigmoid is gensim's 1000-entry table and a
-// saturated dot (|x| >= 6) changes nothing.
+// saturated dot (|x| >= 6) changes nothing. The table's index scale is gensim's (and word2vec.c's)
+// integer 1000 / 6 / 2 = 83, as gensim's generated C has it.
 static double ref_sigmoid_table(double x) {
-  int k = static_cast<int>((x + 6.0) * (1000.0 / 12.0));
+  int k = static_cast<int>((x + 6.0) * 83.0);
   if (k > 999) k = 999;
   return 1.0 / (1.0 + std::exp(-((2.0 * k / 1000.0 - 1.0) * 6.0)));
 }

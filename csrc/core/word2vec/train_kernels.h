@@ -81,8 +81,12 @@ inline const SigmoidTable kSigmoid;
 inline float scaled_error(float x, float label, float lr, bool gensim_rule) {
   if (!gensim_rule) return lr * (label - sigmoid(x));
   if (x >= kMaxExp || x <= -kMaxExp) return 0.f;
-  // Just below 6 the float product rounds up to kSigmoidTable: the last entry, not one past it.
-  const int k = static_cast<int>((x + kMaxExp) * (kSigmoidTable / kMaxExp / 2));
+  // The index scale is word2vec.c's and gensim's EXP_TABLE_SIZE / MAX_EXP / 2 in integer
+  // arithmetic, 1000 / 6 / 2 = 83 (not 83.3): indices stop at 995 and each lookup reads the
+  // sigmoid of about 0.996 x - 0.03. Taken as they have it, so that a deterministic CBOW run
+  // equals gensim's to float rounding (tests/compat/test_word2vec_compat.py); quality on
+  // make_corpus.sh's corpus did not move (3 seeds, sg-ns and cbow-ns).
+  const int k = static_cast<int>((x + kMaxExp) * static_cast<float>(kSigmoidTable / 6 / 2));
   return lr * (label - kSigmoid.v[k < kSigmoidTable ? k : kSigmoidTable - 1]);
 }
 
@@ -243,6 +247,12 @@ void train_sentence(const Model& m, WorkerState& ws, float lr) {
       if (n_hs)
         ws.loss += block_update(D, 1, ws.h.data(), n_hs, ws.outs.data() + n_neg, ws.labels.data() + n_neg, lr,
                                 ws.grad_in.data(), ws.g.data(), want_loss, gensim_rule);
+      if (!m.cfg.cbow_mean) {
+        // gensim's rule for the summed window (cbow_mean=0): the error is divided over the B
+        // context rows; with the mean each row takes the whole error (word2vec.c, gensim, fastText).
+        const float inv = 1.0f / static_cast<float>(B);
+        for (int64_t d = 0; d < D; ++d) ws.grad_in[d] *= inv;
+      }
       for (int i = 0; i < B; ++i) apply_input(m, ws.ctx[i], ws.grad_in.data());
       ws.examples += 1;
     }
