@@ -105,3 +105,12 @@ def test_fasttext_bad_arguments():
         embedforge.FastText(CORPUS, min_n=5, max_n=3, **KW)
     with pytest.raises(TypeError, match="bucket must be an int"):
         embedforge.FastText(CORPUS, **dict(KW, bucket="many"))
+
+
+def test_fasttext_merges_more_often_by_default_than_word2vec():
+    # distributed=True: FastText's measured default (params.py), Word2Vec's unchanged; explicit wins.
+    from embedforge.word2vec.params import DEFAULT_SYNC_WORDS, FASTTEXT_SYNC_WORDS
+
+    assert embedforge.FastText(**KW).params.sync_words == FASTTEXT_SYNC_WORDS < DEFAULT_SYNC_WORDS
+    assert embedforge.Word2Vec(**{k: v for k, v in KW.items() if k != "bucket"}).params.sync_words == DEFAULT_SYNC_WORDS
+    assert embedforge.FastText(sync_words=7, **KW).params.sync_words == 7

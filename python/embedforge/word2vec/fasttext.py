@@ -9,7 +9,7 @@ import numpy as np
 from ..vectors import KeyedVectors
 from ..vectors.keyed import _check_lockf, _unlocked
 from .model import Word2Vec, param_property
-from .params import FastTextParams, native
+from .params import FASTTEXT_SYNC_WORDS, FastTextParams, native
 
 __all__ = ["FastText", "FastTextKeyedVectors"]
 
@@ -119,6 +119,7 @@ class FastText(Word2Vec):
                 f"word_ngrams={word_ngrams!r}: only word unigrams (word_ngrams=1, the default) are supported, as in gensim"
             )
         self.word_ngrams = 1
+        kwargs.setdefault("sync_words", FASTTEXT_SYNC_WORDS)  # distributed=True: see params.py
         self.ngram_buckets = np.zeros(0, dtype=np.int64)
         self._sub = (None, None)
         super().__init__(

@@ -16,6 +16,10 @@ _INT32_MAX = 2**31 - 1
 # one process on bench/make_corpus.sh's corpus at 0.89x its speed (1M: 0.96x, analogy 0.02 lower;
 # 250k: 0.75x); one merge of word2vec's 30 MB of tables took ~30-40 ms (bench/distributed_word2vec.py).
 DEFAULT_SYNC_WORDS = 500_000
+# FastText's default: its subword rows drift apart faster between merges. On the same corpus, 2 ranks,
+# 3 seeds (2026-12-03): at 500k analogy/WordSim were 0.018/0.023 below one process (0.78x its speed),
+# at 125k 0.004/0.0035 below (0.63x), inside the 0.01 that keeps single-process quality.
+FASTTEXT_SYNC_WORDS = 125_000
 _INT64_MAX = 2**63 - 1
 # The native trainer's field widths: a value past them would surface as a pybind11 cast error.
 _INT_MAXIMUM = {
