@@ -391,3 +391,70 @@ def test_train_nproc_failure_is_one_error_line_and_no_output(tmp_path: Path, cap
     assert code != 0 and "embedforge train: error:" in err and "min_count" in err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+_INTERRUPTIBLE = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background shell may have ignored it
+from embedforge.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _children(pid: int) -> set[int]:
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out |= {int(c) for c in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return out
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie is dead
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from Linux's /proc")
+def test_ctrl_c_on_the_nproc_launcher_stops_every_rank(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    corpus = tmp_path / "big.txt"
+    rng = np.random.default_rng()
+    words = np.array([f"w{i}" for i in range(500)])
+    corpus.write_text("\n".join(" ".join(rng.choice(words, 12)) for _ in range(20_000)) + "\n")
+    out = tmp_path / "v.txt"
+    argv = ["train", str(corpus), "-o", str(out), "--epochs", "1000", "--min-count", "1", "--nproc", "2"]
+    argv += ["--no-progress", "--timeout", "60"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPTIBLE, *argv],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        deadline = time.monotonic() + 120
+        ranks: set[int] = set()
+        while time.monotonic() < deadline and proc.poll() is None:
+            ranks |= _children(proc.pid)
+            if len(ranks) >= 2:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None and len(ranks) >= 2, "the ranks never started"
+        time.sleep(2.0)  # training
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert not out.exists()
+    time.sleep(0.5)
+    assert all(_gone(p) for p in ranks), [p for p in ranks if not _gone(p)]
