@@ -71,7 +71,15 @@ def test_ops_are_registered_at_import_when_torch_came_first():
     assert out.strip() == "True"
 
 
-@pytest.mark.parametrize("first", ["import torch", "import torch.nn.functional", "from torch import nn"])
+@pytest.mark.parametrize(
+    "first",
+    [
+        "import torch",
+        "import torch.nn.functional",
+        "from torch import nn",
+        "import importlib.util; assert importlib.util.find_spec('torch') is not None; import torch",
+    ],
+)
 def test_ops_are_registered_when_torch_comes_after_embedforge(first):
     # Sorted imports put embedforge before torch: the operators must be there all the same.
     out = _run(f"""

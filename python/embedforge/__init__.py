@@ -78,13 +78,20 @@ class _RegisterOpsAfterTorch:
     ``import embedforge; import torch; torch.ops.embedforge.embedding_bag(...)`` works. Everything
     but ``exec_module`` is torch's own loader."""
 
+    _busy = False
+
     def find_spec(self, name, path=None, target=None):
-        if name != "torch":
+        # Stays installed until torch is really imported: a mere find_spec("torch") availability
+        # check (common in libraries) gets a wrapped spec too and leaves the hook in place.
+        if name != "torch" or self._busy:
             return None
-        _remove_hook()
         import importlib.util
 
-        spec = importlib.util.find_spec("torch")
+        self._busy = True  # the lookup below walks sys.meta_path, this finder included
+        try:
+            spec = importlib.util.find_spec("torch")
+        finally:
+            self._busy = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         spec.loader = _ChainLoader(spec.loader)
@@ -102,6 +109,7 @@ class _ChainLoader:
         return self._inner.create_module(spec)
 
     def exec_module(self, module) -> None:
+        _remove_hook()
         self._inner.exec_module(module)
         module.__loader__ = module.__spec__.loader = self._inner  # torch's own loader from here on
         try:
