@@ -19,7 +19,7 @@ from typing import Dict
 import torch
 import torch.distributed as dist
 
-from ..vectors.formats import atomic_write
+from .._atomic import atomic_write  # written beside the target, fsynced, renamed over it
 from .comm import guarded
 from .sharded import ShardedEmbeddingBagCollection, _describe_config, _replicated
 
@@ -27,11 +27,6 @@ __all__ = ["save", "load", "MANIFEST"]
 
 MANIFEST = "manifest.json"
 _FORMAT = 1
-
-
-def _atomic(path: str, write) -> None:
-    """Written beside ``path`` and renamed over it, fsynced (the vectors' writer, uncompressed)."""
-    atomic_write(path, write, compress=False)
 
 
 def save(sharded: ShardedEmbeddingBagCollection, directory: str) -> None:
@@ -53,7 +48,7 @@ def save(sharded: ShardedEmbeddingBagCollection, directory: str) -> None:
             "state": dict(st.state()) if st is not None else {},
             "extra": st.get_extra_state() if st is not None else None,
         }
-    _atomic(
+    atomic_write(
         os.path.join(directory, name),
         lambda f: torch.save({"format": _FORMAT, "rank": rank, "world_size": world, "tables": tables}, f),
     )
@@ -68,7 +63,7 @@ def save(sharded: ShardedEmbeddingBagCollection, directory: str) -> None:
             "tables": [_describe_config(c, sharded.dtype) for c in sharded.configs],
             "plan": sharded.plan.describe()["tables"],
         }
-        _atomic(os.path.join(directory, MANIFEST), lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+        atomic_write(os.path.join(directory, MANIFEST), lambda f: f.write(json.dumps(manifest, indent=1).encode()))
         for f in (old or {}).get("files", []):
             if f not in files and os.path.exists(os.path.join(directory, f)):
                 os.unlink(os.path.join(directory, f))
