@@ -6,6 +6,7 @@ Examples per target: EMBEDFORGE_FUZZ_EXAMPLES (default 40, fixed seed, so `make 
 and reproducible); `make fuzz` runs many more.
 """
 
+import importlib
 import os
 
 import embedforge.ops  # noqa: F401  (registers torch.ops.embedforge)
@@ -291,6 +292,56 @@ def test_fuzz_backward_ops(V, D, gD, B, gB, which, mode, huge, r):
     event("accepted")
     assert gB == B
     assert not huge or which != "dense" or gD == 0  # a dense [2**61, D > 0] gradient never fits
+
+
+@seed(14)
+@FUZZ
+@given(
+    V=st.integers(0, 6),
+    D=st.integers(0, 4),
+    shape=st.lists(st.integers(0, 3), max_size=3),
+    ids_lo=st.sampled_from([0] * 4 + [-1, -7]),
+    ids_hi=st.integers(0, 8),
+    pad=st.sampled_from([None] * 4 + [0, 2, -1, 5, 9, 1.0]),
+    dtype=st.sampled_from([torch.float32, torch.float16, torch.float64, torch.int64]),
+    id_dtype=st.sampled_from([torch.int64, torch.int32, torch.float32]),
+    grad=st.booleans(),
+    sparse=st.booleans(),
+    native_gather=st.booleans(),
+    r=st.randoms(),
+)
+def test_fuzz_embedding_lookup(V, D, shape, ids_lo, ids_hi, pad, dtype, id_dtype, grad, sparse, native_gather, r):
+    """The Python lookup (its CPU fast paths on both sides of the gather-size rule) against torch."""
+    eb = importlib.import_module("embedforge.ops.embedding_bag")
+    g = torch.Generator().manual_seed(r.randint(0, 2**31))
+    w = torch.randn(V, D, generator=g, dtype=torch.float64).to(dtype)
+    if grad and dtype.is_floating_point:
+        w.requires_grad_(True)
+    ids = torch.randint(ids_lo, ids_hi + 1, shape, generator=g).to(id_dtype)
+    old = eb._TORCH_GATHER_MAX
+    eb._TORCH_GATHER_MAX = 0 if native_gather else old
+    try:
+        out = eb.embedding(w, ids, padding_idx=pad, sparse=sparse)
+        if w.requires_grad:
+            gout = torch.randn(out.shape, generator=g, dtype=torch.float64).to(dtype)
+            out.backward(gout)
+    except OP_ERRORS as exc:
+        event(f"refused: {type(exc).__name__}")
+        return
+    finally:
+        eb._TORCH_GATHER_MAX = old
+    event("accepted")
+    assert dtype.is_floating_point and id_dtype in (torch.int64, torch.int32)
+    assert ((ids >= 0) & (ids < V)).all() and (pad is None or (type(pad) is int and -V <= pad < V))
+    ref_w = w.detach().clone().requires_grad_(w.requires_grad)
+    # (1-D ids for torch: its sparse backward with padding fails on 0-d ids)
+    ref = torch.nn.functional.embedding(ids.long().reshape(-1), ref_w, padding_idx=pad, sparse=sparse)
+    torch.testing.assert_close(out.detach(), ref.detach().reshape(out.shape), rtol=0, atol=0)
+    if w.requires_grad:
+        ref.backward(gout.reshape(ref.shape))
+        assert w.grad.is_sparse == sparse
+        tol = 1e-5 if dtype != torch.float16 else 3e-3
+        torch.testing.assert_close(w.grad.to_dense(), ref_w.grad.to_dense(), rtol=tol, atol=tol)
 
 
 @seed(14)

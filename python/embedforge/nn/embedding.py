@@ -259,7 +259,7 @@ class Embedding(torch.nn.Embedding):
 
     def forward(self, input: Tensor) -> Tensor:
         """Looks up every id: [*] → [*, D]."""
-        return embedding(self.weight, input, padding_idx=self.padding_idx, sparse=self.sparse)
+        return embedding(self.weight, input, self.padding_idx, self.sparse)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"

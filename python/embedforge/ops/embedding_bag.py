@@ -553,21 +553,133 @@ def embedding_bag(
     return _run(weight, indices, offsets, MODES[mode], per_sample_weights, pad, include_last_offset, sparse, pad)
 
 
+# ---- plain lookups ------------------------------------------------------------------------------
+# A lookup (bags of one id) has nothing to pool or fuse in its forward: it is a gather, and for
+# small inputs the call's fixed cost decides. torch's own gather (torch.embedding, a C++ op) costs
+# about 3 us at 64 ids where ours, through the boxed stable-ABI op, costs 6-8 us, and it stays the
+# faster of the two up to about 2^20 gathered elements (ids x dim; measured at 1 and 2 threads,
+# V 1e3..1e6, D 16..256). Past that, our kernel is level or faster (3x at 131k ids into 1M x 16).
+# The backward (the one-hot-free gradient) is ours at every size.
+_TORCH_GATHER_MAX = 1 << 20
+
+
+def _torch_gather(weight, indices):
+    try:
+        return torch.embedding(weight, indices)
+    except (IndexError, RuntimeError):
+        _check_ids(indices, weight.shape[0])  # raises the native path's message for bad ids
+        raise
+
+
+def _native_gather(weight, indices):
+    """weight[indices] -> indices.shape + (D,) on our kernel, below autograd."""
+    try:
+        with _below_autograd():
+            out = _ops_bag(weight, indices.reshape(-1, 1), None, 0, None, -1, False, False)[0]
+    except RuntimeError as exc:
+        err = translated_error(exc)
+        if err is exc:
+            raise
+        raise err from None
+    return out.view(*indices.shape, weight.shape[1])
+
+
+_NO_MAX_ROWS = torch.empty((0, 0), dtype=torch.int64)
+
+
+class _Lookup(torch.autograd.Function):
+    """Grad-mode CPU lookup: the faster gather forward, the registered formula's backward.
+
+    ``forward(weight, indices, meta)``, meta = (num_rows, padding_idx, sparse, torch_gather): the
+    fewest arguments and context fields, as each costs per call; the backward hands ``_backward``
+    a view of the context in its layout."""
+
+    @staticmethod
+    def forward(ctx, weight, indices, meta):
+        ctx.save_for_backward(indices)
+        ctx.meta = meta
+        return _torch_gather(weight, indices) if meta[3] else _native_gather(weight, indices)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        lctx = _LookupCtx(ctx)
+        flat_grad = grad_out.reshape(lctx.saved_tensors[0].shape[0], grad_out.shape[-1])
+        grad_weight = _backward(lctx, flat_grad, None)[0]
+        return grad_weight, None, None
+
+
+class _LookupCtx:
+    """A _Lookup context as ``_backward`` reads a _PlainEmbeddingBag one: bags of one id (ids
+    [N, 1]), sum, no per-sample weights, no max rows."""
+
+    mode, include_last_offset, psw_shape, psw_dtype = 0, False, None, None
+
+    def __init__(self, ctx):
+        (ids,) = ctx.saved_tensors
+        self.saved_tensors = (ids.reshape(-1, 1), None, None, _NO_MAX_ROWS, None)
+        self.num_rows, self.padding_idx, self.sparse, _ = ctx.meta
+        self.needs_input_grad = ctx.needs_input_grad
+
+
+# Function.apply's Python layer binds default arguments (not needed: forward(ctx, ...) style),
+# and unwraps dead torch.func wrappers only when no transform is active; with the checks below
+# (no transform active, neither tensor a functorch wrapper) the C++ apply is called directly,
+# about 3 us less per call.
+_lookup_apply = super(torch.autograd.Function, _Lookup).apply
+_is_functorch_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+
+
 def embedding(
     weight: torch.Tensor, indices: torch.Tensor, padding_idx: Optional[int] = None, sparse: bool = False
 ) -> torch.Tensor:
     """Plain lookup ``weight[indices]`` for ids of any shape → ``indices.shape + (D,)``.
 
     As ``torch.nn.functional.embedding``: the padding row is returned as stored but receives no
-    gradient. Runs on the embedding-bag kernels with bags of one id.
+    gradient. The gradient is embedforge's (reduced once per touched row, deterministic); the
+    forward gather is torch's or ours, whichever is faster for the input's size.
     """
     if not isinstance(indices, torch.Tensor):
         raise TypeError("indices must be a tensor")
+    # Fast paths for CPU tables: every check of the generic path, in the fewest steps (each one
+    # costs 30-100 ns, against a 3 us gather at 64 ids).
+    if (
+        isinstance(weight, torch.Tensor)
+        and weight.is_cpu
+        and indices.is_cpu
+        and weight.dtype in _TABLE_DTYPES
+        and indices.dtype in _ID_DTYPES
+        and not _is_compiling()
+    ):
+        shape = weight.shape
+        if len(shape) == 2:
+            num_rows, dim = shape
+            if padding_idx is None:
+                pad = -1
+            elif type(padding_idx) is int and 0 <= padding_idx < num_rows:
+                pad = padding_idx
+            else:  # negative (normalised) or invalid (refused) below
+                pad = None
+            if pad is None:
+                pass
+            elif not (weight.requires_grad and _grad_enabled()):
+                if indices.numel() * dim <= _TORCH_GATHER_MAX:
+                    # torch's op: forward-mode AD and torch.func transforms go through its own rules.
+                    return _torch_gather(weight, indices)
+            elif not (
+                _is_functorch_wrapped is None
+                or _dual_or_transformed(weight, None)
+                or _is_functorch_wrapped(weight)
+                or _is_functorch_wrapped(indices)
+            ):
+                meta = (num_rows, pad, sparse, indices.numel() * dim <= _TORCH_GATHER_MAX)
+                return _lookup_apply(weight, indices, meta)
     flat = indices.reshape(-1, 1)
     pad = _check_inputs(weight, flat, None, "sum", None, padding_idx)
     if weight.dtype in _FALLBACK_DTYPES:
         _check_ids(flat, weight.shape[0])
-        return torch.nn.functional.embedding(indices, weight, padding_idx=None if pad < 0 else pad, sparse=sparse)
+        # 1-D ids: torch's sparse backward with a padding index fails on 0-d ids
+        out = torch.nn.functional.embedding(flat.view(-1), weight, padding_idx=None if pad < 0 else pad, sparse=sparse)
+        return out.view(*indices.shape, weight.shape[1])
     # Bags of one id with no padding in the forward (the stored row comes back); the backward
     # skips the padding index, so that row gets no gradient.
     out = _run(weight, flat, None, 0, None, -1, False, sparse, pad)
