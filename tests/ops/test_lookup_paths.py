@@ -156,6 +156,14 @@ def test_module_paths_and_negative_padding_index(gather):
     w = theirs.weight.detach().clone().requires_grad_(True)
     (eb.embedding(w, ids, padding_idx=-2) * g).sum().backward()
     torch.testing.assert_close(w.grad, theirs.weight.grad)
+    # -1 is the last row (as in torch), not "no padding"
+    ids[1] = 19
+    w.grad = None
+    (eb.embedding(w, ids, padding_idx=-1) * g).sum().backward()
+    ref = theirs.weight.detach().clone().requires_grad_(True)
+    (torch.nn.functional.embedding(ids, ref, padding_idx=-1) * g).sum().backward()
+    torch.testing.assert_close(w.grad, ref.grad)
+    assert w.grad[19].abs().sum() == 0
 
 
 def test_threshold_splits_small_and_large_lookups():

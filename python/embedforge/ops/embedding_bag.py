@@ -653,26 +653,26 @@ def embedding(
         shape = weight.shape
         if len(shape) == 2:
             num_rows, dim = shape
+            # A negative padding_idx (normalised) or an invalid one (refused) takes the generic path.
             if padding_idx is None:
                 pad = -1
             elif type(padding_idx) is int and 0 <= padding_idx < num_rows:
                 pad = padding_idx
-            else:  # negative (normalised) or invalid (refused) below
+            else:
                 pad = None
-            if pad is None:
-                pass
-            elif not (weight.requires_grad and _grad_enabled()):
-                if indices.numel() * dim <= _TORCH_GATHER_MAX:
-                    # torch's op: forward-mode AD and torch.func transforms go through its own rules.
-                    return _torch_gather(weight, indices)
-            elif not (
-                _is_functorch_wrapped is None
-                or _dual_or_transformed(weight, None)
-                or _is_functorch_wrapped(weight)
-                or _is_functorch_wrapped(indices)
-            ):
-                meta = (num_rows, pad, sparse, indices.numel() * dim <= _TORCH_GATHER_MAX)
-                return _lookup_apply(weight, indices, meta)
+            if pad is not None:
+                if not (weight.requires_grad and _grad_enabled()):
+                    if indices.numel() * dim <= _TORCH_GATHER_MAX:
+                        # torch's op: forward-mode AD and torch.func transforms go through its own rules.
+                        return _torch_gather(weight, indices)
+                elif not (
+                    _is_functorch_wrapped is None
+                    or _dual_or_transformed(weight, None)
+                    or _is_functorch_wrapped(weight)
+                    or _is_functorch_wrapped(indices)
+                ):
+                    meta = (num_rows, pad, sparse, indices.numel() * dim <= _TORCH_GATHER_MAX)
+                    return _lookup_apply(weight, indices, meta)
     flat = indices.reshape(-1, 1)
     pad = _check_inputs(weight, flat, None, "sum", None, padding_idx)
     if weight.dtype in _FALLBACK_DTYPES:
