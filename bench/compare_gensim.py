@@ -10,8 +10,8 @@ is that run's alone. words/s = corpus tokens per pass x epochs / training wall s
 scan excluded, same count for both); CPU s is the process CPU time while training (a fairer figure
 when the machine is shared). Quality uses gensim's evaluators on both models' vectors:
 analogy accuracy on questions-words.txt (restrict_vocab=30000), Spearman rho on wordsim353.tsv
-and simlex999.txt from gensim's test data. Repeat r uses seed 1 + r for both libraries (so
---repeats 3 is three seeds); the table shows medians over repeats and, for the quality columns, the
+and simlex999.txt from gensim's test data. Repeat r uses seed F + r for both libraries (F is
+--first-seed, default 1; so --repeats 3 is three seeds); the table shows medians over repeats and, for the quality columns, the
 spread (min-max) over seeds, and each embedforge row's quality minus gensim's (medians).
 
 Read the multi-thread quality columns knowing one gensim quirk: in corpus_file mode each of its W
@@ -106,6 +106,7 @@ def main() -> None:
     ap.add_argument("corpus")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--first-seed", type=int, default=1, help="repeat r uses seed FIRST_SEED + r (default 1)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--impls", nargs="+", default=["gensim", "embedforge"], choices=["gensim", "embedforge"])
@@ -137,7 +138,7 @@ def main() -> None:
                         impl,
                         config,
                         str(threads),
-                        str(1 + rep),
+                        str(args.first_seed + rep),
                         out,
                     ]
                     subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONWARNINGS="ignore"))
@@ -146,7 +147,7 @@ def main() -> None:
                     os.unlink(out)
                     runs.append(r)
                     print(
-                        f"  {config:8s} {threads}t {impl:10s} seed {1 + rep}: {r['seconds']:7.2f}s "
+                        f"  {config:8s} {threads}t {impl:10s} seed {args.first_seed + rep}: {r['seconds']:7.2f}s "
                         f"{r['words_per_s'] / 1e3:8.0f}k w/s  cpu {r['cpu']:7.1f}s  rss {r['rss_mb']:6.0f} MB  analogy {r['analogy']:.4f}  "
                         f"ws353 {r['ws353']:.4f}  simlex {r['simlex']:.4f}",
                         flush=True,
