@@ -11,7 +11,7 @@ from typing import Optional
 import torch
 import torch.autograd.forward_ad as _fwad
 
-from .._native import translated_error
+from .._native import translate_errors, translated_error
 from ._fake_checks import check_same_device
 
 __all__ = ["embedding_bag", "embedding", "MODES"]
@@ -573,14 +573,8 @@ def _torch_gather(weight, indices):
 
 def _native_gather(weight, indices):
     """weight[indices] -> indices.shape + (D,) on our kernel, below autograd."""
-    try:
-        with _below_autograd():
-            out = _ops_bag(weight, indices.reshape(-1, 1), None, 0, None, -1, False, False)[0]
-    except RuntimeError as exc:
-        err = translated_error(exc)
-        if err is exc:
-            raise
-        raise err from None
+    with translate_errors(), _below_autograd():
+        out = _ops_bag(weight, indices.reshape(-1, 1), None, 0, None, -1, False, False)[0]
     return out.view(*indices.shape, weight.shape[1])
 
 
@@ -624,7 +618,7 @@ class _LookupCtx:
 # Function.apply's Python layer binds default arguments (not needed: forward(ctx, ...) style),
 # and unwraps dead torch.func wrappers only when no transform is active; with the checks below
 # (no transform active, neither tensor a functorch wrapper) the C++ apply is called directly,
-# about 3 us less per call.
+# about 2 us less per call.
 _lookup_apply = super(torch.autograd.Function, _Lookup).apply
 _is_functorch_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
 
